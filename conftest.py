@@ -1,0 +1,97 @@
+"""Shared pytest fixtures: personas (admins and staff of two municipalities) and clients."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+
+import pytest
+from django.core.cache import cache
+from django.test import Client
+from django_otp import DEVICE_ID_SESSION_KEY
+
+from machi.core.models import Role, User
+from machi.core.tests.factories import (
+    DepartmentFactory,
+    MunicipalityFactory,
+    PrefectureFactory,
+    staff_member,
+)
+
+
+@pytest.fixture(autouse=True)
+def _fast_hashing_and_clean_cache(settings: pytest.FixtureRequest) -> Iterator[None]:
+    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]  # type: ignore[attr-defined]
+    cache.clear()
+    yield
+    cache.clear()
+
+
+@pytest.fixture
+def hyogo(db):
+    return PrefectureFactory(code="280003", name="兵庫県", name_kana="ひょうごけん")
+
+
+@pytest.fixture
+def kakogawa(hyogo):
+    return MunicipalityFactory(
+        code="282103", name="加古川市", name_kana="かこがわし", prefecture=hyogo
+    )
+
+
+@pytest.fixture
+def kobe(hyogo):
+    return MunicipalityFactory(code="281000", name="神戸市", name_kana="こうべし", prefecture=hyogo)
+
+
+@pytest.fixture
+def osaka(db):
+    """A prefecture that is not ours: its admin must never see 兵庫県's records."""
+    return PrefectureFactory(code="270008", name="大阪府", name_kana="おおさかふ")
+
+
+@pytest.fixture
+def kakogawa_admin(kakogawa):
+    return staff_member("kakogawa-admin", kakogawa, Role.MUNICIPALITY_ADMIN)
+
+
+@pytest.fixture
+def kakogawa_handler(kakogawa):
+    return staff_member("kakogawa-handler", kakogawa, Role.CASE_HANDLER)
+
+
+@pytest.fixture
+def kobe_admin(kobe):
+    return staff_member("kobe-admin", kobe, Role.MUNICIPALITY_ADMIN)
+
+
+@pytest.fixture
+def prefecture_admin(hyogo):
+    return staff_member("hyogo-admin", hyogo, Role.PREFECTURE_ADMIN)
+
+
+@pytest.fixture
+def osaka_admin(osaka):
+    return staff_member("osaka-admin", osaka, Role.PREFECTURE_ADMIN)
+
+
+@pytest.fixture
+def departments(kakogawa, kobe):
+    return {
+        "kakogawa": DepartmentFactory(municipality=kakogawa, code="shimin", name="市民課"),
+        "kobe": DepartmentFactory(municipality=kobe, code="kuminka", name="区民課"),
+    }
+
+
+@pytest.fixture
+def staff_client() -> Callable[[User], Client]:
+    """A client signed in as ``user`` with the second factor already verified."""
+
+    def make(user: User) -> Client:
+        client = Client()
+        client.force_login(user)
+        session = client.session
+        session[DEVICE_ID_SESSION_KEY] = user.totpdevice_set.get().persistent_id
+        session.save()
+        return client
+
+    return make

@@ -1,0 +1,8 @@
+from django.apps import AppConfig
+
+
+class CoreConfig(AppConfig):
+    name = "machi.core"
+    label = "core"
+    verbose_name = "Machi core"
+    default_auto_field = "django.db.models.BigAutoField"

@@ -1,0 +1,254 @@
+"""Reads of core data. Every staff query is scoped by ``visible_municipality_codes``."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass
+from datetime import datetime
+
+from django.db.models import Q, QuerySet
+from django.utils.translation import gettext as _
+
+from machi.core.audit_chain import GENESIS_HASH, entry_digest
+from machi.core.exceptions import NotFound
+from machi.core.models import (
+    AuditChainHead,
+    AuditEntry,
+    Department,
+    Membership,
+    Municipality,
+    MunicipalityKind,
+    Role,
+    User,
+)
+
+
+def municipality_list(
+    *, prefecture_code: str | None = None, kind: str | None = None
+) -> QuerySet[Municipality]:
+    """Public directory of active tenants (prefecture first, then municipalities by code)."""
+    queryset = Municipality.objects.filter(is_active=True)
+    if prefecture_code:
+        queryset = queryset.filter(Q(code=prefecture_code) | Q(prefecture_id=prefecture_code))
+    if kind:
+        queryset = queryset.filter(kind=kind)
+    return queryset.order_by("code")
+
+
+def municipality_get(*, code: str) -> Municipality:
+    """One active tenant by its code, or ``NotFound``."""
+    try:
+        return Municipality.objects.get(code=code, is_active=True)
+    except Municipality.DoesNotExist as exc:
+        raise NotFound(
+            _("地方公共団体コード %(code)s は登録されていません。") % {"code": code},
+            code="municipality_not_found",
+        ) from exc
+
+
+def visible_municipality_codes(
+    user: User | None,
+    *,
+    roles: Iterable[str] | None = None,
+    prefecture_wide: bool = False,
+) -> set[str]:
+    """Codes of the municipalities whose records ``user`` may see.
+
+    A membership counts when its role is in ``roles`` (any role when ``roles`` is None).
+    With ``prefecture_wide``, a 県管理者 (prefecture admin) membership on a prefecture also
+    opens every municipality of that prefecture: the prefecture sees across municipalities
+    only where the caller says the role allows it.
+    """
+    if user is None or not user.is_authenticated or not user.is_active:
+        return set()
+    memberships = Membership.objects.filter(user=user, municipality__is_active=True)
+    role_set = set(roles) if roles is not None else None
+    codes: set[str] = set()
+    prefecture_codes: set[str] = set()
+    for municipality_code, role in memberships.values_list("municipality_id", "role"):
+        if role_set is None or role in role_set:
+            codes.add(municipality_code)
+        if prefecture_wide and role == Role.PREFECTURE_ADMIN:
+            prefecture_codes.add(municipality_code)
+    if prefecture_codes:
+        codes.update(
+            Municipality.objects.filter(
+                prefecture_id__in=prefecture_codes, is_active=True
+            ).values_list("code", flat=True)
+        )
+        codes.update(prefecture_codes)
+    return codes
+
+
+def user_has_role(
+    user: User | None, *, municipality_code: str, roles: Iterable[str], prefecture_wide: bool = True
+) -> bool:
+    """Whether ``user`` holds one of ``roles`` in the municipality (or is its prefecture's admin)."""
+    return municipality_code in visible_municipality_codes(
+        user, roles=roles, prefecture_wide=prefecture_wide
+    )
+
+
+def user_memberships(*, user: User) -> QuerySet[Membership]:
+    """The signed-in user's own roles, for the console's navigation."""
+    return Membership.objects.filter(user=user).select_related("municipality", "department")
+
+
+def department_list(*, user: User, municipality_code: str | None = None) -> QuerySet[Department]:
+    """Departments of the municipalities the user belongs to (prefecture admins: all of theirs)."""
+    codes = visible_municipality_codes(user, prefecture_wide=True)
+    queryset = Department.objects.filter(municipality_id__in=codes)
+    if municipality_code:
+        queryset = queryset.filter(municipality_id=municipality_code)
+    return queryset.select_related("municipality").order_by("municipality_id", "code")
+
+
+def public_department_list(*, municipality_code: str) -> QuerySet[Department]:
+    """Departments of one municipality, as shown to residents (names and phone numbers)."""
+    return Department.objects.filter(municipality_id=municipality_code).order_by("code")
+
+
+STAFF_DIRECTORY_ROLES = (Role.MUNICIPALITY_ADMIN,)
+
+
+def membership_list(*, user: User, municipality_code: str | None = None) -> QuerySet[Membership]:
+    """Staff and their roles in the municipalities the user administers (personal data).
+
+    The caller records the access in the audit log (``services.audit_record``).
+    """
+    codes = visible_municipality_codes(user, roles=STAFF_DIRECTORY_ROLES, prefecture_wide=True)
+    queryset = Membership.objects.filter(municipality_id__in=codes)
+    if municipality_code:
+        queryset = queryset.filter(municipality_id=municipality_code)
+    return queryset.select_related("user", "municipality", "department").order_by(
+        "municipality_id", "user__username", "role"
+    )
+
+
+AUDIT_READER_ROLES = (Role.MUNICIPALITY_ADMIN,)
+
+
+@dataclass(frozen=True)
+class AuditFilter:
+    """What an admin searches the audit log by."""
+
+    action: str = ""
+    actor_username: str = ""
+    municipality_code: str = ""
+    target_type: str = ""
+    target_id: str = ""
+    personal_data_only: bool = False
+    since: datetime | None = None
+    until: datetime | None = None
+
+
+def audit_search(*, user: User, filters: AuditFilter) -> QuerySet[AuditEntry]:
+    """Audit entries of the municipalities the user administers, newest first.
+
+    Platform-wide entries (no municipality) are visible to prefecture admins only.
+    """
+    codes = visible_municipality_codes(user, roles=AUDIT_READER_ROLES, prefecture_wide=True)
+    scope = Q(municipality_code__in=codes)
+    if Membership.objects.filter(user=user, role=Role.PREFECTURE_ADMIN).exists():
+        scope |= Q(municipality_code="")
+    queryset = AuditEntry.objects.filter(scope)
+    if filters.action:
+        queryset = queryset.filter(action__startswith=filters.action)
+    if filters.actor_username:
+        queryset = queryset.filter(actor_username=filters.actor_username)
+    if filters.municipality_code:
+        queryset = queryset.filter(municipality_code=filters.municipality_code)
+    if filters.target_type:
+        queryset = queryset.filter(target_type=filters.target_type)
+    if filters.target_id:
+        queryset = queryset.filter(target_id=filters.target_id)
+    if filters.personal_data_only:
+        queryset = queryset.filter(personal_data=True)
+    if filters.since:
+        queryset = queryset.filter(occurred_at__gte=filters.since)
+    if filters.until:
+        queryset = queryset.filter(occurred_at__lt=filters.until)
+    return queryset.order_by("-id")
+
+
+@dataclass(frozen=True)
+class ChainBreak:
+    """Where and why one audit chain stops verifying."""
+
+    chain: str
+    sequence: int
+    entry_id: int | None
+    reason: str
+
+
+@dataclass(frozen=True)
+class AuditVerification:
+    """Result of checking every audit chain."""
+
+    entries_checked: int
+    chains_checked: int
+    breaks: list[ChainBreak]
+
+    @property
+    def ok(self) -> bool:
+        return not self.breaks
+
+
+def audit_verify() -> AuditVerification:
+    """Recompute every chain and report the first broken entry of each chain that fails."""
+    breaks: list[ChainBreak] = []
+    checked = 0
+    chains = set(AuditEntry.objects.values_list("municipality_code", flat=True).distinct())
+    heads = {head.chain: head for head in AuditChainHead.objects.all()}
+    chains.update(heads)
+    for chain in sorted(chains):
+        expected_sequence = 1
+        expected_prev = GENESIS_HASH
+        broken: ChainBreak | None = None
+        entries = AuditEntry.objects.filter(municipality_code=chain).order_by("sequence")
+        for entry in entries.iterator(chunk_size=2000):
+            checked += 1
+            if entry.sequence != expected_sequence:
+                broken = ChainBreak(chain, expected_sequence, None, "missing")
+                break
+            if entry.prev_hash != expected_prev:
+                broken = ChainBreak(chain, entry.sequence, entry.pk, "prev_hash_mismatch")
+                break
+            digest = entry_digest(
+                sequence=entry.sequence,
+                occurred_at=entry.occurred_at,
+                actor_id=entry.actor_id,
+                actor_username=entry.actor_username,
+                municipality_code=entry.municipality_code,
+                action=entry.action,
+                target_type=entry.target_type,
+                target_id=entry.target_id,
+                purpose=entry.purpose,
+                personal_data=entry.personal_data,
+                detail=entry.detail,
+                ip_address=entry.ip_address,
+                request_id=entry.request_id,
+                prev_hash=entry.prev_hash,
+            )
+            if digest != entry.entry_hash:
+                broken = ChainBreak(chain, entry.sequence, entry.pk, "content_changed")
+                break
+            expected_prev = entry.entry_hash
+            expected_sequence += 1
+        if broken is None:
+            head = heads.get(chain)
+            last_sequence = expected_sequence - 1
+            if (
+                head is None
+                or head.last_sequence != last_sequence
+                or head.last_hash != expected_prev
+            ):
+                broken = ChainBreak(chain, last_sequence + 1, None, "tail_missing")
+        if broken is not None:
+            breaks.append(broken)
+    return AuditVerification(entries_checked=checked, chains_checked=len(chains), breaks=breaks)
+
+
+def municipality_kinds() -> list[tuple[str, str]]:
+    """Kinds of tenant, for forms and the API."""
+    return [(str(value), str(label)) for value, label in MunicipalityKind.choices]

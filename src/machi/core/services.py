@@ -1,0 +1,280 @@
+"""Writes to core data: tenants, departments, staff, roles and the audit log.
+
+Every state change here records an audit entry in the same transaction, so a change and its
+audit record are saved together or not at all.
+"""
+
+from __future__ import annotations
+
+import secrets
+from typing import Any
+
+from django.contrib.auth.password_validation import validate_password
+from django.core.exceptions import ValidationError
+from django.db import IntegrityError, transaction
+from django.utils import timezone
+from django.utils.translation import gettext as _
+from django_otp.plugins.otp_totp.models import TOTPDevice
+
+from machi.core.audit_chain import GENESIS_HASH, entry_digest
+from machi.core.exceptions import Conflict, Forbidden, InvalidInput
+from machi.core.middleware import client_ip_var, request_id_var
+from machi.core.models import (
+    AuditChainHead,
+    AuditEntry,
+    Department,
+    Membership,
+    Municipality,
+    MunicipalityKind,
+    Role,
+    User,
+)
+from machi.core.selectors import municipality_get, user_has_role
+from machi.core.validators import normalize_digits
+
+
+def _field_errors(error: ValidationError) -> dict[str, list[str]]:
+    """Django's ValidationError as ``{field: [messages]}``."""
+    if hasattr(error, "error_dict"):
+        return {field: [str(m) for m in messages] for field, messages in error.message_dict.items()}
+    return {"__all__": [str(m) for m in error.messages]}
+
+
+@transaction.atomic
+def audit_record(
+    *,
+    action: str,
+    actor: User | None = None,
+    municipality_code: str = "",
+    target_type: str = "",
+    target_id: str | int = "",
+    purpose: str = "",
+    personal_data: bool = False,
+    detail: dict[str, Any] | None = None,
+) -> AuditEntry:
+    """Append one entry to the municipality's audit chain (監査ログ).
+
+    ``purpose`` says why personal data was accessed (利用目的). The chain head row is locked
+    for the rest of the transaction, so concurrent writers of one municipality queue up and
+    every entry links to exactly one predecessor.
+    """
+    head, _created = AuditChainHead.objects.select_for_update().get_or_create(
+        chain=municipality_code, defaults={"last_sequence": 0, "last_hash": GENESIS_HASH}
+    )
+    actor_id = actor.pk if actor is not None and actor.is_authenticated else None
+    actor_username = actor.get_username() if actor_id is not None and actor is not None else ""
+    # Round to microseconds now: that is what both databases store and give back.
+    occurred_at = timezone.now()
+    fields: dict[str, Any] = {
+        "sequence": head.last_sequence + 1,
+        "occurred_at": occurred_at,
+        "actor_id": actor_id,
+        "actor_username": actor_username,
+        "municipality_code": municipality_code,
+        "action": action,
+        "target_type": target_type,
+        "target_id": str(target_id),
+        "purpose": purpose,
+        "personal_data": personal_data,
+        "detail": detail or {},
+        "ip_address": client_ip_var.get(),
+        "request_id": request_id_var.get(),
+        "prev_hash": head.last_hash,
+    }
+    entry_hash = entry_digest(**fields)
+    entry = AuditEntry.objects.create(entry_hash=entry_hash, **fields)
+    head.last_sequence = entry.sequence
+    head.last_hash = entry_hash
+    head.save(update_fields=["last_sequence", "last_hash"])
+    return entry
+
+
+@transaction.atomic
+def municipality_create(
+    *,
+    code: str,
+    name: str,
+    name_kana: str,
+    kind: str,
+    prefecture_code: str | None = None,
+    name_en: str = "",
+    actor: User | None = None,
+) -> Municipality:
+    """Register a tenant (the prefecture or one of its municipalities).
+
+    Validates the 全国地方公共団体コード's check digit and the parent prefecture.
+    """
+    code = normalize_digits(code)
+    prefecture: Municipality | None = None
+    if prefecture_code:
+        prefecture = municipality_get(code=normalize_digits(prefecture_code))
+        if prefecture.kind != MunicipalityKind.PREFECTURE:
+            raise InvalidInput(
+                _("上位団体には都道府県を指定してください。"),
+                field_errors={"prefecture_code": [_("都道府県のコードではありません。")]},
+            )
+    if Municipality.objects.filter(code=code).exists():
+        raise Conflict(
+            _("地方公共団体コード %(code)s は登録済みです。") % {"code": code},
+            code="municipality_exists",
+        )
+    municipality = Municipality(
+        code=code,
+        name=name.strip(),
+        name_kana=name_kana.strip(),
+        name_en=name_en.strip(),
+        kind=kind,
+        prefecture=prefecture,
+    )
+    try:
+        municipality.full_clean()
+    except ValidationError as exc:
+        raise InvalidInput(
+            _("入力内容に誤りがあります。"), field_errors=_field_errors(exc)
+        ) from exc
+    municipality.save(force_insert=True)
+    audit_record(
+        action="municipality.create",
+        actor=actor,
+        municipality_code=code,
+        target_type="municipality",
+        target_id=code,
+        detail={"name": municipality.name, "kind": kind},
+    )
+    return municipality
+
+
+@transaction.atomic
+def department_create(
+    *,
+    actor: User | None,
+    municipality_code: str,
+    code: str,
+    name: str,
+    name_kana: str = "",
+    phone: str = "",
+) -> Department:
+    """Add a department (課) to a municipality. Needs 団体管理者 there (or its 県管理者)."""
+    municipality = municipality_get(code=municipality_code)
+    if actor is not None and not user_has_role(
+        actor, municipality_code=municipality.code, roles=[Role.MUNICIPALITY_ADMIN]
+    ):
+        raise Forbidden(_("この団体の課を登録する権限がありません。"))
+    department = Department(
+        municipality=municipality, code=code, name=name.strip(), name_kana=name_kana, phone=phone
+    )
+    try:
+        department.full_clean(validate_constraints=False)  # duplicates: Conflict below
+    except ValidationError as exc:
+        raise InvalidInput(
+            _("入力内容に誤りがあります。"), field_errors=_field_errors(exc)
+        ) from exc
+    try:
+        with transaction.atomic():
+            department.save(force_insert=True)
+    except IntegrityError as exc:
+        raise Conflict(_("課コード %(code)s は登録済みです。") % {"code": code}) from exc
+    audit_record(
+        action="department.create",
+        actor=actor,
+        municipality_code=municipality.code,
+        target_type="department",
+        target_id=department.pk,
+        detail={"code": code, "name": department.name},
+    )
+    return department
+
+
+@transaction.atomic
+def staff_user_create(
+    *,
+    username: str,
+    password: str,
+    display_name: str = "",
+    email: str = "",
+    totp_key_hex: str | None = None,
+    actor: User | None = None,
+) -> tuple[User, TOTPDevice]:
+    """Create a staff account with its TOTP device (second factor, required for staff).
+
+    ``totp_key_hex`` fixes the secret (demo data); otherwise a random 20-byte key is used.
+    """
+    if User.objects.filter(username=username).exists():
+        raise Conflict(_("ユーザー名 %(name)s は使われています。") % {"name": username})
+    user = User(username=username, display_name=display_name, email=email, is_staff=True)
+    try:
+        validate_password(password, user)
+    except ValidationError as exc:
+        raise InvalidInput(
+            _("パスワードが条件を満たしていません。"),
+            field_errors={"password": [str(m) for m in exc.messages]},
+        ) from exc
+    user.set_password(password)
+    user.save()
+    device = TOTPDevice.objects.create(
+        user=user,
+        name="default",
+        key=totp_key_hex or secrets.token_hex(20),
+        confirmed=True,
+    )
+    audit_record(
+        action="staff.create",
+        actor=actor,
+        target_type="user",
+        target_id=user.pk,
+        detail={"username": username},
+    )
+    return user, device
+
+
+@transaction.atomic
+def membership_grant(
+    *,
+    actor: User | None,
+    user: User,
+    municipality_code: str,
+    role: str,
+    department: Department | None = None,
+) -> Membership:
+    """Give ``user`` a role in a municipality. Needs 団体管理者 there (or its 県管理者)."""
+    municipality = municipality_get(code=municipality_code)
+    if role not in Role.values:
+        raise InvalidInput(_("不明な役割です。"), field_errors={"role": [_("不明な役割です。")]})
+    if role == Role.PREFECTURE_ADMIN and municipality.kind != MunicipalityKind.PREFECTURE:
+        raise InvalidInput(
+            _("県管理者の役割は都道府県にだけ付与できます。"),
+            field_errors={"role": [_("県管理者の役割は都道府県にだけ付与できます。")]},
+        )
+    if actor is not None and not user_has_role(
+        actor, municipality_code=municipality.code, roles=[Role.MUNICIPALITY_ADMIN]
+    ):
+        raise Forbidden(_("この団体の役割を付与する権限がありません。"))
+    if department is not None and department.municipality_id != municipality.code:
+        raise InvalidInput(
+            _("他の団体の課は指定できません。"),
+            field_errors={"department": [_("他の団体の課は指定できません。")]},
+        )
+    membership, created = Membership.objects.get_or_create(
+        user=user, municipality=municipality, role=role, defaults={"department": department}
+    )
+    if created:
+        audit_record(
+            action="membership.grant",
+            actor=actor,
+            municipality_code=municipality.code,
+            target_type="user",
+            target_id=user.pk,
+            detail={"role": role},
+        )
+    return membership
+
+
+def sign_in_record(*, user: User | None, username: str, succeeded: bool, reason: str = "") -> None:
+    """Record a staff sign-in attempt in the platform audit chain."""
+    audit_record(
+        action="auth.sign_in" if succeeded else "auth.sign_in_failed",
+        actor=user if succeeded else None,
+        target_type="user",
+        target_id=user.pk if user is not None else "",
+        detail={"username": username, "reason": reason} if reason else {"username": username},
+    )

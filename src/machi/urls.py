@@ -1,0 +1,25 @@
+"""URL map: portal at /, staff console at /staff/, JSON API at /api/v1/, health at /healthz."""
+
+from __future__ import annotations
+
+from django.conf import settings
+from django.urls import include, path, re_path
+
+from machi.api import api, api_not_found
+from machi.core.views import healthz
+
+urlpatterns = [
+    path("healthz", healthz, name="healthz"),
+    path("api/v1/", api.urls),
+    re_path(r"^api/(?P<rest>.*)$", api_not_found),
+    path("i18n/", include("django.conf.urls.i18n")),
+    path("", include("machi.web.urls")),
+]
+
+if settings.OIDC_ENABLED:
+    urlpatterns.insert(0, path("oidc/", include("mozilla_django_oidc.urls")))
+
+handler404 = "machi.web.errors.not_found"
+handler500 = "machi.web.errors.server_error"
+handler403 = "machi.web.errors.forbidden"
+handler400 = "machi.web.errors.bad_request"

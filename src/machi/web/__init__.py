@@ -1,0 +1,1 @@
+"""Web: the resident portal (``/``) and the staff console (``/staff/``). The top layer."""

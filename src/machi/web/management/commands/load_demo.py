@@ -1,0 +1,39 @@
+"""``python -m machi load-demo``: demo tenants, staff and data; prints how to sign in."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.core.management.base import BaseCommand, CommandParser
+
+from machi.core.demo import DEMO_PASSWORD, DEMO_TOTP_BASE32, load_core_demo
+
+
+class Command(BaseCommand):
+    help = "Load the demo data (idempotent) and print the demo sign-ins."
+
+    def add_arguments(self, parser: CommandParser) -> None:
+        parser.add_argument("--base-url", default="http://127.0.0.1:8000")
+        parser.add_argument("--quiet", action="store_true", help="load without printing logins")
+
+    def handle(self, *args: Any, **options: Any) -> None:
+        logins = load_core_demo()
+        if options["quiet"]:
+            return
+        base = options["base_url"].rstrip("/")
+        out = self.stdout.write
+        out("")
+        out(self.style.SUCCESS("Machi demo is ready / デモの準備ができました"))
+        out(f"  Resident portal (住民ポータル):  {base}/")
+        out(f"  Staff console  (職員コンソール): {base}/staff/")
+        out(f"  API (OpenAPI 3):                 {base}/api/v1/openapi.json")
+        out(f"  Health:                          {base}/healthz")
+        out("")
+        out(f"  Demo password for every account: {DEMO_PASSWORD}")
+        out(f"  TOTP secret (base32) for every demo account: {DEMO_TOTP_BASE32}")
+        out("    add it to an authenticator app, or print the current code with")
+        out("    `.venv/bin/python -m machi demo-code`")
+        out("")
+        out("  Staff accounts (username — role — municipality code):")
+        for login in logins:
+            out(f"    {login.username:<20} {login.role:<12} {login.municipality}")
