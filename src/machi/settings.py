@@ -75,6 +75,9 @@ INSTALLED_APPS = [
     "csp",
     "mozilla_django_oidc",
     "machi.core",
+    "machi.files",
+    "machi.identity",
+    "machi.procedures",
     "machi.web",
 ]
 

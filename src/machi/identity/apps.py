@@ -1,0 +1,7 @@
+from django.apps import AppConfig
+
+
+class IdentityConfig(AppConfig):
+    name = "machi.identity"
+    label = "identity"
+    verbose_name = "Machi identity"
