@@ -146,6 +146,19 @@ if REDIS_URL:
 else:
     CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
 
+# --- E-mail (notifications go through the outbox; see core.outbox) ---------------------------
+# Embedded default: messages are written as files to var/mail/ so the demo needs no mail server.
+EMAIL_BACKEND = os.environ.get(
+    "MACHI_EMAIL_BACKEND", "django.core.mail.backends.filebased.EmailBackend"
+)
+EMAIL_FILE_PATH = VAR_DIR / "mail"
+EMAIL_HOST = os.environ.get("MACHI_EMAIL_HOST", "localhost")
+EMAIL_PORT = int(os.environ.get("MACHI_EMAIL_PORT", "25"))
+EMAIL_HOST_USER = env_str("MACHI_EMAIL_USER")
+EMAIL_HOST_PASSWORD = env_str("MACHI_EMAIL_PASSWORD")
+EMAIL_USE_TLS = env_bool("MACHI_EMAIL_USE_TLS", False)
+DEFAULT_FROM_EMAIL = os.environ.get("MACHI_FROM_EMAIL", "no-reply@machi.example")
+
 # --- Authentication --------------------------------------------------------------------------
 AUTHENTICATION_BACKENDS = [
     # django-axes first: it refuses locked-out credentials before any other backend runs.

@@ -6,3 +6,8 @@ class CoreConfig(AppConfig):
     label = "core"
     verbose_name = "Machi core"
     default_auto_field = "django.db.models.BigAutoField"
+
+    def ready(self) -> None:
+        from machi.core import notifications
+
+        notifications.install_defaults()

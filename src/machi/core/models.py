@@ -237,3 +237,38 @@ class AuditEntry(models.Model):
 
     def delete(self, *args: Any, **kwargs: Any) -> tuple[int, dict[str, int]]:
         raise ValidationError(_("監査ログは削除できません。"))
+
+
+class OutboxStatus(models.TextChoices):
+    PENDING = "pending", _("送信待ち")
+    SENT = "sent", _("送信済み")
+    FAILED = "failed", _("送信失敗（再試行打ち切り）")
+
+
+class OutboxMessage(models.Model):
+    """A side effect (e-mail, push, webhook…) saved with the change that caused it.
+
+    Written in the same transaction as the change, delivered after commit and retried with
+    back-off until it succeeds, so a failing mail server never loses or blocks an application.
+    """
+
+    kind = models.CharField(max_length=60, db_index=True)
+    payload = models.JSONField(default=dict)
+    municipality_code = models.CharField(max_length=6, blank=True)
+    status = models.CharField(
+        max_length=10, choices=OutboxStatus.choices, default=OutboxStatus.PENDING
+    )
+    attempts = models.PositiveIntegerField(default=0)
+    next_attempt_at = models.DateTimeField(db_index=True)
+    last_error = models.TextField(blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    sent_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering: ClassVar[list[str]] = ["id"]
+        indexes: ClassVar[list[models.Index]] = [
+            models.Index(fields=["status", "next_attempt_at"], name="outbox_due"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.kind} #{self.pk} ({self.status})"

@@ -1,0 +1,293 @@
+"""Procedures (手続), their versioned forms, shared templates (横展開) and applications (申請)."""
+
+from __future__ import annotations
+
+import uuid
+from typing import ClassVar
+
+from django.conf import settings
+from django.db import models
+from django.utils.translation import gettext_lazy as _
+
+from machi.core.models import Department, Municipality, TenantOwnedModel, TimeStampedModel
+
+
+class Audience(models.TextChoices):
+    RESIDENT = "resident", _("住民")
+    BUSINESS = "business", _("事業者")
+    ANYONE = "anyone", _("どなたでも")
+
+
+class AssuranceLevel(models.TextChoices):
+    """How sure the municipality must be of who applies (本人確認の水準)."""
+
+    NONE = "none", _("本人確認なし")
+    ACCOUNT = "account", _("アカウントでのサインイン")
+    CARD_SIGNATURE = "card_signature", _("マイナンバーカードによる電子署名")
+
+
+class Channel(models.TextChoices):
+    ONLINE = "online", _("オンライン")
+    COUNTER = "counter", _("窓口")
+    POST = "post", _("郵送")
+    PAPER = "paper", _("紙（スキャン登録）")
+    API = "api", _("API")
+
+
+class LifeEvent(models.TextChoices):
+    BIRTH = "birth", _("出産")
+    CHILDCARE = "childcare", _("子育て")
+    MOVING = "moving", _("引越し")
+    MARRIAGE = "marriage", _("結婚・離婚")
+    DEATH = "death", _("おくやみ")
+    NURSING_CARE = "nursing_care", _("介護")
+    PET = "pet", _("ペット")
+    HOUSING = "housing", _("住まい・ごみ")
+    TAX = "tax", _("税金")
+    BUSINESS = "business", _("事業・開業")
+    DISASTER = "disaster", _("災害")
+    CERTIFICATES = "certificates", _("証明書")
+
+
+class Procedure(TenantOwnedModel):
+    """One administrative procedure a municipality offers (e.g. 住民票の写しの交付請求)."""
+
+    slug = models.SlugField(_("URL名"), max_length=80)
+    name = models.CharField(_("手続名"), max_length=200)
+    name_kana = models.CharField(_("手続名（かな）"), max_length=400, blank=True)
+    name_en = models.CharField(_("手続名（英語）"), max_length=300, blank=True)
+    description = models.TextField(_("説明"), blank=True)
+    description_easy = models.TextField(_("説明（やさしい日本語）"), blank=True)
+    description_en = models.TextField(_("説明（英語）"), blank=True)
+    department = models.ForeignKey(
+        Department,
+        verbose_name=_("担当課"),
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="+",
+    )
+    audience = models.CharField(
+        _("対象"), max_length=20, choices=Audience.choices, default=Audience.RESIDENT
+    )
+    legal_basis = models.CharField(_("根拠法令"), max_length=300, blank=True)
+    assurance_level = models.CharField(
+        _("本人確認"), max_length=20, choices=AssuranceLevel.choices, default=AssuranceLevel.NONE
+    )
+    fee_yen = models.PositiveIntegerField(_("手数料（円）"), default=0)
+    fee_per_copy = models.BooleanField(_("1通ごとの手数料"), default=False)
+    fee_note = models.CharField(_("手数料の説明"), max_length=300, blank=True)
+    standard_processing_days = models.PositiveIntegerField(
+        _("標準処理期間（日）"), null=True, blank=True
+    )
+    annual_case_count = models.PositiveIntegerField(_("年間取扱件数"), null=True, blank=True)
+    channels = models.JSONField(_("受付方法"), default=list, blank=True)
+    attachments_note = models.TextField(_("添付書類"), blank=True)
+    life_events = models.JSONField(_("ライフイベント"), default=list, blank=True)
+    keywords = models.CharField(_("キーワード"), max_length=500, blank=True)
+    is_published = models.BooleanField(_("公開"), default=False)
+    # Normalised text for search (core.japanese.search_key of names, readings and keywords).
+    search_text = models.TextField(editable=False, blank=True)
+    origin_template = models.ForeignKey(
+        "ProcedureTemplate",
+        verbose_name=_("元のテンプレート"),
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="adoptions",
+    )
+    origin_template_version = models.PositiveIntegerField(null=True, blank=True)
+
+    class Meta:
+        ordering: ClassVar[list[str]] = ["municipality_id", "name_kana", "name"]
+        verbose_name = _("手続")
+        verbose_name_plural = _("手続")
+        constraints: ClassVar[list[models.BaseConstraint]] = [
+            models.UniqueConstraint(fields=["municipality", "slug"], name="procedure_slug_unique")
+        ]
+
+    def __str__(self) -> str:
+        return self.name
+
+    @property
+    def offers_online(self) -> bool:
+        return Channel.ONLINE in self.channels
+
+
+class FormVersion(TimeStampedModel):
+    """One version of a procedure's form definition (see ``procedures.formengine``).
+
+    Published versions never change: applications keep the version they were made with.
+    """
+
+    procedure = models.ForeignKey(Procedure, on_delete=models.CASCADE, related_name="form_versions")
+    number = models.PositiveIntegerField(_("版"))
+    definition = models.JSONField(_("様式定義"))
+    definition_sha256 = models.CharField(max_length=64)
+    published_at = models.DateTimeField(_("公開日時"), null=True, blank=True)
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
+
+    class Meta:
+        ordering: ClassVar[list[str]] = ["procedure_id", "-number"]
+        constraints: ClassVar[list[models.BaseConstraint]] = [
+            models.UniqueConstraint(fields=["procedure", "number"], name="form_version_unique")
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.procedure} v{self.number}"
+
+    @property
+    def version_id(self) -> str:
+        """Stable identifier of this exact definition, included in signed submissions."""
+        return f"{self.procedure_id}:{self.number}:{self.definition_sha256[:16]}"
+
+
+class ProcedureTemplate(TenantOwnedModel):
+    """A procedure published for other municipalities to adopt (横展開).
+
+    ``municipality`` is the publisher (a municipality or the prefecture).
+    """
+
+    source = models.ForeignKey(
+        Procedure, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
+    name = models.CharField(_("テンプレート名"), max_length=200)
+    version = models.PositiveIntegerField(default=1)
+    snapshot = models.JSONField(_("手続と様式の内容"))
+    published_at = models.DateTimeField(_("公開日時"), auto_now=True)
+
+    class Meta:
+        ordering: ClassVar[list[str]] = ["name"]
+        verbose_name = _("手続テンプレート")
+        verbose_name_plural = _("手続テンプレート")
+
+    def __str__(self) -> str:
+        return f"{self.name} v{self.version}"
+
+
+class ApplicationStatus(models.TextChoices):
+    DRAFT = "draft", _("作成中")
+    SUBMITTED = "submitted", _("受付")
+    IN_REVIEW = "in_review", _("審査中")
+    CORRECTION_REQUESTED = "correction_requested", _("補正依頼中")
+    APPROVING = "approving", _("決裁中")
+    COMPLETED = "completed", _("完了")
+    WITHDRAWN = "withdrawn", _("取下げ")
+
+
+class ApplicationOutcome(models.TextChoices):
+    GRANTED = "granted", _("許可")
+    ISSUED = "issued", _("交付")
+    REJECTED = "rejected", _("却下")
+
+
+class Application(TenantOwnedModel):
+    """A resident's application (申請) for one procedure, from draft to completion."""
+
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    procedure = models.ForeignKey(Procedure, on_delete=models.PROTECT, related_name="+")
+    form_version = models.ForeignKey(FormVersion, on_delete=models.PROTECT, related_name="+")
+    applicant = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, null=True, blank=True, related_name="+"
+    )
+    contact_email = models.EmailField(_("連絡先メールアドレス"), blank=True)
+    status = models.CharField(
+        _("状態"), max_length=30, choices=ApplicationStatus.choices, default=ApplicationStatus.DRAFT
+    )
+    outcome = models.CharField(
+        _("結果"), max_length=20, choices=ApplicationOutcome.choices, blank=True
+    )
+    channel = models.CharField(_("受付方法"), max_length=20, choices=Channel.choices)
+    answers = models.JSONField(_("入力内容"), default=dict, blank=True)
+    cleaned = models.JSONField(_("確定した内容"), default=dict, blank=True)
+    current_step = models.CharField(max_length=80, blank=True)
+    receipt_number = models.CharField(_("受付番号"), max_length=32, null=True, blank=True)
+    submitted_at = models.DateTimeField(_("申請日時"), null=True, blank=True)
+    completed_at = models.DateTimeField(_("完了日時"), null=True, blank=True)
+    idempotency_key = models.CharField(max_length=80, null=True, blank=True)
+    resume_token_hash = models.CharField(max_length=64, blank=True)
+    fee_yen = models.PositiveIntegerField(_("手数料（円）"), default=0)
+    signature_evidence_id = models.CharField(max_length=64, blank=True)
+    signer_name = models.CharField(_("署名者"), max_length=200, blank=True)
+    # Optimistic lock: every write bumps it; a stale writer gets a clear conflict.
+    lock_version = models.PositiveIntegerField(default=0)
+
+    class Meta:
+        ordering: ClassVar[list[str]] = ["-created_at"]
+        verbose_name = _("申請")
+        verbose_name_plural = _("申請")
+        constraints: ClassVar[list[models.BaseConstraint]] = [
+            models.UniqueConstraint(
+                fields=["municipality", "receipt_number"], name="application_receipt_unique"
+            ),
+            models.UniqueConstraint(
+                fields=["municipality", "idempotency_key"], name="application_idempotency_unique"
+            ),
+        ]
+        indexes: ClassVar[list[models.Index]] = [
+            models.Index(fields=["applicant", "-created_at"], name="application_by_applicant"),
+            models.Index(fields=["municipality", "status"], name="application_queue"),
+        ]
+
+    def __str__(self) -> str:
+        return self.receipt_number or str(self.id)
+
+
+class StatusChange(models.Model):
+    """One step in an application's history, shown to the applicant unless internal."""
+
+    application = models.ForeignKey(Application, on_delete=models.CASCADE, related_name="history")
+    from_status = models.CharField(max_length=30, choices=ApplicationStatus.choices, blank=True)
+    to_status = models.CharField(max_length=30, choices=ApplicationStatus.choices)
+    at = models.DateTimeField(auto_now_add=True)
+    actor = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
+    note = models.TextField(blank=True)
+
+    class Meta:
+        ordering: ClassVar[list[str]] = ["at", "id"]
+
+    def __str__(self) -> str:
+        return f"{self.from_status} → {self.to_status}"
+
+
+class CorrectionRequest(models.Model):
+    """A request to the applicant to correct fields or files (補正依頼)."""
+
+    application = models.ForeignKey(
+        Application, on_delete=models.CASCADE, related_name="corrections"
+    )
+    message = models.TextField(_("補正の内容"))
+    fields = models.JSONField(_("修正する項目"), default=list, blank=True)
+    deadline = models.DateField(_("期限"))
+    requested_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, related_name="+"
+    )
+    requested_at = models.DateTimeField(auto_now_add=True)
+    answered_at = models.DateTimeField(null=True, blank=True)
+    answer_note = models.TextField(_("回答"), blank=True)
+
+    class Meta:
+        ordering: ClassVar[list[str]] = ["-requested_at"]
+
+    def __str__(self) -> str:
+        return f"補正 {self.application_id} ({self.deadline})"
+
+
+class ReceiptCounter(models.Model):
+    """Next receipt number (受付番号) per municipality and year; locked while taken."""
+
+    municipality = models.ForeignKey(Municipality, on_delete=models.CASCADE, related_name="+")
+    year = models.PositiveIntegerField()
+    last_number = models.PositiveIntegerField(default=0)
+
+    class Meta:
+        constraints: ClassVar[list[models.BaseConstraint]] = [
+            models.UniqueConstraint(fields=["municipality", "year"], name="receipt_counter_unique")
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.municipality_id}/{self.year}: {self.last_number}"

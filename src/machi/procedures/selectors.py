@@ -1,0 +1,131 @@
+"""Reads for online procedures: catalog search, procedure pages, applications by owner."""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass
+
+from django.db.models import Q, QuerySet
+from django.utils.translation import gettext as _
+
+from machi.core.exceptions import NotFound
+from machi.core.japanese import search_key
+from machi.core.models import User
+from machi.core.selectors import visible_municipality_codes
+from machi.procedures.models import Application, ApplicationStatus, Procedure, ProcedureTemplate
+
+
+@dataclass(frozen=True)
+class CatalogQuery:
+    """What a resident searches the catalog by."""
+
+    q: str = ""
+    municipality_code: str = ""
+    department_code: str = ""
+    audience: str = ""
+    life_event: str = ""
+
+
+def procedure_search(*, query: CatalogQuery, published_only: bool = True) -> QuerySet[Procedure]:
+    """Procedures matching every word of ``q`` however it was typed (kanji, kana, half-width).
+
+    Each word is normalised with ``core.japanese.search_key``, the same function that built the
+    procedure's ``search_text``, so じゅうみんひょう, ジュウミンヒョウ and ｼﾞｭｳﾐﾝﾋｮｳ all find 住民票.
+    """
+    queryset = Procedure.objects.filter(municipality__is_active=True)
+    if published_only:
+        queryset = queryset.filter(is_published=True)
+    for word in query.q.replace("　", " ").split():
+        key = search_key(word)
+        if key:
+            queryset = queryset.filter(search_text__contains=key)
+    if query.municipality_code:
+        queryset = queryset.filter(municipality_id=query.municipality_code)
+    if query.department_code:
+        queryset = queryset.filter(department__code=query.department_code)
+    if query.audience:
+        queryset = queryset.filter(Q(audience=query.audience) | Q(audience="anyone"))
+    if query.life_event:
+        # JSON "contains" differs between SQLite and PostgreSQL; the quoted key is exact on both.
+        queryset = queryset.filter(life_events__icontains=f'"{query.life_event}"')
+    return queryset.select_related("municipality", "department").order_by(
+        "municipality_id", "name_kana", "name"
+    )
+
+
+def procedure_get_public(*, municipality_code: str, slug: str) -> Procedure:
+    """A published procedure by its public address, or ``NotFound``."""
+    procedure = (
+        Procedure.objects.select_related("municipality", "department")
+        .filter(municipality_id=municipality_code, slug=slug, is_published=True)
+        .first()
+    )
+    if procedure is None:
+        raise NotFound(_("手続が見つかりません。"), code="procedure_not_found")
+    return procedure
+
+
+def procedure_list_for_staff(*, user: User, municipality_code: str = "") -> QuerySet[Procedure]:
+    """Procedures of the municipalities the staff member belongs to."""
+    codes = visible_municipality_codes(user, prefecture_wide=True)
+    queryset = Procedure.objects.filter(municipality_id__in=codes)
+    if municipality_code:
+        queryset = queryset.filter(municipality_id=municipality_code)
+    return queryset.select_related("municipality", "department").order_by(
+        "municipality_id", "name_kana"
+    )
+
+
+def procedure_get_for_staff(*, user: User, procedure_id: int) -> Procedure:
+    """One procedure the staff member may see, or ``NotFound``."""
+    procedure = procedure_list_for_staff(user=user).filter(pk=procedure_id).first()
+    if procedure is None:
+        raise NotFound(_("手続が見つかりません。"), code="procedure_not_found")
+    return procedure
+
+
+def template_list() -> QuerySet[ProcedureTemplate]:
+    """Templates published by any municipality of the installation (shared by design)."""
+    return ProcedureTemplate.objects.select_related("municipality").order_by("name")
+
+
+def application_list_for_applicant(*, user: User) -> QuerySet[Application]:
+    """A resident's own applications, newest first (drafts included)."""
+    return (
+        Application.objects.filter(applicant=user)
+        .exclude(status=ApplicationStatus.DRAFT, answers={})
+        .select_related("procedure", "municipality")
+        .order_by("-created_at")
+    )
+
+
+def application_get_for_applicant(
+    *, application_id: str, user: User | None, session_ids: list[str]
+) -> Application:
+    """An application its applicant may see: their own, or an anonymous one started in this session."""
+    try:
+        wanted = uuid.UUID(str(application_id))
+    except ValueError:
+        wanted = None
+    valid_session_ids = [i for i in session_ids if _is_uuid(i)]
+    condition = Q(pk__in=valid_session_ids, applicant__isnull=True)
+    if user is not None and user.is_authenticated:
+        condition |= Q(applicant=user)
+    application = None
+    if wanted is not None:
+        application = (
+            Application.objects.select_related("procedure", "municipality", "form_version")
+            .filter(condition, pk=wanted)
+            .first()
+        )
+    if application is None:
+        raise NotFound(_("申請が見つかりません。"), code="application_not_found")
+    return application
+
+
+def _is_uuid(value: str) -> bool:
+    try:
+        uuid.UUID(str(value))
+    except ValueError:
+        return False
+    return True
