@@ -78,6 +78,9 @@ INSTALLED_APPS = [
     "machi.files",
     "machi.identity",
     "machi.procedures",
+    "machi.cases",
+    "machi.documents",
+    "machi.payments",
     "machi.web",
 ]
 
@@ -227,6 +230,9 @@ WHITENOISE_USE_FINDERS = not PRODUCTION
 if not PRODUCTION:
     STATIC_ROOT.mkdir(parents=True, exist_ok=True)
 MEDIA_ROOT = Path(os.environ.get("MACHI_MEDIA_ROOT", VAR_DIR / "files"))
+# Attachments (machi.files): sanitised bytes, served only through files.services.file_response.
+# Never map this directory (or MEDIA_ROOT above it) to a URL; it must lie outside STATIC_ROOT.
+MACHI_PRIVATE_FILES_ROOT = Path(env_str("MACHI_PRIVATE_FILES_ROOT") or MEDIA_ROOT / "private")
 STORAGES = {
     "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
     "staticfiles": {
@@ -301,3 +307,26 @@ LOGGING = {
 # The prefecture that runs this installation (共同利用の主体), by 全国地方公共団体コード.
 MACHI_PREFECTURE_CODE = os.environ.get("MACHI_PREFECTURE_CODE", "280003")
 MACHI_SITE_NAME = _("Machi スマート自治体プラットフォーム")
+
+# --- Identity (My Number card style) -----------------------------------------------------------
+# JPKI-style card signatures and card sign-in (machi.identity). `python -m machi card init`
+# creates a TEST certificate authority in MACHI_CARD_CA_DIR (private keys 0600).
+MACHI_CARD_CA_DIR = Path(os.environ.get("MACHI_CARD_CA_DIR", VAR_DIR / "card-ca"))
+# Comma-separated CA certificate files (PEM or DER) trusted to issue cards. Production points
+# this at J-LIS's CA certificates (jpki.go.jp/ca: every live 署名用/利用者証明用 CA generation,
+# checked against the published SHA-256 fingerprints). Empty: the test CA certificates in
+# MACHI_CARD_CA_DIR when present, outside production only; with MACHI_PRODUCTION nothing is
+# trusted until this is set. Resolved when used, so tests may move MACHI_CARD_CA_DIR.
+MACHI_CARD_TRUST_ANCHORS = env_list("MACHI_CARD_TRUST_ANCHORS")
+# Comma-separated CRL files or http(s) URLs (PEM or DER). Production: the J-LIS revocation
+# information Machi receives as a registered 署名検証者. Empty: the test CA's CRLs (not in
+# production). A missing or expired CRL makes verification fail closed (revocation_unknown).
+MACHI_CARD_CRL_SOURCES = env_list("MACHI_CARD_CRL_SOURCES")
+# Revocation checkers (dotted class paths), consulted by priority; an OCSP plugin goes here.
+MACHI_CARD_REVOCATION_CHECKERS = env_list(
+    "MACHI_CARD_REVOCATION_CHECKERS", "machi.identity.revocation.CrlRevocationChecker"
+)
+# How long a resident's e-mail verification link stays valid.
+MACHI_EMAIL_VERIFICATION_SECONDS = int(
+    os.environ.get("MACHI_EMAIL_VERIFICATION_SECONDS", str(3 * 24 * 3600))
+)

@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from functools import wraps
 from typing import Any
 
 from django.contrib.auth import BACKEND_SESSION_KEY
 from django.core.exceptions import PermissionDenied
-from django.http import HttpRequest
+from django.http import HttpRequest, HttpResponse
+from django.shortcuts import redirect
+from django.urls import reverse
 from ninja.security import SessionAuth
 
 from machi.core.models import User
@@ -44,3 +48,15 @@ class StaffSessionAuth(SessionAuth):
         if is_verified_staff(request):
             return request.user
         return None
+
+
+def staff_required(view: Callable[..., HttpResponse]) -> Callable[..., HttpResponse]:
+    """Only verified staff (password + TOTP, or OIDC) reach the console; others sign in first."""
+
+    @wraps(view)
+    def wrapper(request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
+        if not is_verified_staff(request):
+            return redirect(f"{reverse('web:staff-login')}?next={request.get_full_path()}")
+        return view(request, *args, **kwargs)
+
+    return wrapper

@@ -38,6 +38,13 @@ class NotFound(ApplicationError):
     default_code = "not_found"
 
 
+class NotAuthenticated(ApplicationError):
+    """Signing in is needed first."""
+
+    status = 401
+    default_code = "not_authenticated"
+
+
 class Forbidden(ApplicationError):
     """The user is known but lacks the role for this action."""
 

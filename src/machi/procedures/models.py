@@ -49,6 +49,14 @@ class LifeEvent(models.TextChoices):
     CERTIFICATES = "certificates", _("証明書")
 
 
+class PaymentTiming(models.TextChoices):
+    """When the fee is paid (cashless), as the procedure says."""
+
+    NONE = "none", _("支払いなし・窓口")
+    BEFORE_SUBMISSION = "before_submission", _("申請の前に支払う")
+    BEFORE_ISSUANCE = "before_issuance", _("交付の前に支払う")
+
+
 class Procedure(TenantOwnedModel):
     """One administrative procedure a municipality offers (e.g. 住民票の写しの交付請求)."""
 
@@ -77,6 +85,9 @@ class Procedure(TenantOwnedModel):
     fee_yen = models.PositiveIntegerField(_("手数料（円）"), default=0)
     fee_per_copy = models.BooleanField(_("1通ごとの手数料"), default=False)
     fee_note = models.CharField(_("手数料の説明"), max_length=300, blank=True)
+    payment_timing = models.CharField(
+        _("支払いの時期"), max_length=20, choices=PaymentTiming.choices, default=PaymentTiming.NONE
+    )
     standard_processing_days = models.PositiveIntegerField(
         _("標準処理期間（日）"), null=True, blank=True
     )
@@ -209,6 +220,8 @@ class Application(TenantOwnedModel):
     idempotency_key = models.CharField(max_length=80, null=True, blank=True)
     resume_token_hash = models.CharField(max_length=64, blank=True)
     fee_yen = models.PositiveIntegerField(_("手数料（円）"), default=0)
+    # Language the applicant used, so notifications reach them in it (not in the staff's).
+    language = models.CharField(max_length=10, blank=True)
     signature_evidence_id = models.CharField(max_length=64, blank=True)
     signer_name = models.CharField(_("署名者"), max_length=200, blank=True)
     # Optimistic lock: every write bumps it; a stale writer gets a clear conflict.

@@ -9,13 +9,18 @@ from __future__ import annotations
 import hashlib
 import json
 import secrets
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import date
 from typing import Any
 
+from django.conf import settings
 from django.db import IntegrityError, transaction
+from django.core.files.uploadedfile import UploadedFile
 from django.db.models import F
+from django.http import FileResponse
 from django.utils import timezone
+from django.utils import translation
 from django.utils.translation import gettext as _
 
 from machi.core import notifications
@@ -24,8 +29,13 @@ from machi.core.japanese import kana_reading, search_key
 from machi.core.models import Department, Role, User
 from machi.core.selectors import municipality_get, user_has_role
 from machi.core.services import audit_record
+from machi.files.models import StoredFile
+from machi.files.policy import SUPPORTED_TYPES, FilePolicy
+from machi.files.selectors import file_get
+from machi.files.services import file_response, file_store
 from machi.procedures.formengine import (
     DefinitionError,
+    FileInfo,
     FormDefinition,
     FormResult,
     canonical_bytes,
@@ -48,6 +58,8 @@ from machi.procedures.models import (
 )
 
 EDITOR_ROLES = (Role.MUNICIPALITY_ADMIN,)
+# Session key holding the ids of anonymous applications started in this browser session.
+SESSION_APPLICATIONS_KEY = "machi_applications"
 PROCEDURE_FIELDS = (
     "name",
     "name_kana",
@@ -61,6 +73,7 @@ PROCEDURE_FIELDS = (
     "fee_yen",
     "fee_per_copy",
     "fee_note",
+    "payment_timing",
     "standard_processing_days",
     "annual_case_count",
     "channels",
@@ -437,16 +450,20 @@ def application_start(
     channel: str = Channel.ONLINE,
     contact_email: str = "",
     actor: User | None = None,
+    language: str = "",
 ) -> StartedApplication:
     """Start a draft with the procedure's current form version.
 
     Anonymous drafts get a resume token (shown once, stored hashed) for the resume link.
     """
-    if not procedure.is_published and channel == Channel.ONLINE:
+    remote = channel in (Channel.ONLINE, Channel.API)
+    if remote and not procedure.is_published:
         raise NotFound(_("この手続は現在オンラインで受け付けていません。"))
-    if channel == Channel.ONLINE and not procedure.offers_online:
-        raise InvalidInput(_("この手続はオンラインで申請できません。"))
-    if procedure.assurance_level != AssuranceLevel.NONE and applicant is None:
+    if remote and not procedure.offers_online:
+        raise InvalidInput(
+            _("この手続はオンラインで申請できません。"), code="online_not_offered"
+        )
+    if remote and procedure.assurance_level != AssuranceLevel.NONE and applicant is None:
         raise Forbidden(_("この手続はサインインしてから申請してください。"))
     version = current_form_version(procedure)
     if version is None:
@@ -462,6 +479,7 @@ def application_start(
         current_step=FormDefinition.from_json(version.definition).steps[0].key,
         resume_token_hash=_hash_token(token) if token else "",
         fee_yen=procedure.fee_yen,
+        language=language or translation.get_language() or settings.LANGUAGE_CODE,
     )
     audit_record(
         action="application.start",
@@ -545,6 +563,50 @@ def submission_signing_bytes(application: Application, cleaned: dict[str, Any]) 
     return canonical_bytes(application.form_version.version_id, cleaned)
 
 
+def signing_bytes_for_answers(
+    *, procedure: Procedure, answers: dict[str, Any], today: date | None = None
+) -> tuple[str, bytes]:
+    """Validate ``answers`` against the current form and return (version id, bytes to sign)."""
+    version = current_form_version(procedure)
+    if version is None:
+        raise NotFound(_("この手続の申請様式はまだ公開されていません。"))
+    result = validate_answers(FormDefinition.from_json(version.definition), answers, today=today)
+    if result.errors:
+        raise InvalidInput(_("入力内容に誤りがあります。"), field_errors=result.errors)
+    return version.version_id, canonical_bytes(version.version_id, result.cleaned)
+
+
+# Extension points for higher layers (payments, cases): registered from their AppConfig.ready().
+SubmissionCheck = Callable[[Application, dict[str, Any]], None]
+TransitionCheck = Callable[[Application, str, str], None]
+TransitionListener = Callable[[Application, str, str], None]
+_submission_checks: list[SubmissionCheck] = []
+_transition_checks: list[TransitionCheck] = []
+_transition_listeners: list[TransitionListener] = []
+
+
+def register_submission_check(check: SubmissionCheck) -> None:
+    """Run ``check(application, cleaned)`` before every submission; it raises to refuse."""
+    _submission_checks.append(check)
+
+
+def register_transition_check(check: TransitionCheck) -> None:
+    """Run ``check(application, to_status, outcome)`` before every transition; raise to refuse."""
+    _transition_checks.append(check)
+
+
+def register_transition_listener(listener: TransitionListener) -> None:
+    """Call ``listener(application, from_status, to_status)`` after a transition commits."""
+    _transition_listeners.append(listener)
+
+
+def _after_commit_listeners(application: Application, from_status: str, to_status: str) -> None:
+    for listener in list(_transition_listeners):
+        transaction.on_commit(
+            lambda listener=listener: listener(application, from_status, to_status)  # type: ignore[misc]
+        )
+
+
 def _status_change(
     application: Application, to_status: str, *, actor: User | None, note: str = ""
 ) -> None:
@@ -558,9 +620,21 @@ def _status_change(
     application.status = to_status
 
 
-def _notify_applicant(application: Application, subject: str, body: str) -> None:
+def _status_label(application: Application) -> str:
+    label = str(ApplicationStatus(application.status).label)
+    if application.outcome:
+        label = f"{label}（{ApplicationOutcome(application.outcome).label}）"
+    return label
+
+
+def _notify_applicant(
+    application: Application, compose: Callable[[], tuple[str, str]]
+) -> None:
+    """Notify the applicant in the language they applied in (not the staff member's)."""
     if not application.contact_email:
         return
+    with translation.override(application.language or settings.LANGUAGE_CODE):
+        subject, body = compose()
     notifications.notify(
         notifications.Notification(
             subject=subject,
@@ -610,6 +684,8 @@ def application_submit(
                 field_errors={"signature": [_("電子署名をしてください。")]},
             )
         _verify_and_record_signature(locked, result.cleaned, signature, actor)
+    for check in list(_submission_checks):
+        check(locked, result.cleaned)
     locked.cleaned = result.cleaned
     locked.receipt_number = _next_receipt_number(locked.municipality_id)
     locked.submitted_at = timezone.now()
@@ -618,6 +694,7 @@ def application_submit(
     _status_change(locked, ApplicationStatus.SUBMITTED, actor=actor)
     locked.lock_version += 1
     locked.save()
+    _after_commit_listeners(locked, ApplicationStatus.DRAFT, ApplicationStatus.SUBMITTED)
     audit_record(
         action="application.submit",
         actor=actor,
@@ -630,13 +707,15 @@ def application_submit(
     )
     _notify_applicant(
         locked,
-        _("【%(m)s】申請を受け付けました（受付番号 %(r)s）")
-        % {"m": locked.municipality.name, "r": locked.receipt_number},
-        _(
-            "%(p)s の申請を受け付けました。\n受付番号: %(r)s\n"
-            "状況はマイページの「申請の一覧」で確認できます。"
-        )
-        % {"p": locked.procedure.name, "r": locked.receipt_number},
+        lambda: (
+            _("【%(municipality)s】申請を受け付けました（受付番号 %(receipt)s）")
+            % {"municipality": locked.municipality.name, "receipt": locked.receipt_number},
+            _(
+                "%(procedure)s の申請を受け付けました。\n受付番号: %(receipt)s\n"
+                "状況は「わたしの申請」で確認できます。"
+            )
+            % {"procedure": locked.procedure.name, "receipt": locked.receipt_number},
+        ),
     )
     return locked
 
@@ -727,6 +806,9 @@ def application_transition(
             },
             code="invalid_transition",
         )
+    for check in list(_transition_checks):
+        check(locked, to_status, outcome)
+    from_status = locked.status
     if to_status == ApplicationStatus.COMPLETED:
         if outcome not in ApplicationOutcome.values:
             raise InvalidInput(_("完了には結果（許可・交付・却下）が必要です。"))
@@ -735,6 +817,7 @@ def application_transition(
     _status_change(locked, to_status, actor=actor, note=note)
     locked.lock_version += 1
     locked.save()
+    _after_commit_listeners(locked, from_status, to_status)
     audit_record(
         action=f"application.{to_status}",
         actor=actor,
@@ -744,15 +827,21 @@ def application_transition(
         detail={"outcome": outcome} if outcome else {},
     )
     if notify:
-        label = ApplicationStatus(to_status).label
-        if outcome:
-            label = f"{label}（{ApplicationOutcome(outcome).label}）"
         _notify_applicant(
             locked,
-            _("【%(m)s】申請の状況が変わりました（受付番号 %(r)s）")
-            % {"m": locked.municipality.name, "r": locked.receipt_number},
-            _("%(p)s の申請は「%(s)s」になりました。\n%(n)s")
-            % {"p": locked.procedure.name, "s": label, "n": note},
+            lambda: (
+                _("【%(municipality)s】申請の状況が変わりました（受付番号 %(receipt)s）")
+                % {"municipality": locked.municipality.name, "receipt": locked.receipt_number},
+                "\n".join(
+                    part
+                    for part in (
+                        _("%(procedure)s の申請は「%(status)s」になりました。")
+                        % {"procedure": locked.procedure.name, "status": _status_label(locked)},
+                        note,
+                    )
+                    if part
+                ),
+            ),
         )
     return locked
 
@@ -843,3 +932,57 @@ def application_answer_correction(
         note=note or _("補正に回答しました。"),
         notify=False,
     )
+
+
+# --- Attachments ------------------------------------------------------------------------------
+
+
+def _attachment_purpose(application: Application) -> str:
+    # Files are tagged with their application so they can never be attached to another one.
+    return f"application:{application.pk}"
+
+
+def attachment_store(
+    *, application: Application, path: str, upload: UploadedFile, actor: User | None
+) -> StoredFile:
+    """Make an uploaded attachment safe (無害化) and store it for this application's field."""
+    definition = _definition(application)
+    spec = definition.file_spec(path)
+    allowed = frozenset(spec.accept) & SUPPORTED_TYPES if spec.accept else SUPPORTED_TYPES
+    policy = FilePolicy(
+        max_size=spec.max_size or FilePolicy().max_size, allowed_types=allowed or SUPPORTED_TYPES
+    )
+    return file_store(
+        municipality_code=application.municipality_id,
+        upload=upload,
+        policy=policy,
+        actor=actor,
+        purpose=_attachment_purpose(application),
+    )
+
+
+def file_lookup_for(application: Application) -> Callable[[str], FileInfo | None]:
+    """What the form engine asks about an attached file id: only this application's files count."""
+
+    def lookup(file_id: str) -> FileInfo | None:
+        try:
+            stored = file_get(
+                file_id=file_id, municipality_codes={application.municipality_id}
+            )
+        except NotFound:
+            return None
+        if stored.purpose != _attachment_purpose(application):
+            return None
+        return FileInfo(content_type=stored.content_type, size=stored.size, name=stored.original_name)
+
+    return lookup
+
+
+def attachment_response(
+    *, application: Application, file_id: str, actor: User | None, purpose: str
+) -> FileResponse:
+    """Serve one of the application's attachments (the caller has checked who may see it)."""
+    stored = file_get(file_id=file_id, municipality_codes={application.municipality_id})
+    if stored.purpose != _attachment_purpose(application):
+        raise NotFound(_("ファイルが見つかりません。"), code="file_not_found")
+    return file_response(stored_file=stored, actor=actor, purpose=purpose)

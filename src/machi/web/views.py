@@ -2,9 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from datetime import date, datetime, time, timedelta
-from functools import wraps
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -23,25 +21,10 @@ from django_otp import match_token
 from django_ratelimit.decorators import ratelimit
 
 from machi.core import selectors, services
-from machi.core.auth import is_verified_staff, staff_user
+from machi.core.auth import is_verified_staff, staff_required, staff_user
 from machi.core.exceptions import NotFound
 from machi.core.models import Role
 from machi.web.forms import AuditSearchForm, StaffSignInForm
-
-ViewFunc = Callable[..., HttpResponse]
-
-
-def staff_required(view: ViewFunc) -> ViewFunc:
-    """Only verified staff (password + TOTP, or OIDC) reach the console."""
-
-    @wraps(view)
-    def wrapper(request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
-        if not is_verified_staff(request):
-            return redirect(f"{reverse('web:staff-login')}?next={request.get_full_path()}")
-        return view(request, *args, **kwargs)
-
-    return wrapper
-
 
 # --- Resident portal ---------------------------------------------------------------------------
 

@@ -7,6 +7,7 @@ from typing import Any
 from django.core.management.base import BaseCommand, CommandParser
 
 from machi.core.demo import DEMO_PASSWORD, DEMO_TOTP_BASE32, load_core_demo
+from machi.procedures.demo import load_procedures_demo
 
 
 class Command(BaseCommand):
@@ -18,6 +19,7 @@ class Command(BaseCommand):
 
     def handle(self, *args: Any, **options: Any) -> None:
         logins = load_core_demo()
+        load_procedures_demo()
         if options["quiet"]:
             return
         base = options["base_url"].rstrip("/")

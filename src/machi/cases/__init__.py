@@ -1,0 +1,1 @@
+"""Cases: the staff side of applications — queues, workflow, electronic approval (電子決裁)."""

@@ -1,0 +1,486 @@
+"""Writes of identity data: resident accounts, card sign-in and linking, signature evidence.
+
+Every sign-in, link and recorded signature goes to the audit log. Refusals are audited too,
+outside the transaction of the refused change, so the record survives the rollback.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import hashlib
+import secrets
+from collections.abc import Callable
+from datetime import datetime, timedelta
+from typing import Any
+
+from django.conf import settings
+from django.contrib.auth.password_validation import validate_password
+from django.core import signing
+from django.core.exceptions import ValidationError
+from django.core.mail import send_mail
+from django.core.validators import validate_email
+from django.db import IntegrityError, transaction
+from django.utils import timezone
+from django.utils.translation import gettext as _
+
+from machi.core.exceptions import ApplicationError, Conflict, Forbidden, InvalidInput, NotFound
+from machi.core.models import User
+from machi.core.services import audit_record
+from machi.identity.models import (
+    CHALLENGE_TTL,
+    CardLink,
+    CardLoginChallenge,
+    CertificateEvidence,
+    ChallengePurpose,
+    ResidentProfile,
+)
+from machi.identity.selectors import card_link_find, normalize_email
+from machi.identity.verification import (
+    CardVerificationError,
+    VerifiedCertificate,
+    verify_card_signature,
+)
+
+EMAIL_VERIFICATION_SALT = "machi.identity.email-verification"
+#: Used challenges are kept a day for investigation, then purged when new ones are issued.
+CHALLENGE_RETENTION = timedelta(days=1)
+
+
+# --- Signature evidence -------------------------------------------------------------------------
+
+
+def _evidence_fields(verified: VerifiedCertificate) -> dict[str, Any]:
+    status = verified.revocation
+    return {
+        "purpose": verified.purpose,
+        "certificate_pem": verified.certificate_pem,
+        "subject": verified.subject,
+        "issuer": verified.issuer,
+        "serial": verified.serial_hex,
+        "fingerprint_sha256": verified.fingerprint_sha256,
+        "not_before": verified.not_before,
+        "not_after": verified.not_after,
+        "holder_name": verified.name or "",
+        "holder_birth_date": verified.birth_date,
+        "holder_birth_date_raw": verified.birth_date_raw,
+        "holder_sex": verified.sex or "",
+        "holder_address": verified.address or "",
+        "revocation_method": status.method,
+        "revocation_source": status.source[:500],
+        "revocation_this_update": status.this_update,
+        "revocation_next_update": status.next_update,
+        "revocation_evidence_sha256": status.evidence_sha256,
+        "revocation_evidence": status.evidence,
+        "verified_at": verified.verified_at,
+    }
+
+
+def signature_record(
+    *,
+    data: bytes,
+    signature: bytes,
+    certificate_pem: str | bytes,
+    target_type: str,
+    target_id: str | int,
+    municipality_code: str = "",
+    actor: User | None = None,
+    purpose: str = "",
+    at: datetime | None = None,
+) -> CertificateEvidence:
+    """Verify a 署名用 card signature over ``data`` and keep the evidence for ``target``.
+
+    ``target_type``/``target_id`` name what was signed (e.g. ``"procedures.application"`` and
+    its id). Raises :class:`CardVerificationError` (audited as ``identity.signature_rejected``)
+    when the signature cannot be accepted. ``purpose`` is the audit log's 利用目的.
+    """
+    try:
+        verified = verify_card_signature(
+            data=data, signature=signature, certificate_pem=certificate_pem, purpose="sign", at=at
+        )
+    except CardVerificationError as exc:
+        audit_record(
+            action="identity.signature_rejected",
+            actor=actor,
+            municipality_code=municipality_code,
+            target_type=target_type,
+            target_id=target_id,
+            purpose=purpose,
+            detail={"code": exc.code, "detail": exc.detail},
+        )
+        raise
+    with transaction.atomic():
+        evidence = CertificateEvidence.objects.create(
+            target_type=target_type,
+            target_id=str(target_id),
+            municipality_code=municipality_code,
+            signed_data_sha256=hashlib.sha256(data).hexdigest(),
+            signature=signature,
+            recorded_by=actor if actor is not None and actor.is_authenticated else None,
+            **_evidence_fields(verified),
+        )
+        audit_record(
+            action="identity.signature_verified",
+            actor=actor,
+            municipality_code=municipality_code,
+            target_type=target_type,
+            target_id=target_id,
+            purpose=purpose,
+            personal_data=True,  # the 基本4情報 were read from the certificate
+            detail={
+                "evidence_id": evidence.pk,
+                "serial": evidence.serial,
+                "fingerprint_sha256": evidence.fingerprint_sha256,
+                "revocation_method": evidence.revocation_method,
+                "revocation_this_update": (
+                    evidence.revocation_this_update.isoformat()
+                    if evidence.revocation_this_update
+                    else ""
+                ),
+            },
+        )
+    return evidence
+
+
+# --- Card sign-in and linking ---------------------------------------------------------------------
+
+
+def decode_signature(signature_b64: str) -> bytes:
+    """The raw signature from base64 as pasted (line breaks and spaces are ignored)."""
+    compact = "".join(signature_b64.split())
+    try:
+        signature = base64.b64decode(compact, validate=True)
+    except (binascii.Error, ValueError) as exc:
+        raise CardVerificationError("malformed", detail="signature is not base64") from exc
+    if not signature:
+        raise CardVerificationError("malformed", detail="empty signature")
+    return signature
+
+
+@transaction.atomic
+def card_login_challenge_issue(
+    *, purpose: str = ChallengePurpose.LOGIN, user: User | None = None
+) -> CardLoginChallenge:
+    """A fresh one-time challenge (valid 5 minutes) for card sign-in or, with ``user``, linking.
+
+    The card signs ``challenge.message``; ``challenge.nonce`` identifies it when sent back.
+    """
+    if purpose not in ChallengePurpose.values:
+        raise InvalidInput(_("不明な用途です。"), code="invalid_purpose")
+    if purpose == ChallengePurpose.LINK and user is None:
+        raise Forbidden(_("カードを登録するにはサインインしてください。"))
+    now = timezone.now()
+    CardLoginChallenge.objects.filter(expires_at__lt=now - CHALLENGE_RETENTION).delete()
+    return CardLoginChallenge.objects.create(
+        nonce=secrets.token_urlsafe(24),
+        purpose=purpose,
+        user=user if purpose == ChallengePurpose.LINK else None,
+        created_at=now,
+        expires_at=now + CHALLENGE_TTL,
+    )
+
+
+def _challenge_consume(*, nonce: str, purpose: str, user: User | None = None) -> CardLoginChallenge:
+    """Mark the challenge used, atomically: one conditional UPDATE, so only one caller wins.
+
+    Deliberately its own statement (autocommit) rather than part of the caller's transaction:
+    a challenge stays used even when the signature that came with it is then refused.
+    """
+    now = timezone.now()
+    candidates = CardLoginChallenge.objects.filter(nonce=nonce, purpose=purpose)
+    if purpose == ChallengePurpose.LINK:
+        candidates = candidates.filter(user=user)
+    if candidates.filter(consumed_at__isnull=True, expires_at__gt=now).update(consumed_at=now):
+        return candidates.get()
+    challenge = candidates.first()
+    if challenge is None:
+        raise InvalidInput(
+            _("確認用の文字列が見つかりません。最初からやり直してください。"),
+            code="challenge_invalid",
+        )
+    if challenge.consumed_at is not None:
+        raise InvalidInput(
+            _("この確認用の文字列は使用済みです。新しい文字列で最初からやり直してください。"),
+            code="challenge_used",
+        )
+    raise InvalidInput(
+        _(
+            "確認用の文字列の有効期限（5分）が切れました。新しい文字列で最初からやり直してください。"
+        ),
+        code="challenge_expired",
+    )
+
+
+def _card_detail(verified: VerifiedCertificate | None, **extra: str) -> dict[str, str]:
+    detail = dict(extra)
+    if verified is not None:
+        detail.update(
+            issuer=verified.issuer,
+            serial=verified.serial_hex,
+            fingerprint_sha256=verified.fingerprint_sha256,
+        )
+    return detail
+
+
+def card_login_verify(*, nonce: str, signature_b64: str, certificate_pem: str | bytes) -> User:
+    """The resident whose linked card signed the login challenge ``nonce``.
+
+    Checks the challenge (one use, 5 minutes), verifies the signature with the 利用者証明用
+    certificate (purpose ``auth``) and finds the account linked to its (issuer, serial).
+    Raises ``CardVerificationError``, ``InvalidInput`` (challenge), ``NotFound``
+    (``card_not_linked``) or ``Forbidden`` (``account_unavailable``); every outcome is audited.
+    """
+    verified: VerifiedCertificate | None = None
+    try:
+        challenge = _challenge_consume(nonce=nonce, purpose=ChallengePurpose.LOGIN)
+        verified = verify_card_signature(
+            data=challenge.message.encode("utf-8"),
+            signature=decode_signature(signature_b64),
+            certificate_pem=certificate_pem,
+            purpose="auth",
+        )
+        link = card_link_find(issuer=verified.issuer, serial=verified.serial_hex)
+        if link is None:
+            raise NotFound(
+                _(
+                    "このカードはまだアカウントに登録されていません。"
+                    "メールアドレスとパスワードでサインインし、アカウントのページでカードを登録してください。"
+                ),
+                code="card_not_linked",
+            )
+        user = link.user
+        if not user.is_active or user.is_staff:
+            raise Forbidden(
+                _("このアカウントではサインインできません。"), code="account_unavailable"
+            )
+    except ApplicationError as exc:
+        audit_record(
+            action="identity.card_sign_in_failed",
+            target_type="user",
+            detail=_card_detail(verified, code=exc.code, reason=getattr(exc, "detail", "")),
+        )
+        raise
+    with transaction.atomic():
+        CardLink.objects.filter(pk=link.pk).update(last_used_at=timezone.now())
+        audit_record(
+            action="identity.card_sign_in",
+            actor=user,
+            target_type="user",
+            target_id=user.pk,
+            detail=_card_detail(verified),
+        )
+    return user
+
+
+def card_link(
+    *, user: User, nonce: str, signature_b64: str, certificate_pem: str | bytes
+) -> CardLink:
+    """Link a card to the signed-in resident ``user``.
+
+    The card must sign the link challenge issued to ``user`` (so the resident holds the card
+    and knows its PIN) with its 利用者証明用 certificate. Linking the same card again returns
+    the existing link; a card linked to another account is refused (``card_linked_elsewhere``).
+    """
+    verified: VerifiedCertificate | None = None
+    try:
+        if user.is_staff or not user.is_active:
+            raise Forbidden(_("職員のアカウントにはカードを登録できません。"))
+        challenge = _challenge_consume(nonce=nonce, purpose=ChallengePurpose.LINK, user=user)
+        verified = verify_card_signature(
+            data=challenge.message.encode("utf-8"),
+            signature=decode_signature(signature_b64),
+            certificate_pem=certificate_pem,
+            purpose="auth",
+        )
+        existing = card_link_find(issuer=verified.issuer, serial=verified.serial_hex)
+        if existing is not None and existing.user_id != user.pk:
+            raise Conflict(
+                _("このカードは別のアカウントに登録されています。"), code="card_linked_elsewhere"
+            )
+        if existing is not None:
+            return existing
+        try:
+            with transaction.atomic():
+                link = CardLink.objects.create(
+                    user=user,
+                    issuer=verified.issuer,
+                    serial=verified.serial_hex,
+                    subject=verified.subject[:500],
+                    fingerprint_sha256=verified.fingerprint_sha256,
+                    not_after=verified.not_after,
+                )
+                audit_record(
+                    action="identity.card_link",
+                    actor=user,
+                    target_type="card_link",
+                    target_id=link.pk,
+                    detail=_card_detail(verified),
+                )
+        except IntegrityError as exc:  # linked concurrently by someone else
+            raise Conflict(
+                _("このカードは別のアカウントに登録されています。"), code="card_linked_elsewhere"
+            ) from exc
+    except ApplicationError as exc:
+        audit_record(
+            action="identity.card_link_failed",
+            actor=user,
+            target_type="user",
+            target_id=user.pk,
+            detail=_card_detail(verified, code=exc.code, reason=getattr(exc, "detail", "")),
+        )
+        raise
+    return link
+
+
+@transaction.atomic
+def card_unlink(*, user: User, link_id: int) -> None:
+    """Remove one of ``user``'s linked cards (e.g. a lost card)."""
+    link = CardLink.objects.filter(pk=link_id, user=user).first()
+    if link is None:
+        raise NotFound(_("登録済みのカードが見つかりません。"), code="card_link_not_found")
+    detail = {"issuer": link.issuer, "serial": link.serial}
+    link.delete()
+    audit_record(
+        action="identity.card_unlink",
+        actor=user,
+        target_type="card_link",
+        target_id=link_id,
+        detail=detail,
+    )
+
+
+# --- Resident accounts ----------------------------------------------------------------------------
+
+
+@transaction.atomic
+def resident_sign_up(*, email: str, password: str, display_name: str = "") -> User:
+    """Create a resident account (``is_staff=False``); the e-mail address is its user name.
+
+    The account can sign in once the address is verified (:func:`resident_email_verify`).
+    Raises ``InvalidInput`` (field errors on ``email``/``password``) or ``Conflict``
+    (``email_taken``; callers should not reveal that to the visitor).
+    """
+    email = normalize_email(email)
+    try:
+        validate_email(email)
+    except ValidationError as exc:
+        raise InvalidInput(
+            _("入力内容に誤りがあります。"),
+            field_errors={"email": [_("メールアドレスの形式が正しくありません。")]},
+        ) from exc
+    if len(email) > User._meta.get_field("username").max_length:  # type: ignore[operator]
+        raise InvalidInput(
+            _("入力内容に誤りがあります。"),
+            field_errors={"email": [_("メールアドレスが長すぎます（150文字まで）。")]},
+        )
+    if User.objects.filter(username=email).exists():
+        raise Conflict(_("このメールアドレスは登録済みです。"), code="email_taken")
+    user = User(username=email, email=email, display_name=display_name.strip(), is_staff=False)
+    try:
+        validate_password(password, user)
+    except ValidationError as exc:
+        raise InvalidInput(
+            _("パスワードが条件を満たしていません。"),
+            field_errors={"password": [str(m) for m in exc.messages]},
+        ) from exc
+    user.set_password(password)
+    user.save()
+    ResidentProfile.objects.create(user=user)
+    audit_record(action="resident.sign_up", actor=user, target_type="user", target_id=user.pk)
+    return user
+
+
+def email_verification_token(*, user: User) -> str:
+    """A signed, timestamped token for the verification link (bound to the current address)."""
+    return signing.dumps({"u": user.pk, "e": user.email}, salt=EMAIL_VERIFICATION_SALT)
+
+
+def resident_verification_email_send(*, user: User, build_url: Callable[[str], str]) -> None:
+    """Send the verification e-mail; ``build_url(token)`` makes the absolute link."""
+    url = build_url(email_verification_token(user=user))
+    hours = int(settings.MACHI_EMAIL_VERIFICATION_SECONDS) // 3600
+    body = _(
+        "Machi の住民アカウントの登録を受け付けました。\n\n"
+        "次のリンクを開いて、メールアドレスを確認してください（%(hours)s時間有効）。\n"
+        "%(url)s\n\n"
+        "このメールに心当たりがない場合は、何もせずに削除してください。"
+    ) % {"url": url, "hours": hours}
+    send_mail(_("【Machi】メールアドレスの確認"), body, None, [user.email])
+    audit_record(
+        action="resident.verification_email_sent",
+        actor=None,
+        target_type="user",
+        target_id=user.pk,
+    )
+
+
+def resident_existing_account_notice_send(*, email: str, sign_in_url: str) -> None:
+    """Tell the owner of an address that someone tried to sign up with it again.
+
+    Sign-up shows the same page either way, so the form cannot be used to find out who has
+    an account; the owner learns it from their own mailbox.
+    """
+    body = _(
+        "このメールアドレスで Machi の住民アカウントの登録が申し込まれましたが、"
+        "このアドレスはすでに登録されています。\n\n"
+        "サインインはこちら: %(url)s\n\n"
+        "心当たりがない場合は、このメールを削除してください。"
+    ) % {"url": sign_in_url}
+    send_mail(_("【Machi】アカウントは登録済みです"), body, None, [normalize_email(email)])
+
+
+@transaction.atomic
+def resident_email_verify(*, token: str) -> User:
+    """Confirm the address of the account named in a verification link's ``token``.
+
+    Raises ``InvalidInput`` with code ``link_expired`` or ``link_invalid``.
+    """
+    try:
+        payload = signing.loads(
+            token, salt=EMAIL_VERIFICATION_SALT, max_age=settings.MACHI_EMAIL_VERIFICATION_SECONDS
+        )
+    except signing.SignatureExpired as exc:
+        raise InvalidInput(
+            _("確認用リンクの有効期限が切れています。確認メールを再送してください。"),
+            code="link_expired",
+        ) from exc
+    except signing.BadSignature as exc:
+        raise InvalidInput(
+            _("確認用リンクが正しくありません。メールに記載されたリンクをそのまま開いてください。"),
+            code="link_invalid",
+        ) from exc
+    user = User.objects.filter(pk=payload.get("u"), is_staff=False).first()
+    if user is None or user.email != payload.get("e"):
+        raise InvalidInput(
+            _("確認用リンクが正しくありません。メールに記載されたリンクをそのまま開いてください。"),
+            code="link_invalid",
+        )
+    profile, _created = ResidentProfile.objects.get_or_create(user=user)
+    if profile.email_verified_at is None:
+        profile.email_verified_at = timezone.now()
+        profile.save(update_fields=["email_verified_at", "updated_at"])
+        audit_record(
+            action="resident.email_verified", actor=user, target_type="user", target_id=user.pk
+        )
+    return user
+
+
+def resident_sign_in_record(
+    *, user: User | None, email: str, succeeded: bool, method: str = "password", reason: str = ""
+) -> None:
+    """Record a resident sign-in attempt (password; card sign-ins are audited by the service)."""
+    detail = {"email": normalize_email(email), "method": method}
+    if reason:
+        detail["reason"] = reason
+    audit_record(
+        action="resident.sign_in" if succeeded else "resident.sign_in_failed",
+        actor=user if succeeded else None,
+        target_type="user",
+        target_id=user.pk if user is not None else "",
+        detail=detail,
+    )
+
+
+def resident_sign_out_record(*, user: User) -> None:
+    """Record that a resident signed out."""
+    audit_record(action="resident.sign_out", actor=user, target_type="user", target_id=user.pk)

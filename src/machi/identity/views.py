@@ -1,0 +1,337 @@
+"""Resident account pages: sign-up, e-mail verification, sign-in (password or card), account.
+
+Thin: parse, call a service, render. Mounted by the project at ``/account/`` (namespace
+``identity``). Card steps are the simulator's UX: the page shows a challenge, the resident
+signs it with ``python -m machi card login`` and pastes signature and certificate (no JS).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from functools import wraps
+from typing import Any, Final
+
+from django.conf import settings
+from django.contrib import messages
+from django.contrib.auth import authenticate, login, logout
+from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
+from django.shortcuts import redirect, render
+from django.urls import reverse
+from django.utils.http import url_has_allowed_host_and_scheme
+from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
+from django.views.decorators.http import require_GET, require_http_methods, require_POST
+from django_ratelimit.decorators import ratelimit
+
+from machi.core.exceptions import ApplicationError, Conflict, InvalidInput
+from machi.core.models import User
+from machi.identity import selectors, services
+from machi.identity.card_session import nonce_issued_here, remember_nonce, sign_in_with_card
+from machi.identity.forms import (
+    AccessibleForm,
+    CardSignatureForm,
+    ResendVerificationForm,
+    SignInForm,
+    SignUpForm,
+)
+from machi.identity.models import ChallengePurpose
+
+ViewFunc = Callable[..., HttpResponse]
+
+CHALLENGE_NOT_FOUND: Final = gettext_lazy(
+    "確認用の文字列が見つかりません。最初からやり直してください。"
+)
+
+
+def resident_required(view: ViewFunc) -> ViewFunc:
+    """Only signed-in residents (not staff) reach the account pages."""
+
+    @wraps(view)
+    def wrapper(request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
+        if not selectors.is_resident(request.user):
+            return redirect(f"{reverse('identity:sign-in')}?next={request.get_full_path()}")
+        return view(request, *args, **kwargs)
+
+    return wrapper
+
+
+def _resident(request: HttpRequest) -> User:
+    user = request.user
+    assert isinstance(user, User)  # noqa: S101 (guaranteed by resident_required)
+    return user
+
+
+def _safe_next(request: HttpRequest) -> str:
+    target = request.POST.get("next") or request.GET.get("next") or ""
+    if target and url_has_allowed_host_and_scheme(
+        target, allowed_hosts={request.get_host()}, require_https=request.is_secure()
+    ):
+        return target
+    return reverse("identity:account")
+
+
+def _login_rate(group: str, request: HttpRequest) -> str:
+    """Sign-in attempts allowed per client address (MACHI_LOGIN_RATE_LIMIT, as for staff)."""
+    return str(settings.LOGIN_RATE_LIMIT)
+
+
+def _show_service_error(form: AccessibleForm, exc: ApplicationError) -> None:
+    if exc.field_errors:
+        form.add_field_errors(exc.field_errors)
+    else:
+        form.add_error(None, str(exc.message))
+
+
+# --- Sign-up and e-mail verification --------------------------------------------------------------
+
+
+def _verification_url_builder(request: HttpRequest) -> Callable[[str], str]:
+    def build(token: str) -> str:
+        return request.build_absolute_uri(reverse("identity:verify-email", args=[token]))
+
+    return build
+
+
+@require_http_methods(["GET", "POST"])
+@ratelimit(key="ip", rate=_login_rate, method="POST", block=True)
+def sign_up(request: HttpRequest) -> HttpResponse:
+    """Create a resident account; a verification link is sent by e-mail."""
+    form = SignUpForm(request.POST or None)
+    status = 200
+    if request.method == "POST":
+        status = 400
+        if form.is_valid():
+            data = form.cleaned_data
+            try:
+                user = services.resident_sign_up(
+                    email=data["email"],
+                    password=data["password"],
+                    display_name=data["display_name"],
+                )
+            except Conflict:
+                # Same page as a new sign-up: the form must not reveal who has an account.
+                services.resident_existing_account_notice_send(
+                    email=data["email"],
+                    sign_in_url=request.build_absolute_uri(reverse("identity:sign-in")),
+                )
+                return redirect("identity:sign-up-done")
+            except InvalidInput as exc:
+                _show_service_error(form, exc)
+            else:
+                services.resident_verification_email_send(
+                    user=user, build_url=_verification_url_builder(request)
+                )
+                return redirect("identity:sign-up-done")
+    return render(request, "identity/sign_up.html", {"form": form}, status=status)
+
+
+@require_GET
+def sign_up_done(request: HttpRequest) -> HttpResponse:
+    """ "Check your mailbox"."""
+    return render(request, "identity/sign_up_done.html")
+
+
+@require_GET
+def verify_email(request: HttpRequest, token: str) -> HttpResponse:
+    """The link in the verification e-mail."""
+    try:
+        services.resident_email_verify(token=token)
+    except InvalidInput as exc:
+        return render(
+            request,
+            "identity/verify_email.html",
+            {"ok": False, "message": exc.message, "code": exc.code},
+            status=400,
+        )
+    return render(request, "identity/verify_email.html", {"ok": True})
+
+
+@require_http_methods(["GET", "POST"])
+@ratelimit(key="ip", rate=_login_rate, method="POST", block=True)
+def verify_email_resend(request: HttpRequest) -> HttpResponse:
+    """Send the verification e-mail again (same answer whether or not the address is known)."""
+    form = ResendVerificationForm(request.POST or None, initial={"email": request.GET.get("email")})
+    if request.method == "POST" and form.is_valid():
+        user = selectors.resident_get_by_email(email=form.cleaned_data["email"])
+        if user is not None and not selectors.resident_email_verified(user=user):
+            services.resident_verification_email_send(
+                user=user, build_url=_verification_url_builder(request)
+            )
+        return redirect("identity:sign-up-done")
+    status = 400 if request.method == "POST" else 200
+    return render(request, "identity/verify_email_resend.html", {"form": form}, status=status)
+
+
+# --- Sign-in and sign-out ---------------------------------------------------------------------------
+
+
+@require_http_methods(["GET", "POST"])
+@ratelimit(key="ip", rate=_login_rate, method="POST", block=True)
+def sign_in(request: HttpRequest) -> HttpResponse:
+    """Resident sign-in with e-mail and password; failures count towards a lockout (axes)."""
+    if request.method == "GET" and selectors.is_resident(request.user):
+        return redirect("identity:account")
+    form = SignInForm(request.POST or None)
+    status = 200
+    unverified_email = ""
+    if request.method == "POST":
+        status = 400
+        if form.is_valid():
+            email = selectors.normalize_email(form.cleaned_data["email"])
+            # The e-mail address is the user name: axes counts failures per (address, IP).
+            user = authenticate(request, username=email, password=form.cleaned_data["password"])
+            if getattr(request, "axes_locked_out", False):
+                return render(request, "identity/locked_out.html", status=429)
+            if not isinstance(user, User) or user.is_staff:
+                form.add_error(None, _("メールアドレスまたはパスワードが違います。"))
+                services.resident_sign_in_record(
+                    user=None, email=email, succeeded=False, reason="password"
+                )
+            elif not selectors.resident_email_verified(user=user):
+                unverified_email = email
+                form.add_error(
+                    None,
+                    _(
+                        "メールアドレスの確認が済んでいません。"
+                        "確認メールのリンクを開いてから、もう一度サインインしてください。"
+                    ),
+                )
+                services.resident_sign_in_record(
+                    user=user, email=email, succeeded=False, reason="email_unverified"
+                )
+            else:
+                login(request, user)
+                services.resident_sign_in_record(user=user, email=email, succeeded=True)
+                return HttpResponseRedirect(_safe_next(request))
+    return render(
+        request,
+        "identity/sign_in.html",
+        {
+            "form": form,
+            "next": request.GET.get("next", request.POST.get("next", "")),
+            "unverified_email": unverified_email,
+        },
+        status=status,
+    )
+
+
+@require_http_methods(["GET", "POST"])
+# GET counts too: each page view stores a challenge.
+@ratelimit(key="ip", rate=_login_rate, method=["GET", "POST"], block=True)
+def card_sign_in(request: HttpRequest) -> HttpResponse:
+    """Sign in with the card: sign the shown challenge with the 利用者証明用 certificate."""
+    form = CardSignatureForm(request.POST or None)
+    status = 200
+    if request.method == "POST":
+        status = 400
+        if form.is_valid():
+            data = form.cleaned_data
+            nonce = request.POST.get("nonce", "")
+            if not nonce_issued_here(request, nonce):
+                form.add_error(None, CHALLENGE_NOT_FOUND)
+            else:
+                try:
+                    user = services.card_login_verify(
+                        nonce=nonce,
+                        signature_b64=data["signature"],
+                        certificate_pem=data["certificate"],
+                    )
+                except ApplicationError as exc:
+                    _show_service_error(form, exc)
+                else:
+                    sign_in_with_card(request, user)
+                    return HttpResponseRedirect(_safe_next(request))
+    # Every rendering gets a fresh challenge: a refused attempt has used up the old one.
+    challenge = services.card_login_challenge_issue(purpose=ChallengePurpose.LOGIN)
+    remember_nonce(request, challenge)
+    return render(
+        request,
+        "identity/card_sign_in.html",
+        {
+            "form": form,
+            "challenge": challenge,
+            "next": request.GET.get("next", request.POST.get("next", "")),
+        },
+        status=status,
+    )
+
+
+@require_POST
+def sign_out(request: HttpRequest) -> HttpResponse:
+    """Sign out and return to the sign-in page."""
+    user = request.user
+    if isinstance(user, User) and user.is_authenticated:
+        services.resident_sign_out_record(user=user)
+    logout(request)
+    return redirect("identity:sign-in")
+
+
+# --- Account -------------------------------------------------------------------------------------
+
+
+def _account_page(
+    request: HttpRequest, form: CardSignatureForm | None = None, *, status: int = 200
+) -> HttpResponse:
+    user = _resident(request)
+    challenge = services.card_login_challenge_issue(purpose=ChallengePurpose.LINK, user=user)
+    remember_nonce(request, challenge)
+    return render(
+        request,
+        "identity/account.html",
+        {
+            "links": selectors.card_link_list(user=user),
+            "form": form or CardSignatureForm(),
+            "challenge": challenge,
+        },
+        status=status,
+    )
+
+
+@require_GET
+@resident_required
+def account(request: HttpRequest) -> HttpResponse:
+    """The resident's account: linked cards and linking a new one."""
+    return _account_page(request)
+
+
+@require_POST
+@resident_required
+@ratelimit(key="user", rate=_login_rate, method="POST", block=True)
+def card_link(request: HttpRequest) -> HttpResponse:
+    """Link a card by signing the account page's challenge."""
+    user = _resident(request)
+    form = CardSignatureForm(request.POST)
+    if form.is_valid():
+        data = form.cleaned_data
+        nonce = request.POST.get("nonce", "")
+        if not nonce_issued_here(request, nonce):
+            form.add_error(None, CHALLENGE_NOT_FOUND)
+        else:
+            try:
+                services.card_link(
+                    user=user,
+                    nonce=nonce,
+                    signature_b64=data["signature"],
+                    certificate_pem=data["certificate"],
+                )
+            except ApplicationError as exc:
+                _show_service_error(form, exc)
+            else:
+                messages.success(
+                    request, _("カードを登録しました。次回からカードでサインインできます。")
+                )
+                return redirect("identity:account")
+    return _account_page(request, form, status=400)
+
+
+@require_POST
+@resident_required
+def card_unlink(request: HttpRequest, pk: int) -> HttpResponse:
+    """Remove a linked card."""
+    try:
+        services.card_unlink(user=_resident(request), link_id=pk)
+    except ApplicationError as exc:
+        messages.error(request, str(exc.message))
+    else:
+        messages.success(request, _("カードの登録を解除しました。"))
+    return redirect("identity:account")

@@ -1,0 +1,1 @@
+"""Payments: fee rules and cashless payment through providers (sandbox built in)."""

@@ -1,0 +1,264 @@
+"""JSON API of online procedures: catalog, form definitions, submission and status.
+
+Other front ends (a LINE mini-app, a kiosk) use these with the resident's session cookie.
+"""
+
+from __future__ import annotations
+
+import base64
+import uuid
+from datetime import date, datetime
+from typing import Any
+
+from django.db.models import QuerySet
+from django.http import HttpRequest
+from django.utils.translation import gettext as _
+from ninja import Field, Header, Query, Router, Schema, Status
+
+from machi.core.exceptions import Forbidden, NotAuthenticated, NotFound
+from machi.core.models import User
+from machi.procedures import selectors, services
+from machi.procedures.models import Application, Audience, Channel, LifeEvent, Procedure
+
+router = Router(tags=["procedures"])
+
+
+class ProcedureOut(Schema):
+    municipality_code: str
+    slug: str
+    name: str
+    name_kana: str
+    name_en: str
+    description: str
+    department: str | None
+    audience: str
+    legal_basis: str
+    assurance_level: str
+    fee_yen: int
+    fee_per_copy: bool
+    standard_processing_days: int | None
+    annual_case_count: int | None
+    channels: list[str]
+    life_events: list[str]
+    url: str
+    form_version: int | None
+
+    @staticmethod
+    def resolve_municipality_code(obj: Procedure) -> str:
+        return obj.municipality_id
+
+    @staticmethod
+    def resolve_department(obj: Procedure) -> str | None:
+        return obj.department.name if obj.department else None
+
+    @staticmethod
+    def resolve_url(obj: Procedure) -> str:
+        return f"/procedures/{obj.municipality_id}/{obj.slug}/"
+
+    @staticmethod
+    def resolve_form_version(obj: Procedure) -> int | None:
+        version = services.current_form_version(obj)
+        return version.number if version else None
+
+
+class CatalogFilter(Schema):
+    q: str = Field("", max_length=100, description="kanji, hiragana, katakana or half-width")
+    municipality: str = ""
+    department: str = ""
+    audience: Audience | None = None
+    life_event: LifeEvent | None = None
+    limit: int = Field(50, ge=1, le=200)
+    offset: int = Field(0, ge=0)
+
+
+@router.get("/procedures", response=list[ProcedureOut], auth=None)
+def procedure_list_api(request: HttpRequest, filters: Query[CatalogFilter]) -> list[Procedure]:
+    """Search the published catalog of every municipality (or one, with ``municipality``)."""
+    query = selectors.CatalogQuery(
+        q=filters.q,
+        municipality_code=filters.municipality,
+        department_code=filters.department,
+        audience=filters.audience.value if filters.audience else "",
+        life_event=filters.life_event.value if filters.life_event else "",
+    )
+    results = selectors.procedure_search(query=query)
+    return list(results[filters.offset : filters.offset + filters.limit])
+
+
+@router.get("/procedures/{code}/{slug}", response=ProcedureOut, auth=None)
+def procedure_get_api(request: HttpRequest, code: str, slug: str) -> Procedure:
+    """One published procedure."""
+    return selectors.procedure_get_public(municipality_code=code, slug=slug)
+
+
+class FormOut(Schema):
+    procedure: str
+    version: int
+    version_id: str
+    published_at: datetime | None
+    definition: dict[str, Any]
+
+
+@router.get("/procedures/{code}/{slug}/form", response=FormOut, auth=None)
+def procedure_form_api(request: HttpRequest, code: str, slug: str) -> FormOut:
+    """The current published form definition (JSON, schema 1) of a procedure."""
+    procedure = selectors.procedure_get_public(municipality_code=code, slug=slug)
+    version = services.current_form_version(procedure)
+    if version is None:
+        raise NotFound(_("この手続の申請様式はまだ公開されていません。"), code="form_not_published")
+    return FormOut(
+        procedure=procedure.slug,
+        version=version.number,
+        version_id=version.version_id,
+        published_at=version.published_at,
+        definition=version.definition,
+    )
+
+
+class SignatureIn(Schema):
+    signature_b64: str = Field(min_length=1)
+    certificate_pem: str = Field(min_length=1)
+
+
+class ApplicationIn(Schema):
+    municipality_code: str
+    procedure: str = Field(description="slug of the procedure")
+    answers: dict[str, Any] = Field(description="answers keyed by step key, then field key")
+    contact_email: str = ""
+    signature: SignatureIn | None = None
+
+
+class StatusChangeOut(Schema):
+    from_status: str
+    to_status: str
+    at: datetime
+    note: str
+
+
+class ApplicationOut(Schema):
+    id: uuid.UUID
+    municipality_code: str
+    procedure: str
+    status: str
+    status_label: str
+    outcome: str
+    receipt_number: str | None
+    submitted_at: datetime | None
+    channel: str
+    history: list[StatusChangeOut]
+
+    @staticmethod
+    def resolve_municipality_code(obj: Application) -> str:
+        return obj.municipality_id
+
+    @staticmethod
+    def resolve_procedure(obj: Application) -> str:
+        return obj.procedure.slug
+
+    @staticmethod
+    def resolve_status_label(obj: Application) -> str:
+        return str(obj.get_status_display())
+
+    @staticmethod
+    def resolve_history(obj: Application) -> list[dict[str, Any]]:
+        return [
+            {"from_status": h.from_status, "to_status": h.to_status, "at": h.at, "note": h.note}
+            for h in obj.history.all()
+        ]
+
+
+def _user(request: HttpRequest) -> User | None:
+    user = request.user
+    return user if isinstance(user, User) and user.is_authenticated else None
+
+
+@router.post("/applications", response={201: ApplicationOut, 200: ApplicationOut}, auth=None)
+def application_submit_api(
+    request: HttpRequest,
+    payload: ApplicationIn,
+    idempotency_key: str | None = Header(None, alias="Idempotency-Key", max_length=80),
+) -> Status[Application]:
+    """Submit a complete application in one request (channel: API).
+
+    Send an ``Idempotency-Key`` header: a retried request with the same key returns the first
+    application (200) instead of creating a second one.
+    """
+    procedure = selectors.procedure_get_public(
+        municipality_code=payload.municipality_code, slug=payload.procedure
+    )
+    if idempotency_key:
+        earlier = Application.objects.filter(
+            municipality_id=procedure.municipality_id, idempotency_key=idempotency_key
+        ).first()
+        if earlier is not None:
+            if earlier.applicant_id and earlier.applicant_id != getattr(_user(request), "pk", None):
+                raise Forbidden(_("この冪等キーは別の申請で使われています。"))
+            return Status(200, earlier)
+    started = services.application_start(
+        procedure=procedure,
+        applicant=_user(request),
+        channel=Channel.API,
+        contact_email=payload.contact_email,
+    )
+    application = started.application
+    application.answers = payload.answers
+    application.save(update_fields=["answers"])
+    signature = (
+        services.CardSignature(payload.signature.signature_b64, payload.signature.certificate_pem)
+        if payload.signature
+        else None
+    )
+    submitted = services.application_submit(
+        application=application,
+        actor=_user(request),
+        idempotency_key=idempotency_key,
+        signature=signature,
+        file_lookup=services.file_lookup_for(application),
+    )
+    return Status(201, submitted)
+
+
+class SigningDataIn(Schema):
+    municipality_code: str
+    procedure: str
+    answers: dict[str, Any]
+
+
+class SigningDataOut(Schema):
+    version_id: str
+    data_b64: str = Field(description="the exact bytes to sign with the card (base64)")
+
+
+@router.post("/applications/signing-data", response=SigningDataOut, auth=None)
+def signing_data_api(request: HttpRequest, payload: SigningDataIn) -> SigningDataOut:
+    """The exact bytes a card signature must cover for these answers (validated first)."""
+    procedure = selectors.procedure_get_public(
+        municipality_code=payload.municipality_code, slug=payload.procedure
+    )
+    version_id, data = services.signing_bytes_for_answers(
+        procedure=procedure, answers=payload.answers
+    )
+    return SigningDataOut(version_id=version_id, data_b64=base64.b64encode(data).decode("ascii"))
+
+
+@router.get("/applications/{application_id}", response=ApplicationOut, auth=None)
+def application_get_api(request: HttpRequest, application_id: str) -> Application:
+    """Status and history of an application, for its applicant."""
+    return selectors.application_get_for_applicant(
+        application_id=application_id,
+        user=_user(request),
+        session_ids=list(request.session.get(services.SESSION_APPLICATIONS_KEY, [])),
+    )
+
+
+class MyApplicationsFilter(Schema):
+    since: date | None = None
+
+
+@router.get("/my/applications", response=list[ApplicationOut])
+def my_applications_api(request: HttpRequest) -> QuerySet[Application]:
+    """The signed-in resident's applications."""
+    user = _user(request)
+    if user is None:
+        raise NotAuthenticated(_("サインインが必要です。"))
+    return selectors.application_list_for_applicant(user=user).prefetch_related("history")
