@@ -229,8 +229,7 @@ def parse_japanese_date(text: str) -> dt.date:
         except ValueError:
             raise JapaneseDataError(
                 "nonexistent_date",
-                _("%(date)sという日付はありません。")
-                % {"date": f"{year}年{month}月{day}日"},
+                _("%(date)sという日付はありません。") % {"date": f"{year}年{month}月{day}日"},
             ) from None
         return value
     match = _ERA_DATE.fullmatch(folded)

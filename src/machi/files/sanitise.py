@@ -378,18 +378,16 @@ def _unsafe_reason(obj: object) -> str | None:
         return None
     if isinstance(obj, Stream) and obj.get("/Type") == Name.EmbeddedFile:
         return "embedded_files"
+    # /Type is optional and viewers ignore it, so it is not trusted to say what a dict is.
     subtype = obj.get("/Subtype")
-    if (
-        isinstance(subtype, Name)
-        and str(subtype) in _UNSAFE_ANNOTATIONS
-        and "/Rect" in obj
-        and obj.get("/Type") in (None, Name.Annot)
-    ):
+    if isinstance(subtype, Name) and str(subtype) in _UNSAFE_ANNOTATIONS and "/Rect" in obj:
         return _UNSAFE_ANNOTATIONS[str(subtype)]
     if "/JS" in obj:
         return "javascript"
+    # No other kind of dictionary uses these /S names (border styles, page labels, transitions,
+    # masks and standard structure types use others).
     action = obj.get("/S")
-    if isinstance(action, Name) and obj.get("/Type") in (None, Name.Action):
+    if isinstance(action, Name):
         if str(action) in _UNSAFE_ACTIONS:
             return _UNSAFE_ACTIONS[str(action)]
         if action == Name.URI and not _is_safe_uri(obj.get("/URI")):

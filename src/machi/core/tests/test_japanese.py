@@ -252,7 +252,9 @@ def test_to_katakana_is_idempotent_and_width_invariant(hiragana):
 # --- Postal codes ----------------------------------------------------------------------------
 
 
-@pytest.mark.parametrize("text", ["６７５－００３１", "675-0031", "〒675-0031", "6750031", " 675 0031 "])
+@pytest.mark.parametrize(
+    "text", ["６７５－００３１", "675-0031", "〒675-0031", "6750031", " 675 0031 "]
+)
 def test_normalize_postal_code(text):
     assert normalize_postal_code(text) == "6750031"
     assert format_postal_code(text) == "675-0031"

@@ -124,6 +124,33 @@ def test_plain_destination_open_action_is_removed_as_open_action():
     assert result.removed == ("open_action",)
 
 
+def test_actions_disguised_by_type_are_still_removed():
+    pdf = pikepdf.open(io.BytesIO(builders.plain_pdf()))
+    bogus = pikepdf.Name("/Bogus")
+    pdf.pages[0].obj.Annots = pikepdf.Array(
+        [
+            pikepdf.Dictionary(
+                Type=bogus,
+                Subtype=pikepdf.Name.Link,
+                Rect=pikepdf.Array([0, 0, 10, 10]),
+                A=pikepdf.Dictionary(Type=bogus, S=pikepdf.Name.Launch, F=pikepdf.String("calc")),
+            ),
+            pikepdf.Dictionary(
+                Type=bogus,
+                Subtype=pikepdf.Name.FileAttachment,
+                Rect=pikepdf.Array([0, 0, 10, 10]),
+            ),
+        ]
+    )
+    out = io.BytesIO()
+    pdf.save(out)
+    result = sanitise_pdf(out.getvalue())
+    assert set(result.removed) == {"launch", "embedded_files"}
+    cleaned = _reopen(result.data)
+    annots = list(cleaned.pages[0].obj.Annots)
+    assert len(annots) == 1 and "/A" not in annots[0]
+
+
 @pytest.mark.parametrize("user_password", ["secret", ""], ids=["user-password", "owner-only"])
 def test_encrypted_pdf_is_refused(user_password):
     with pytest.raises(UnsafeFile) as caught:

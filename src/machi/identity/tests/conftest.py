@@ -22,6 +22,7 @@ class Pki:
     expired: CardFile
     future: CardFile
     rogue: CardFile  # issued by a CA with the same DN that nobody trusts
+    rogue_authority: CardAuthority
 
     @property
     def directory(self) -> Path:
@@ -33,9 +34,14 @@ def pki(tmp_path_factory: pytest.TempPathFactory) -> Pki:
     authority = CardAuthority(tmp_path_factory.mktemp("card-ca"))
     authority.init()
     now = datetime.now(tz=UTC)
-    good = authority.issue(name="加古川 花子", sex="2", birth_date=date(1990, 1, 2), address=ADDRESS)
+    good = authority.issue(
+        name="加古川 花子", sex="2", birth_date=date(1990, 1, 2), address=ADDRESS
+    )
     other = authority.issue(
-        name="神戸 太郎", sex="1", birth_date=date(1960, 5, 5), address="兵庫県神戸市中央区加納町6-5-1"
+        name="神戸 太郎",
+        sex="1",
+        birth_date=date(1960, 5, 5),
+        address="兵庫県神戸市中央区加納町6-5-1",
     )
     revoked = authority.issue(
         name="転出 一郎", sex="1", birth_date=date(1985, 3, 3), address=ADDRESS
@@ -62,7 +68,7 @@ def pki(tmp_path_factory: pytest.TempPathFactory) -> Pki:
     rogue = rogue_authority.issue(
         name="偽造 太郎", sex="1", birth_date=date(1990, 1, 2), address=ADDRESS
     )
-    return Pki(authority, good, other, revoked, expired, future, rogue)
+    return Pki(authority, good, other, revoked, expired, future, rogue, rogue_authority)
 
 
 @pytest.fixture

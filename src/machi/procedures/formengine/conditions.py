@@ -169,7 +169,9 @@ def _is_scalar(value: Any) -> bool:
 def parse_condition(data: Any, where: str, problems: list[str], depth: int = 0) -> Condition | None:
     """Read a condition; record path-qualified problems and return ``None`` when it is bad."""
     if depth > _MAX_DEPTH:
-        problems.append(f"{where}: " + _("条件の入れ子が深すぎます（%(max)d段まで）。") % {"max": _MAX_DEPTH})
+        problems.append(
+            f"{where}: " + _("条件の入れ子が深すぎます（%(max)d段まで）。") % {"max": _MAX_DEPTH}
+        )
         return None
     if not isinstance(data, dict):
         problems.append(f"{where}: " + _("条件はオブジェクトで書いてください。"))

@@ -376,7 +376,7 @@ class _Parser:
         if value is None and not required:
             return None
         if not isinstance(value, dict):
-            self.problem(where, _("{\"ja\": …} の形の多言語テキストにしてください。"))
+            self.problem(where, _('{"ja": …} の形の多言語テキストにしてください。'))
             return None
         unknown = sorted(set(value) - set(LANGUAGES))
         if unknown:
@@ -402,7 +402,9 @@ class _Parser:
             return None
         return value
 
-    def integer(self, data: Mapping[str, Any], name: str, where: str, low: int, high: int) -> int | None:
+    def integer(
+        self, data: Mapping[str, Any], name: str, where: str, low: int, high: int
+    ) -> int | None:
         value = data.get(name)
         if value is None:
             return None
@@ -463,7 +465,9 @@ class _Parser:
             where = key
         unknown = sorted(set(raw) - {"key", "title", "description", "fields"})
         if unknown:
-            self.problem(where, _("知らないキーがあります: %(keys)s") % {"keys": ", ".join(unknown)})
+            self.problem(
+                where, _("知らないキーがあります: %(keys)s") % {"keys": ", ".join(unknown)}
+            )
         title = self.text(raw.get("title"), f"{where}.title")
         description = self.text(raw.get("description"), f"{where}.description", required=False)
         fields = self.fields(raw.get("fields"), where, group_path=None)
@@ -575,7 +579,9 @@ class _Parser:
             out.update(self.file_options(raw, where))
         if kind == "group":
             out["fields"] = self.fields(raw.get("fields"), path, group_path=path)
-            out["item_label"] = self.text(raw.get("item_label"), f"{where}.item_label", required=False)
+            out["item_label"] = self.text(
+                raw.get("item_label"), f"{where}.item_label", required=False
+            )
         return out
 
     def number_options(self, raw: dict[str, Any], where: str) -> dict[str, Any]:
@@ -610,7 +616,7 @@ class _Parser:
             if day is None or len(value) != 10 or day < GREGORIAN_START:
                 self.problem(
                     f"{where}.{name}",
-                    _("\"today\" か 1873-01-01 以降の YYYY-MM-DD 形式の日付にしてください。"),
+                    _('"today" か 1873-01-01 以降の YYYY-MM-DD 形式の日付にしてください。'),
                 )
                 continue
             out[attr] = value
@@ -627,7 +633,9 @@ class _Parser:
         for i, item in enumerate(raw):
             at = f"{where}[{i}]"
             if not isinstance(item, dict) or set(item) - {"value", "label"}:
-                self.problem(at, _("選択肢は {\"value\", \"label\"} だけを持つオブジェクトにしてください。"))
+                self.problem(
+                    at, _('選択肢は {"value", "label"} だけを持つオブジェクトにしてください。')
+                )
                 continue
             value = item.get("value")
             if not isinstance(value, str) or not value or len(value) > 100:
@@ -640,7 +648,9 @@ class _Parser:
                 out.append(Option(value, label))
         return tuple(out)
 
-    def item_counts(self, raw: dict[str, Any], where: str, options: int, kind: str) -> dict[str, Any]:
+    def item_counts(
+        self, raw: dict[str, Any], where: str, options: int, kind: str
+    ) -> dict[str, Any]:
         ceiling = options if kind == "multichoice" else MAX_ITEMS
         low = self.integer(raw, "min_items", where, 0, ceiling)
         high = self.integer(raw, "max_items", where, 1, ceiling)
@@ -694,7 +704,9 @@ class _Parser:
                 self.problem(where, _("参照先の項目「%(path)s」がありません。") % {"path": ref})
                 return
         if target.type in ("group", "file"):
-            self.problem(where, _("グループやファイルの項目は条件に使えません: %(path)s") % {"path": ref})
+            self.problem(
+                where, _("グループやファイルの項目は条件に使えません: %(path)s") % {"path": ref}
+            )
             return
         if definition.order(target.path) >= definition.order(owner.path):
             self.problem(
@@ -716,7 +728,13 @@ class _Parser:
             if target.type != "checkbox":
                 self.problem(where, _("checked はチェックボックスの項目にだけ使えます。"))
             return
-        values = [test.value] if isinstance(test, Equals) else list(test.values) if isinstance(test, In) else []
+        values = (
+            [test.value]
+            if isinstance(test, Equals)
+            else list(test.values)
+            if isinstance(test, In)
+            else []
+        )
         for value in values:
             if value is None:
                 continue

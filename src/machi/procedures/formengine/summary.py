@@ -192,7 +192,9 @@ def summary(
                 items = value if isinstance(value, list) else []
                 if not items:
                     rows.append(
-                        SummaryRow(step.key, title, path, localize(field.label, language), _("なし"))
+                        SummaryRow(
+                            step.key, title, path, localize(field.label, language), _("なし")
+                        )
                     )
                 for index, item in enumerate(items):
                     for child in field.fields:

@@ -239,7 +239,9 @@ class _Validator:
             return None
         if not text.strip():
             if required:
-                message = _("選んでください。") if item.type == "choice" else _("入力してください。")
+                message = (
+                    _("選んでください。") if item.type == "choice" else _("入力してください。")
+                )
                 self.error(path, message)
             return None
         try:
@@ -257,7 +259,9 @@ class _Validator:
             try:
                 validate_email(value)
             except ValidationError:
-                self.error(path, _("メールアドレスの形式が正しくありません（例: taro@example.jp）。"))
+                self.error(
+                    path, _("メールアドレスの形式が正しくありません（例: taro@example.jp）。")
+                )
                 return None
             limit = item.effective_max_length or 254
             if len(value) > limit:
@@ -348,7 +352,9 @@ class _Validator:
             return None
         if latest is not None and value > latest:
             if item.latest == "today":
-                self.error(path, _("未来の日付は入力できません。今日以前の日付を入力してください。"))
+                self.error(
+                    path, _("未来の日付は入力できません。今日以前の日付を入力してください。")
+                )
             else:
                 self.error(
                     path,
