@@ -330,3 +330,31 @@ MACHI_CARD_REVOCATION_CHECKERS = env_list(
 MACHI_EMAIL_VERIFICATION_SECONDS = int(
     os.environ.get("MACHI_EMAIL_VERIFICATION_SECONDS", str(3 * 24 * 3600))
 )
+
+# --- Documents (PAdES) -------------------------------------------------------------------------
+# Results issued as PDFs signed with the municipality's organisation certificate (PAdES B-LT) and
+# time-stamped (RFC 3161). `python -m machi documents_pki init` creates a TEST organisation CA,
+# per-municipality signing certificates and a TEST time-stamping authority here (private keys
+# 0600); outside production they are also created on first use. Read when used, not at import.
+MACHI_DOCUMENTS_PKI_DIR = Path(
+    os.environ.get("MACHI_DOCUMENTS_PKI_DIR", VAR_DIR / "documents-pki")
+)
+# Empty: Machi's built-in TSA (in-process, also served at /tsa/). Else the http(s) URL of an
+# RFC 3161 time-stamping authority.
+MACHI_TSA_URL = env_str("MACHI_TSA_URL")
+MACHI_TSA_TIMEOUT_SECONDS = float(os.environ.get("MACHI_TSA_TIMEOUT_SECONDS", "10"))
+# Comma-separated CA certificate files (PEM or DER) trusted when verifying documents: the
+# organisation CA and the TSA's root. Empty: the test roots in MACHI_DOCUMENTS_PKI_DIR, outside
+# production only; with MACHI_PRODUCTION nothing is trusted until this is set.
+MACHI_DOCUMENTS_TRUST_ROOTS = env_list("MACHI_DOCUMENTS_TRUST_ROOTS")
+# Public address of this installation, printed as the QR code / URL on each document.
+MACHI_DOCUMENTS_VERIFY_BASE_URL = os.environ.get(
+    "MACHI_DOCUMENTS_VERIFY_BASE_URL", "http://127.0.0.1:8000"
+)
+MACHI_DOCUMENTS_VERIFY_MAX_BYTES = int(
+    os.environ.get("MACHI_DOCUMENTS_VERIFY_MAX_BYTES", str(20 * 1024 * 1024))
+)
+MACHI_DOCUMENTS_VERIFY_RATE_LIMIT = os.environ.get("MACHI_DOCUMENTS_VERIFY_RATE_LIMIT", "20/m")
+MACHI_TSA_RATE_LIMIT = os.environ.get("MACHI_TSA_RATE_LIMIT", "600/m")
+# Optional TrueType/OpenType font file for documents (default: the bundled Noto Serif JP).
+MACHI_DOCUMENTS_FONT = env_str("MACHI_DOCUMENTS_FONT")

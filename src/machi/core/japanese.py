@@ -336,7 +336,7 @@ def validate_katakana(value: str) -> None:
     try:
         to_katakana(value)
     except JapaneseDataError as error:
-        raise ValidationError(error.message, code=error.code) from None
+        raise ValidationError(str(error.message), code=error.code) from None
 
 
 # --- Postal codes ----------------------------------------------------------------------------
@@ -535,7 +535,7 @@ def validate_my_number(value: str) -> None:
     try:
         clean_my_number(value)
     except JapaneseDataError as error:
-        raise ValidationError(error.message, code=error.code) from None
+        raise ValidationError(str(error.message), code=error.code) from None
 
 
 def validate_corporate_number(value: str) -> None:
@@ -543,4 +543,4 @@ def validate_corporate_number(value: str) -> None:
     try:
         clean_corporate_number(value)
     except JapaneseDataError as error:
-        raise ValidationError(error.message, code=error.code) from None
+        raise ValidationError(str(error.message), code=error.code) from None

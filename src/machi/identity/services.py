@@ -109,36 +109,65 @@ def signature_record(
             detail={"code": exc.code, "detail": exc.detail},
         )
         raise
-    with transaction.atomic():
-        evidence = CertificateEvidence.objects.create(
-            target_type=target_type,
-            target_id=str(target_id),
-            municipality_code=municipality_code,
-            signed_data_sha256=hashlib.sha256(data).hexdigest(),
-            signature=signature,
-            recorded_by=actor if actor is not None and actor.is_authenticated else None,
-            **_evidence_fields(verified),
-        )
-        audit_record(
-            action="identity.signature_verified",
-            actor=actor,
-            municipality_code=municipality_code,
-            target_type=target_type,
-            target_id=target_id,
-            purpose=purpose,
-            personal_data=True,  # the 基本4情報 were read from the certificate
-            detail={
-                "evidence_id": evidence.pk,
-                "serial": evidence.serial,
-                "fingerprint_sha256": evidence.fingerprint_sha256,
-                "revocation_method": evidence.revocation_method,
-                "revocation_this_update": (
-                    evidence.revocation_this_update.isoformat()
-                    if evidence.revocation_this_update
-                    else ""
-                ),
-            },
-        )
+    return signature_evidence_record(
+        verified=verified,
+        reference=str(target_id),
+        target_type=target_type,
+        municipality_code=municipality_code,
+        actor=actor,
+        data=data,
+        signature=signature,
+        purpose=purpose,
+    )
+
+
+@transaction.atomic
+def signature_evidence_record(
+    *,
+    verified: VerifiedCertificate,
+    reference: str,
+    target_type: str = "application",
+    municipality_code: str = "",
+    actor: User | None = None,
+    data: bytes | None = None,
+    signature: bytes = b"",
+    purpose: str = "",
+) -> CertificateEvidence:
+    """Keep the evidence of a certificate the caller already verified.
+
+    For callers that run :func:`verify_card_signature` themselves. ``reference`` is the opaque
+    id of what was signed. Pass ``data`` and ``signature`` too when the caller does not store
+    them elsewhere: with them the record alone proves the signature.
+    """
+    evidence = CertificateEvidence.objects.create(
+        target_type=target_type,
+        target_id=reference,
+        municipality_code=municipality_code,
+        signed_data_sha256=hashlib.sha256(data).hexdigest() if data is not None else "",
+        signature=signature,
+        recorded_by=actor if actor is not None and actor.is_authenticated else None,
+        **_evidence_fields(verified),
+    )
+    audit_record(
+        action="identity.signature_verified",
+        actor=actor,
+        municipality_code=municipality_code,
+        target_type=target_type,
+        target_id=reference,
+        purpose=purpose,
+        personal_data=verified.purpose == "sign",  # the 基本4情報 were read from the certificate
+        detail={
+            "evidence_id": evidence.pk,
+            "serial": evidence.serial,
+            "fingerprint_sha256": evidence.fingerprint_sha256,
+            "revocation_method": evidence.revocation_method,
+            "revocation_this_update": (
+                evidence.revocation_this_update.isoformat()
+                if evidence.revocation_this_update
+                else ""
+            ),
+        },
+    )
     return evidence
 
 

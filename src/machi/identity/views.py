@@ -10,10 +10,12 @@ from __future__ import annotations
 from collections.abc import Callable
 from functools import wraps
 from typing import Any, Final
+from urllib.parse import urlencode
 
 from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth import authenticate, login, logout
+from django.core.exceptions import PermissionDenied
 from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
 from django.shortcuts import redirect, render
 from django.urls import reverse
@@ -49,7 +51,8 @@ def resident_required(view: ViewFunc) -> ViewFunc:
     @wraps(view)
     def wrapper(request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
         if not selectors.is_resident(request.user):
-            return redirect(f"{reverse('identity:sign-in')}?next={request.get_full_path()}")
+            query = urlencode({"next": request.get_full_path()})
+            return redirect(f"{reverse('identity:sign-in')}?{query}")
         return view(request, *args, **kwargs)
 
     return wrapper
@@ -57,7 +60,8 @@ def resident_required(view: ViewFunc) -> ViewFunc:
 
 def _resident(request: HttpRequest) -> User:
     user = request.user
-    assert isinstance(user, User)  # noqa: S101 (guaranteed by resident_required)
+    if not isinstance(user, User):  # only reachable if a view forgot resident_required
+        raise PermissionDenied
     return user
 
 

@@ -12,7 +12,7 @@ from django.utils import timezone
 from machi.core.exceptions import ApplicationError
 from machi.core.models import AuditEntry
 from machi.identity import selectors, services
-from machi.identity.models import CardLoginChallenge, ChallengePurpose, CertificateEvidence
+from machi.identity.models import CardLoginChallenge, CertificateEvidence, ChallengePurpose
 from machi.identity.verification import CardVerificationError
 
 pytestmark = pytest.mark.django_db
@@ -227,3 +227,21 @@ def test_bad_base64_signature_is_malformed(card_settings, resident):
         certificate_pem=card_settings.good.auth_certificate_pem,
     )
     assert code == "malformed"
+
+
+def test_evidence_for_a_certificate_verified_by_the_caller(card_settings):
+    from machi.identity.verification import verify_card_signature
+
+    data = b"application bytes"
+    verified = verify_card_signature(
+        data=data,
+        signature=card_settings.good.sign(data),
+        certificate_pem=card_settings.good.sign_certificate_pem,
+        purpose="sign",
+    )
+    evidence = services.signature_evidence_record(verified=verified, reference="app-uuid")
+    assert evidence.target_type == "application"
+    assert evidence.target_id == "app-uuid"
+    assert evidence.signed_data_sha256 == ""  # the caller keeps data and signature itself
+    assert evidence.holder_birth_date_raw == "419900102"
+    assert evidence.revocation_evidence_sha256 == verified.revocation.evidence_sha256

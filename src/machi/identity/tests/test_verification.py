@@ -291,7 +291,7 @@ class LocalOcsp(OcspRevocationChecker):
             .add_response(
                 cert=certificate,
                 issuer=ca_cert,
-                algorithm=hashes.SHA1(),
+                algorithm=hashes.SHA1(),  # noqa: S303 (OCSP CertID hash, as responders expect)
                 cert_status=ocsp.OCSPCertStatus.REVOKED if revoked else ocsp.OCSPCertStatus.GOOD,
                 this_update=now - timedelta(minutes=1),
                 next_update=now + timedelta(minutes=15),
@@ -314,33 +314,34 @@ def test_ocsp_plugin_answers_before_the_crl(card_settings, settings, registered)
 
 
 def test_ocsp_response_signed_by_another_key_is_not_trusted(card_settings, settings, registered):
+    # A CA with the same name but another key (the rogue one) answers "good".
     pki = card_settings
 
     class Forged(LocalOcsp):
         def fetch(self, request_der, *, certificate, issuer):
-            from cryptography.hazmat.primitives.asymmetric import rsa
-
-            request = ocsp.load_der_ocsp_request(request_der)
+            real = super().fetch(request_der, certificate=certificate, issuer=issuer)
+            assert real  # the honest answer exists, but we send a forged one
+            rogue_cert, rogue_key = pki.rogue_authority.ca("sign")
             ca_cert, _key = self.authority.ca("sign")
-            other_key = rsa.generate_private_key(public_exponent=65537, key_size=1024)
             now = datetime.now(tz=UTC)
             builder = (
                 ocsp.OCSPResponseBuilder()
                 .add_response(
                     cert=certificate,
                     issuer=ca_cert,
-                    algorithm=hashes.SHA1(),
+                    algorithm=hashes.SHA1(),  # noqa: S303 (OCSP CertID hash)
                     cert_status=ocsp.OCSPCertStatus.GOOD,
                     this_update=now,
                     next_update=now + timedelta(minutes=15),
                     revocation_time=None,
                     revocation_reason=None,
                 )
-                .responder_id(ocsp.OCSPResponderEncoding.HASH, ca_cert)
+                .responder_id(ocsp.OCSPResponderEncoding.NAME, rogue_cert)  # same DN
             )
-            assert request.serial_number
-            return builder.sign(other_key, hashes.SHA256()).public_bytes(serialization.Encoding.DER)
+            return builder.sign(rogue_key, hashes.SHA256()).public_bytes(serialization.Encoding.DER)
 
     settings.MACHI_CARD_CRL_SOURCES = [str(pki.directory / "missing.crl")]
     registered(Forged(pki.authority, set()))
-    assert refused(card=pki.good).code == "revocation_unknown"
+    error = refused(card=pki.revoked)
+    assert error.code == "revocation_unknown"
+    assert "signature does not verify" in error.detail

@@ -6,14 +6,16 @@ Typical step view (no JavaScript needed)::
     if request.method == "POST":
         file_ids = {name: [store(f) for f in request.FILES.getlist(name)]
                     for name in request.FILES if definition.field_at(name)}
-        draft.update(answers_from_post(definition, request.POST, step_key=step, file_ids=file_ids))
+        draft[step] = answers_from_post(definition, request.POST, step_key=step,
+                                        file_ids=file_ids)   # applies add/remove buttons
         action = pending_action(request.POST)
-        if action is not None:                       # add/remove item, 住所を検索, remove file
-            draft, errors = apply_action(definition, draft, action)
-            # save the draft, re-render the same step with ``errors``
+        if action is not None:                 # add/remove item, remove file, 住所を検索
+            if action.kind == "postal":
+                draft, message = apply_postal_lookup(definition, draft, action.path)
+            # save the draft and show the same step again
         else:
             result = validate_answers(definition, draft, step_key=step, file_lookup=lookup)
-            # errors → re-render with error_items() summary; else go to the next step
+            # errors → show again with an error_items() summary; else on to the next step
     html = render_step(definition, step, draft, errors, language=get_language())
 
 Path and POST naming rules: see :mod:`.definition` and :mod:`.post`.
@@ -29,6 +31,7 @@ from machi.procedures.formengine.definition import (
     FIELD_TYPES,
     DefinitionError,
     Field,
+    FileSpec,
     FormDefinition,
     Option,
     Step,
@@ -40,7 +43,6 @@ from machi.procedures.formengine.post import (
     FormAction,
     action_name,
     answers_from_post,
-    apply_action,
     apply_postal_lookup,
     pending_action,
 )
@@ -60,6 +62,7 @@ __all__ = [
     "ErrorItem",
     "Field",
     "FileInfo",
+    "FileSpec",
     "FormAction",
     "FormDefinition",
     "FormResult",
@@ -68,7 +71,6 @@ __all__ = [
     "SummaryRow",
     "action_name",
     "answers_from_post",
-    "apply_action",
     "apply_postal_lookup",
     "canonical_bytes",
     "definition_diff",

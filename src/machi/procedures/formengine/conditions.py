@@ -201,9 +201,9 @@ def parse_condition(data: Any, where: str, problems: list[str], depth: int = 0) 
             return None
         if "equals" in keys and _is_scalar(data["equals"]):
             return Equals(path, data["equals"])
-        if "in" in keys and isinstance(data["in"], list) and data["in"]:
-            if all(_is_scalar(v) for v in data["in"]):
-                return In(path, tuple(data["in"]))
+        values = data.get("in")
+        if isinstance(values, list) and values and all(_is_scalar(v) for v in values):
+            return In(path, tuple(values))
         if "checked" in keys and isinstance(data["checked"], bool):
             return Checked(path, data["checked"])
     problems.append(

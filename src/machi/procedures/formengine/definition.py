@@ -22,6 +22,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
 
 from machi.core.japanese import GREGORIAN_START
 from machi.procedures.formengine.conditions import (
@@ -31,7 +32,7 @@ from machi.procedures.formengine.conditions import (
     In,
     parse_condition,
 )
-from machi.procedures.formengine.text import LANGUAGES
+from machi.procedures.formengine.text import LANGUAGES, localize
 
 SCHEMA_VERSION = 1
 
@@ -108,6 +109,22 @@ _TYPE_KEYS: dict[str, frozenset[str]] = {
     "group": frozenset({"fields", "min_items", "max_items", "item_label"}),
 }
 
+NAME_PART_LABELS: dict[str, Any] = {
+    "family": gettext_lazy("姓（氏）"),
+    "given": gettext_lazy("名"),
+    "family_kana": gettext_lazy("セイ（フリガナ）"),
+    "given_kana": gettext_lazy("メイ（フリガナ）"),
+}
+ADDRESS_PART_LABELS: dict[str, Any] = {
+    "postal_code": gettext_lazy("郵便番号"),
+    "prefecture": gettext_lazy("都道府県"),
+    "city": gettext_lazy("市区町村"),
+    "town": gettext_lazy("町名・大字"),
+    "street": gettext_lazy("丁目・番地・号"),
+    "building": gettext_lazy("建物名・部屋番号"),
+}
+
+
 _KEY_RE = re.compile(r"[a-z][a-z0-9_]{0,49}")
 _MIME_RE = re.compile(r"[a-z]+/(?:\*|[a-z0-9][a-z0-9.+-]*)")
 
@@ -118,6 +135,20 @@ class DefinitionError(ValueError):
     def __init__(self, messages: list[str]) -> None:
         super().__init__("\n".join(messages))
         self.messages = messages
+
+    @property
+    def errors(self) -> list[str]:
+        """Same as ``messages``."""
+        return self.messages
+
+
+@dataclass(frozen=True)
+class FileSpec:
+    """Effective upload rules of a file field (defaults applied)."""
+
+    accept: tuple[str, ...]
+    max_size: int
+    multiple: bool
 
 
 @dataclass(frozen=True)
@@ -263,6 +294,14 @@ class Step:
     fields: tuple[Field, ...]
     description: dict[str, str] | None = None
 
+    def title_for(self, language: str) -> str:
+        """The title in ``language`` (falling back to ja)."""
+        return localize(self.title, language)
+
+    def description_for(self, language: str) -> str:
+        """The description in ``language``; empty when there is none."""
+        return localize(self.description, language)
+
     def field(self, key: str) -> Field:
         """The top-level field ``key`` of this step."""
         for candidate in self.fields:
@@ -277,6 +316,18 @@ class Step:
             out["description"] = dict(self.description)
         out["fields"] = [f.to_json() for f in self.fields]
         return out
+
+
+def part_label(field: Field, part: str) -> str:
+    """Label of a part of a name or address field."""
+    labels = NAME_PART_LABELS if field.type == "name" else ADDRESS_PART_LABELS
+    return str(labels.get(part, part))
+
+
+def item_label(group: Field, number: int, language: str) -> str:
+    """``子ども 2`` for the second item of a group."""
+    base = localize(group.item_label, language) or localize(group.label, language)
+    return _("%(item)s %(number)d") % {"item": base, "number": number}
 
 
 def _walk(fields: tuple[Field, ...]) -> Iterator[Field]:
@@ -357,8 +408,61 @@ class FormDefinition:
         return self._order[path]
 
     def file_fields(self, step_key: str) -> list[str]:
-        """Definition paths of the file fields of a step, including those inside groups."""
+        """Definition paths of the file fields of a step, including those inside groups.
+
+        A top-level file field's path is also its POST name; inside a group the POST names
+        carry the item index (``family.members.0.certificate``): match uploads with
+        :meth:`field_at`.
+        """
         return [f.path for f in _walk(self.step(step_key).fields) if f.type == "file"]
+
+    def file_spec(self, path: str) -> FileSpec:
+        """Upload rules of the file field at an instance or definition path (``KeyError``)."""
+        found = self.field_at(path)
+        if found is None or found.type != "file":
+            raise KeyError(path)
+        return FileSpec(found.effective_accept, found.effective_max_size, found.multiple)
+
+    def step_of(self, path: str) -> str:
+        """The step key of an instance path (its first segment)."""
+        return path.split(".", 1)[0]
+
+    def label_for(self, path: str, language: str) -> str:
+        """Readable label of an instance path: ``子ども 1：氏名（名）``; the path when unknown."""
+        found = self.field_at(path)
+        part = None
+        if found is None or found.path != definition_path(path):
+            parent, _dot, part = path.rpartition(".")
+            found = self.field_at(parent)
+            if found is None or part not in found.parts:
+                return path
+        label = localize(found.label, language)
+        if part is not None:
+            label = _("%(field)s（%(part)s）") % {"field": label, "part": part_label(found, part)}
+        if found.group_path is not None:
+            index = next((int(s) for s in path.split(".") if s.isdigit()), 0)
+            group = self.field(found.group_path)
+            label = _("%(item)s：%(label)s") % {
+                "item": item_label(group, index + 1, language),
+                "label": label,
+            }
+        return label
+
+    def input_id(self, path: str) -> str:
+        """HTML id to link to (error summary) for an instance path.
+
+        Like the module-level :func:`input_id`, except that radio and checkbox lists point at
+        their first option and names/addresses at their first part, since a ``<fieldset>``
+        cannot take focus.
+        """
+        found = self.field_at(path)
+        if found is None or found.path != definition_path(path):
+            return input_id(path)
+        if found.type == "multichoice" or (found.type == "choice" and found.widget != "select"):
+            return input_id(path) + "-0"
+        if found.type in ("name", "address"):
+            return input_id(f"{path}.{found.parts[0]}")
+        return input_id(path)
 
 
 class _Parser:
@@ -496,10 +600,10 @@ class _Parser:
             return None
         key = self.key(raw.get("key"), f"{where}.key")
         if key is not None:
+            where = f"{parent}.{key}"
             if key in seen:
                 self.problem(where, _("キー「%(key)s」が同じ階層で重複しています。") % {"key": key})
             seen.add(key)
-            where = f"{parent}.{key}"
         kind = raw.get("type")
         if kind not in FIELD_TYPES:
             self.problem(
@@ -507,6 +611,7 @@ class _Parser:
                 _("不明な種類「%(type)s」です。使えるのは %(types)s です。")
                 % {"type": kind, "types": ", ".join(FIELD_TYPES)},
             )
+            self.text(raw.get("label"), f"{where}.label")
             return None
         unknown = sorted(set(raw) - _COMMON_KEYS - _TYPE_KEYS[kind])
         if unknown:
@@ -594,9 +699,9 @@ class _Parser:
                 self.problem(f"{where}.{name}", _("数値にしてください。"))
             else:
                 out[attr] = value
-        if out.get("minimum") is not None and out.get("maximum") is not None:
-            if out["minimum"] > out["maximum"]:
-                self.problem(where, _("min が max より大きくなっています。"))
+        low, high = out.get("minimum"), out.get("maximum")
+        if low is not None and high is not None and low > high:
+            self.problem(where, _("min が max より大きくなっています。"))
         return out
 
     def date_options(self, raw: dict[str, Any], where: str) -> dict[str, Any]:

@@ -112,13 +112,22 @@ def answers_from_post(
     step_key: str,
     file_ids: dict[str, list[str]] | None = None,
 ) -> dict[str, Any]:
-    """Raw answers of one step, ``{step_key: {...}}``, ready to merge into a draft.
+    """Raw answers of one step, ``{field_key: value}``, to store as ``answers[step_key]``.
 
     ``file_ids`` maps a file field's instance path to the ids of files uploaded with this
     post; they are added to (``multiple``) or replace the ids already attached.
+
+    An add-item, remove-item or remove-file button of this step is applied here, so the
+    returned answers already have the item added or removed; :func:`pending_action` tells
+    the view to show the step again instead of moving on. The postal search is not applied
+    here: call :func:`apply_postal_lookup`, which also returns a message.
     """
     step = definition.step(step_key)
-    return {step_key: _read(step.fields, post, step_key, file_ids or {})}
+    values = _read(step.fields, post, step_key, file_ids or {})
+    action = pending_action(post)
+    if action is not None and action.kind != "postal" and action.path.startswith(step_key + "."):
+        values = _apply_structural(definition, {step_key: values}, action)[step_key]
+    return values
 
 
 def _read(
@@ -188,39 +197,32 @@ def _locate(answers: dict[str, Any], path: str, *, create: bool) -> tuple[Any, s
     return None
 
 
-def apply_action(
+def _apply_structural(
     definition: FormDefinition, answers: Mapping[str, Any], action: FormAction
-) -> tuple[dict[str, Any], dict[str, list[str]]]:
-    """Apply an add/remove/postal/remove-file action to a copy of ``answers``.
+) -> dict[str, Any]:
+    """Add or remove a group item, or detach a file, in a copy of ``answers``.
 
-    Returns the new answers and messages keyed by instance path, to show with
-    :func:`render_step`. Actions on paths the definition does not have change nothing.
+    Paths the definition does not have, indices out of range and adding beyond
+    ``max_items`` (the button is not even rendered then) change nothing.
     """
     updated: dict[str, Any] = copy.deepcopy(dict(answers))
     target = definition.field_at(action.path)
-    expected = {"add": "group", "remove": "group", "postal": "address", "remove_file": "file"}
-    if target is None or target.type != expected[action.kind]:
-        return updated, {}
-    if action.kind == "postal":
-        updated, message = apply_postal_lookup(definition, updated, action.path)
-        return updated, ({f"{action.path}.postal_code": [message]} if message else {})
+    expected = {"add": "group", "remove": "group", "remove_file": "file"}
+    if target is None or target.type != expected.get(action.kind):
+        return updated
     located = _locate(updated, action.path, create=True)
     if located is None:
-        return updated, {}
+        return updated
     container, key = located
     current = container.get(key)
     values: list[Any] = current if isinstance(current, list) else []
     container[key] = values
     if action.kind == "add":
-        if len(values) >= target.effective_max_items:
-            message = _("これ以上は追加できません（%(max)d件まで）。") % {
-                "max": target.effective_max_items
-            }
-            return updated, {action.path: [message]}
-        values.append({})
+        if len(values) < target.effective_max_items:
+            values.append({})
     elif action.index is not None and 0 <= action.index < len(values):
         del values[action.index]
-    return updated, {}
+    return updated
 
 
 def apply_postal_lookup(

@@ -40,16 +40,12 @@ from machi.procedures.formengine.conditions import (
 from machi.procedures.formengine.definition import (
     Field,
     FormDefinition,
-    definition_path,
     input_id,
-)
-from machi.procedures.formengine.post import action_name
-from machi.procedures.formengine.summary import (
-    display_date,
     item_label,
     part_label,
-    path_label,
 )
+from machi.procedures.formengine.post import action_name
+from machi.procedures.formengine.summary import display_date
 from machi.procedures.formengine.text import localize
 from machi.procedures.formengine.validation import (
     FileLookup,
@@ -124,21 +120,10 @@ def error_items(
     items: list[ErrorItem] = []
     with translation.override(language):
         for path, messages in errors.items():
-            label = path_label(definition, path, language)
-            anchor = _anchor(definition, path)
+            label = definition.label_for(path, language)
+            anchor = definition.input_id(path)
             items.extend(ErrorItem(path, anchor, label, message) for message in messages)
     return items
-
-
-def _anchor(definition: FormDefinition, path: str) -> str:
-    field = definition.field_at(path)
-    if field is None or field.path != definition_path(path):
-        return input_id(path)
-    if field.type == "multichoice" or (field.type == "choice" and field.widget != "select"):
-        return input_id(path) + "-0"
-    if field.type in ("name", "address"):
-        return input_id(f"{path}.{field.parts[0]}")
-    return input_id(path)
 
 
 # --- Condition sentences ---------------------------------------------------------------------

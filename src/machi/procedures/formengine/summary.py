@@ -9,7 +9,6 @@ from typing import Any
 
 from django.utils import translation
 from django.utils.translation import gettext as _
-from django.utils.translation import gettext_lazy
 
 from machi.core.japanese import (
     JapaneseDataError,
@@ -17,24 +16,9 @@ from machi.core.japanese import (
     format_postal_code,
     format_wareki,
 )
-from machi.procedures.formengine.definition import Field, FormDefinition, definition_path
+from machi.procedures.formengine.definition import Field, FormDefinition
 from machi.procedures.formengine.text import localize
 from machi.procedures.formengine.validation import FileLookup
-
-NAME_PART_LABELS: dict[str, Any] = {
-    "family": gettext_lazy("姓（氏）"),
-    "given": gettext_lazy("名"),
-    "family_kana": gettext_lazy("セイ（フリガナ）"),
-    "given_kana": gettext_lazy("メイ（フリガナ）"),
-}
-ADDRESS_PART_LABELS: dict[str, Any] = {
-    "postal_code": gettext_lazy("郵便番号"),
-    "prefecture": gettext_lazy("都道府県"),
-    "city": gettext_lazy("市区町村"),
-    "town": gettext_lazy("町名・大字"),
-    "street": gettext_lazy("丁目・番地・号"),
-    "building": gettext_lazy("建物名・部屋番号"),
-}
 
 
 @dataclass(frozen=True)
@@ -46,40 +30,6 @@ class SummaryRow:
     path: str
     label: str
     display: str
-
-
-def part_label(field: Field, part: str) -> str:
-    """Label of a part of a name or address field."""
-    labels = NAME_PART_LABELS if field.type == "name" else ADDRESS_PART_LABELS
-    return str(labels.get(part, part))
-
-
-def item_label(group: Field, number: int, language: str) -> str:
-    """``子ども 2`` for the second item of a group."""
-    base = localize(group.item_label, language) or localize(group.label, language)
-    return _("%(item)s %(number)d") % {"item": base, "number": number}
-
-
-def path_label(definition: FormDefinition, path: str, language: str) -> str:
-    """Readable label for an instance path, with item number and part (``子ども 1：氏名（名）``)."""
-    field = definition.field_at(path)
-    part = None
-    if field is None or field.path != definition_path(path):
-        parent, _dot, part = path.rpartition(".")
-        field = definition.field_at(parent)
-        if field is None:
-            return path
-    label = localize(field.label, language)
-    if part is not None:
-        label = _("%(field)s（%(part)s）") % {"field": label, "part": part_label(field, part)}
-    if field.group_path is not None:
-        index = next((int(s) for s in path.split(".") if s.isdigit()), 0)
-        group = definition.field(field.group_path)
-        label = _("%(item)s：%(label)s") % {
-            "item": item_label(group, index + 1, language),
-            "label": label,
-        }
-    return label
 
 
 def display_date(iso: str) -> str:
@@ -150,10 +100,11 @@ def _display_name(value: Mapping[str, Any]) -> str:
 
 def _display_address(value: Mapping[str, Any]) -> str:
     postal = str(value.get("postal_code") or "")
-    try:
-        postal = "〒" + format_postal_code(postal) if postal else ""
-    except JapaneseDataError:
-        pass
+    if postal:
+        try:
+            postal = "〒" + format_postal_code(postal)
+        except JapaneseDataError:
+            postal = "〒" + postal
     line = "".join(str(value.get(p) or "") for p in ("prefecture", "city", "town", "street"))
     parts = [postal, line, str(value.get("building") or "")]
     return " ".join(p for p in parts if p)
@@ -206,7 +157,7 @@ def summary(
                                 step.key,
                                 title,
                                 child_path,
-                                path_label(definition, child_path, language),
+                                definition.label_for(child_path, language),
                                 display_value(child, item[child.key], language, file_lookup),
                             )
                         )
