@@ -358,3 +358,17 @@ MACHI_DOCUMENTS_VERIFY_RATE_LIMIT = os.environ.get("MACHI_DOCUMENTS_VERIFY_RATE_
 MACHI_TSA_RATE_LIMIT = os.environ.get("MACHI_TSA_RATE_LIMIT", "600/m")
 # Optional TrueType/OpenType font file for documents (default: the bundled Noto Serif JP).
 MACHI_DOCUMENTS_FONT = env_str("MACHI_DOCUMENTS_FONT")
+
+# --- Payments ----------------------------------------------------------------------------------
+# Cashless fees (machi.payments). Read when used, so tests and deployments may change them.
+# Provider for new payments: "sandbox" (built in, moves no money) or "payjp".
+MACHI_PAYMENT_PROVIDER = os.environ.get("MACHI_PAYMENT_PROVIDER", "sandbox")
+# HMAC-SHA256 secret of the sandbox's webhooks; empty: derived from SECRET_KEY (demo).
+MACHI_PAYMENT_SANDBOX_SECRET = env_str("MACHI_PAYMENT_SANDBOX_SECRET")
+# The sandbox lets anyone "pay" without money: off in production unless switched on.
+MACHI_PAYMENT_SANDBOX_ENABLED = env_bool("MACHI_PAYMENT_SANDBOX_ENABLED", not PRODUCTION)
+# PAY.JP (https://pay.jp): secret and public API keys, and the token PAY.JP sends in the
+# X-Payjp-Webhook-Token header of its webhooks (its dashboard shows it).
+MACHI_PAYJP_SECRET_KEY = env_str("MACHI_PAYJP_SECRET_KEY")
+MACHI_PAYJP_PUBLIC_KEY = env_str("MACHI_PAYJP_PUBLIC_KEY")
+MACHI_PAYJP_WEBHOOK_TOKEN = env_str("MACHI_PAYJP_WEBHOOK_TOKEN")

@@ -39,15 +39,6 @@ TEST_ORGANISATION: Final = "Machi (TEST ONLY - not for real documents)"
 CRL_DAYS: Final = 90
 CRL_REFRESH_BEFORE: Final = timedelta(days=7)
 SIGNER_YEARS: Final = 3
-# The title of the head of each kind of local government (the signer's CN suffix).
-HEAD_TITLES: Final = {
-    "prefecture": "知事",
-    "city": "市長",
-    "town": "町長",
-    "village": "村長",
-    "ward": "区長",
-}
-
 _lock = threading.Lock()
 
 
@@ -65,11 +56,8 @@ class Credential:
 
 
 def head_title(*, name: str, kind: str) -> str:
-    """``加古川市長``, ``兵庫県知事``: the office that signs a municipality's documents."""
-    suffix = HEAD_TITLES.get(kind, "長")
-    if suffix.endswith("長") and kind != "prefecture" and name.endswith(suffix[0]):
-        return f"{name}長"
-    return f"{name}{suffix}"
+    """``加古川市長``, ``稲美町長``, ``兵庫県知事``: the office that signs a body's documents."""
+    return f"{name}知事" if kind == "prefecture" else f"{name}長"
 
 
 def _now() -> datetime:
@@ -262,31 +250,7 @@ class DocumentPki:
         self.directory.chmod(0o700)
         staging = Path(tempfile.mkdtemp(dir=self.directory, prefix=".authority-"))
         try:
-            org, org_key = _root(ORG_CA_NAME, valid_years)
-            tsa_root, tsa_root_key = _root(TSA_ROOT_NAME, valid_years)
-            tsa_subject = x509.Name(
-                [
-                    x509.NameAttribute(NameOID.COUNTRY_NAME, "JP"),
-                    x509.NameAttribute(NameOID.ORGANIZATION_NAME, TEST_ORGANISATION),
-                    x509.NameAttribute(NameOID.COMMON_NAME, TSA_NAME),
-                ]
-            )
-            tsa, tsa_key = _leaf(
-                tsa_root, tsa_root_key, tsa_subject, years=valid_years, time_stamping=True
-            )
-            for stem, certificate, key in (
-                ("org-ca", org, org_key),
-                ("tsa-root", tsa_root, tsa_root_key),
-                ("tsa", tsa, tsa_key),
-            ):
-                (staging / f"{stem}.pem").write_bytes(cert_pem(certificate))
-                _write_private(staging / f"{stem}.key", key_pem(key))
-            (staging / "org-ca.crl").write_bytes(
-                _crl(org, org_key).public_bytes(serialization.Encoding.PEM)
-            )
-            (staging / "tsa-root.crl").write_bytes(
-                _crl(tsa_root, tsa_root_key).public_bytes(serialization.Encoding.PEM)
-            )
+            self._build_authority(staging, valid_years)
             staging.chmod(0o700)
             try:
                 staging.rename(self.authority_dir)
@@ -294,11 +258,34 @@ class DocumentPki:
                 if self.exists():  # another process won the race: use theirs
                     return False
                 raise
-            staging = Path()
         finally:
-            if staging != Path() and staging.exists():
+            if staging.exists():
                 shutil.rmtree(staging, ignore_errors=True)
         return True
+
+    @staticmethod
+    def _build_authority(staging: Path, valid_years: int) -> None:
+        org, org_key = _root(ORG_CA_NAME, valid_years)
+        tsa_root, tsa_root_key = _root(TSA_ROOT_NAME, valid_years)
+        tsa_subject = x509.Name(
+            [
+                x509.NameAttribute(NameOID.COUNTRY_NAME, "JP"),
+                x509.NameAttribute(NameOID.ORGANIZATION_NAME, TEST_ORGANISATION),
+                x509.NameAttribute(NameOID.COMMON_NAME, TSA_NAME),
+            ]
+        )
+        tsa, tsa_key = _leaf(tsa_root, tsa_root_key, tsa_subject, years=valid_years, time_stamping=True)
+        for stem, certificate, key in (
+            ("org-ca", org, org_key),
+            ("tsa-root", tsa_root, tsa_root_key),
+            ("tsa", tsa, tsa_key),
+        ):
+            (staging / f"{stem}.pem").write_bytes(cert_pem(certificate))
+            _write_private(staging / f"{stem}.key", key_pem(key))
+        for stem, certificate, key in (("org-ca", org, org_key), ("tsa-root", tsa_root, tsa_root_key)):
+            (staging / f"{stem}.crl").write_bytes(
+                _crl(certificate, key).public_bytes(serialization.Encoding.PEM)
+            )
 
     def ensure(self) -> None:
         """Make sure the authority exists (creating it when allowed)."""

@@ -102,10 +102,7 @@ def _exemption(answers: Mapping[str, Any], exemptions: Any) -> str:
 
 
 def _rule_for(procedure: Procedure) -> FeeRule | None:
-    try:
-        return procedure.fee_rule
-    except FeeRule.DoesNotExist:
-        return None
+    return FeeRule.objects.filter(procedure_id=procedure.pk).first()
 
 
 def quote_for(procedure: Procedure, answers: Mapping[str, Any]) -> FeeQuote:

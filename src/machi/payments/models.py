@@ -90,6 +90,8 @@ class Payment(TenantOwnedModel):
     idempotency_key = models.CharField(max_length=80, unique=True)
     description = models.CharField(_("内容"), max_length=200, blank=True)
     redirect_url = models.CharField(max_length=500, blank=True)
+    # Where the provider sends the payer back; kept so a lost provider call can be replayed.
+    return_url = models.CharField(max_length=500, blank=True)
     lines = models.JSONField(_("明細"), default=list, blank=True)
     refunded_yen = models.PositiveIntegerField(_("返金額（円）"), default=0)
     failure_code = models.CharField(_("失敗の理由コード"), max_length=60, blank=True)

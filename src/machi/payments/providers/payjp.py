@@ -43,7 +43,7 @@ from machi.payments.providers import (
     WebhookVerificationError,
 )
 
-WEBHOOK_TOKEN_HEADER = "X-Payjp-Webhook-Token"
+WEBHOOK_TOKEN_HEADER = "X-Payjp-Webhook-Token"  # noqa: S105 (a header name)
 LIST_PAGE_SIZE = 100
 T = TypeVar("T")
 
@@ -106,8 +106,9 @@ class PayjpProvider(PaymentProvider):
     def _secret(self) -> str:
         key = _setting("MACHI_PAYJP_SECRET_KEY")
         if not key:
-            raise ProviderError("MACHI_PAYJP_SECRET_KEY is not set", code="not_configured",
-                                retryable=False)
+            raise ProviderError(
+                "MACHI_PAYJP_SECRET_KEY is not set", code="not_configured", retryable=False
+            )
         return key
 
     @staticmethod
@@ -116,8 +117,9 @@ class PayjpProvider(PaymentProvider):
         try:
             return operation()
         except payjp_error.CardError as exc:
-            raise ProviderError(str(exc), code=str(exc.code or "card_error"),
-                                retryable=False) from exc
+            raise ProviderError(
+                str(exc), code=str(exc.code or "card_error"), retryable=False
+            ) from exc
         except payjp_error.InvalidRequestError as exc:
             code = "not_found" if exc.http_status == 404 else "invalid_request"
             raise ProviderError(str(exc), code=code, retryable=False) from exc
@@ -160,8 +162,9 @@ class PayjpProvider(PaymentProvider):
         self._secret()
         payment_id = (metadata or {}).get("machi_payment", "")
         if not payment_id:
-            raise ProviderError("metadata machi_payment is required", code="invalid_request",
-                                retryable=False)
+            raise ProviderError(
+                "metadata machi_payment is required", code="invalid_request", retryable=False
+            )
         return ProviderPayment(
             provider_ref="",
             status=PaymentStatus.PENDING,
@@ -229,14 +232,17 @@ class PayjpProvider(PaymentProvider):
         # Charge.refund() plus an Idempotency-Key: a retried refund is never applied twice.
         updated = self._call(
             lambda: charge.request(
-                "post", f"{charge.instance_url()}/refund", params,
+                "post",
+                f"{charge.instance_url()}/refund",
+                params,
                 {"Idempotency-Key": idempotency_key},
             )
         )
         charge.refresh_from(updated, api_key=secret)
         state = self._to_payment(charge)
-        return ProviderRefund(provider_ref=f"{state.provider_ref}:{idempotency_key}",
-                              amount=amount, payment=state)
+        return ProviderRefund(
+            provider_ref=f"{state.provider_ref}:{idempotency_key}", amount=amount, payment=state
+        )
 
     def cancel(self, provider_ref: str) -> ProviderPayment:
         if not provider_ref:  # no charge yet: nothing exists at PAY.JP
@@ -244,8 +250,12 @@ class PayjpProvider(PaymentProvider):
         state = self.fetch(provider_ref)
         if state.status == PaymentStatus.PENDING:
             # An unverified 3-D Secure charge is never captured: it lapses at PAY.JP.
-            return ProviderPayment(provider_ref=provider_ref, status=PaymentStatus.CANCELLED,
-                                   amount=state.amount, metadata=state.metadata)
+            return ProviderPayment(
+                provider_ref=provider_ref,
+                status=PaymentStatus.CANCELLED,
+                amount=state.amount,
+                metadata=state.metadata,
+            )
         return state
 
     def verify_webhook(self, headers: Mapping[str, str], body: bytes) -> WebhookEvent:

@@ -85,8 +85,9 @@ class SandboxProvider(PaymentProvider):
 
     def _require_enabled(self) -> None:
         if not sandbox_enabled():
-            raise ProviderError("sandbox provider is disabled", code="sandbox_disabled",
-                                retryable=False)
+            raise ProviderError(
+                "sandbox provider is disabled", code="sandbox_disabled", retryable=False
+            )
 
     @staticmethod
     def _state(tx: SandboxTransaction) -> ProviderPayment:
@@ -104,7 +105,10 @@ class SandboxProvider(PaymentProvider):
 
     @staticmethod
     def _expire_if_due(tx: SandboxTransaction) -> None:
-        if tx.status == PaymentStatus.PENDING and tx.created_at < timezone.now() - CHECKOUT_LIFETIME:
+        if (
+            tx.status == PaymentStatus.PENDING
+            and tx.created_at < timezone.now() - CHECKOUT_LIFETIME
+        ):
             SandboxTransaction.objects.filter(pk=tx.pk, status=PaymentStatus.PENDING).update(
                 status=PaymentStatus.EXPIRED, updated_at=timezone.now()
             )
@@ -113,8 +117,9 @@ class SandboxProvider(PaymentProvider):
     def _get(self, ref: str) -> SandboxTransaction:
         tx = SandboxTransaction.objects.filter(ref=ref).first()
         if tx is None:
-            raise ProviderError(f"no such sandbox payment: {ref}", code="not_found",
-                                retryable=False)
+            raise ProviderError(
+                f"no such sandbox payment: {ref}", code="not_found", retryable=False
+            )
         return tx
 
     def create_payment(
@@ -149,8 +154,11 @@ class SandboxProvider(PaymentProvider):
         except IntegrityError:  # a concurrent call with the same key won the race
             tx = SandboxTransaction.objects.get(idempotency_key=idempotency_key)
         if tx.amount != amount:
-            raise ProviderError("idempotency key reused with another amount",
-                                code="idempotency_key_reused", retryable=False)
+            raise ProviderError(
+                "idempotency key reused with another amount",
+                code="idempotency_key_reused",
+                retryable=False,
+            )
         return self._state(tx)
 
     def fetch(self, provider_ref: str) -> ProviderPayment:
@@ -173,17 +181,20 @@ class SandboxProvider(PaymentProvider):
         with transaction.atomic():
             tx = SandboxTransaction.objects.select_for_update().filter(ref=provider_ref).first()
             if tx is None:
-                raise ProviderError(f"no such sandbox payment: {provider_ref}",
-                                    code="not_found", retryable=False)
+                raise ProviderError(
+                    f"no such sandbox payment: {provider_ref}", code="not_found", retryable=False
+                )
             earlier = SandboxRefund.objects.filter(idempotency_key=idempotency_key).first()
             if earlier is not None:
                 return ProviderRefund(earlier.ref, earlier.amount, self._state(tx))
             if tx.status not in (PaymentStatus.SUCCEEDED, PaymentStatus.PARTIALLY_REFUNDED):
-                raise ProviderError("payment is not refundable", code="not_refundable",
-                                    retryable=False)
+                raise ProviderError(
+                    "payment is not refundable", code="not_refundable", retryable=False
+                )
             if amount <= 0 or amount > tx.amount - tx.refunded_amount:
-                raise ProviderError("refund exceeds the amount paid", code="refund_exceeds",
-                                    retryable=False)
+                raise ProviderError(
+                    "refund exceeds the amount paid", code="refund_exceeds", retryable=False
+                )
             refund = SandboxRefund.objects.create(
                 ref=f"sbxre_{secrets.token_urlsafe(12)}",
                 transaction=tx,

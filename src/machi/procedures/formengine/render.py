@@ -167,7 +167,9 @@ class _Describer:
             return _("%(label)sにチェックを入れていない") % {"label": _quote(label)}
         if isinstance(condition, Equals | In):
             field, label = self.target(condition.field)
-            values = [condition.value] if isinstance(condition, Equals) else condition.values
+            values = [condition.value] if isinstance(condition, Equals) else list(condition.values)
+            if field is not None and field.type == "checkbox" and len(values) == 1:
+                return self.describe(Checked(condition.field, values[0] is True))
             if values == [None]:
                 return _("%(label)sが空欄の") % {"label": _quote(label)}
             shown = "".join(self.value(field, v) for v in values)

@@ -71,7 +71,11 @@ FileLookup = Callable[[str], FileInfo | None]
 
 @dataclass
 class FormResult:
-    """Cleaned answers and errors keyed by instance path (``applicant.name.family``)."""
+    """Cleaned answers and errors keyed by instance path (``applicant.name.family``).
+
+    ``cleaned`` is ``{step_key: {field_key: value}}`` for the validated step(s); it is only
+    fit to store when ``errors`` is empty (invalid values are ``None`` or left as typed).
+    """
 
     cleaned: dict[str, Any]
     errors: dict[str, list[str]] = field(default_factory=dict)
@@ -403,7 +407,9 @@ class _Validator:
             self.error(path, _("添付できるファイルは1つだけです。"))
         elif len(unique) > MAX_FILES:
             self.error(path, _("添付できるファイルは%(max)d個までです。") % {"max": MAX_FILES})
-        if self.file_lookup is not None:
+        # Earlier steps are only read for conditions, which never look at files: skip the
+        # file store there.
+        if self.file_lookup is not None and self.recording:
             for file_id in unique:
                 self.check_file(item, file_id, path)
         return unique

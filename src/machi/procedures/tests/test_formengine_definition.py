@@ -26,8 +26,7 @@ def example(name: str) -> dict:
 def minimal(*fields: dict, steps: list | None = None) -> dict:
     return {
         "schema": 1,
-        "steps": steps
-        or [{"key": "main", "title": {"ja": "入力"}, "fields": list(fields)}],
+        "steps": steps or [{"key": "main", "title": {"ja": "入力"}, "fields": list(fields)}],
     }
 
 
@@ -147,7 +146,10 @@ def test_missing_japanese_label_is_refused():
                 "key": "c",
                 "type": "choice",
                 "label": {"ja": "c"},
-                "options": [{"value": "a", "label": {"ja": "A"}}, {"value": "a", "label": {"ja": "B"}}],
+                "options": [
+                    {"value": "a", "label": {"ja": "A"}},
+                    {"value": "a", "label": {"ja": "B"}},
+                ],
             },
             "選択肢の値「a」が重複",
         ),
@@ -168,17 +170,28 @@ def test_missing_japanese_label_is_refused():
         (text("t", max_length=0), "main.t.max_length"),
         (text("t", max_length=True), "main.t.max_length"),
         (text("t", min=3), "種類 text では使えないキー"),
-        ({"key": "n", "type": "number", "label": {"ja": "n"}, "min": 5, "max": 1}, "min が max より大きく"),
-        ({"key": "d", "type": "date", "label": {"ja": "d"}, "min": "1800-01-01"}, "1873-01-01 以降"),
+        (
+            {"key": "n", "type": "number", "label": {"ja": "n"}, "min": 5, "max": 1},
+            "min が max より大きく",
+        ),
+        (
+            {"key": "d", "type": "date", "label": {"ja": "d"}, "min": "1800-01-01"},
+            "1873-01-01 以降",
+        ),
         ({"key": "d", "type": "date", "label": {"ja": "d"}, "max": "yesterday"}, "main.d.max"),
         ({"key": "f", "type": "file", "label": {"ja": "f"}, "accept": ["pdf"]}, "MIME タイプ"),
         (text("Bad-Key"), "キーは英小文字で始まる"),
         (text("t", required="yes"), "true か false"),
         (text("t", autocomplete="credit-card"), "autocomplete"),
         (
-            {"key": "g", "type": "group", "label": {"ja": "g"}, "fields": [
-                {"key": "h", "type": "group", "label": {"ja": "h"}, "fields": [text("x")]}
-            ]},
+            {
+                "key": "g",
+                "type": "group",
+                "label": {"ja": "g"},
+                "fields": [
+                    {"key": "h", "type": "group", "label": {"ja": "h"}, "fields": [text("x")]}
+                ],
+            },
             "グループの中にグループは置けません",
         ),
         ({"key": "g", "type": "group", "label": {"ja": "g"}, "fields": []}, "項目を1つ以上"),
@@ -190,7 +203,9 @@ def test_bad_field_options_are_refused(field, fragment):
 
 
 def test_top_level_shape_is_checked():
-    assert any("schema は 1" in p for p in problems({"schema": 2, "steps": minimal(text("a"))["steps"]}))
+    assert any(
+        "schema は 1" in p for p in problems({"schema": 2, "steps": minimal(text("a"))["steps"]})
+    )
     assert any("ステップを1つ以上" in p for p in problems({"schema": 1, "steps": []}))
     assert any("知らないキー" in p for p in problems({**minimal(text("a")), "title": "x"}))
 
@@ -271,7 +286,10 @@ def test_group_fields_are_only_visible_to_their_own_group():
         "key": "members",
         "type": "group",
         "label": {"ja": "家族"},
-        "fields": [CHOICE, text("detail", visible_if={"field": "main.members.kind", "equals": "b"})],
+        "fields": [
+            CHOICE,
+            text("detail", visible_if={"field": "main.members.kind", "equals": "b"}),
+        ],
     }
     FormDefinition.from_json(minimal(group))  # a sibling in the same item is fine
     outside = text("after", visible_if={"field": "main.members.kind", "equals": "a"})
@@ -317,7 +335,9 @@ def test_definition_diff_of_identical_definitions_is_empty():
 
 def test_definition_diff_reports_order_conditions_and_steps():
     old = FormDefinition.from_json(minimal(CHOICE, text("a"), text("b")))
-    new_data = minimal(CHOICE, text("b"), text("a", visible_if={"field": "main.kind", "equals": "a"}))
+    new_data = minimal(
+        CHOICE, text("b"), text("a", visible_if={"field": "main.kind", "equals": "a"})
+    )
     new_data["steps"].append({"key": "extra", "title": {"ja": "追加"}, "fields": [text("c")]})
     changes = definition_diff(old, FormDefinition.from_json(new_data))
     assert "main の並び順: kind, a, b → kind, b, a" in changes
@@ -333,11 +353,28 @@ LABELS = st.fixed_dictionaries(
     optional={"en": st.text(min_size=1, max_size=5).filter(str.strip)},
 )
 SIMPLE_FIELDS = st.one_of(
-    st.builds(lambda k, l, r: {"key": k, "type": "text", "label": l, **({"required": True} if r else {})}, KEYS, LABELS, st.booleans()),
-    st.builds(lambda k, l, m: {"key": k, "type": "number", "label": l, "max": m, "integer": True}, KEYS, LABELS, st.integers(0, 100)),
-    st.builds(lambda k, l: {"key": k, "type": "date", "label": l, "max": "today"}, KEYS, LABELS),
-    st.builds(lambda k, l: {"key": k, "type": "name", "label": l, "kana": False}, KEYS, LABELS),
-    st.builds(lambda k, l: {"key": k, "type": "phone", "label": l}, KEYS, LABELS),
+    st.builds(
+        lambda k, lab, r: {
+            "key": k,
+            "type": "text",
+            "label": lab,
+            **({"required": True} if r else {}),
+        },
+        KEYS,
+        LABELS,
+        st.booleans(),
+    ),
+    st.builds(
+        lambda k, lab, m: {"key": k, "type": "number", "label": lab, "max": m, "integer": True},
+        KEYS,
+        LABELS,
+        st.integers(0, 100),
+    ),
+    st.builds(
+        lambda k, lab: {"key": k, "type": "date", "label": lab, "max": "today"}, KEYS, LABELS
+    ),
+    st.builds(lambda k, lab: {"key": k, "type": "name", "label": lab, "kana": False}, KEYS, LABELS),
+    st.builds(lambda k, lab: {"key": k, "type": "phone", "label": lab}, KEYS, LABELS),
 )
 
 

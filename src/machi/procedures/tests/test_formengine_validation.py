@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+from typing import Any
 
 import jaconv
 import pytest
@@ -31,12 +32,42 @@ DEFINITION = FormDefinition.from_json(
                 "fields": [
                     {"key": "title", "type": "text", "label": {"ja": "件名"}, "max_length": 10},
                     {"key": "body", "type": "textarea", "label": {"ja": "本文"}},
-                    {"key": "count", "type": "number", "label": {"ja": "数"}, "min": 1, "max": 10, "integer": True},
-                    {"key": "ratio", "type": "number", "label": {"ja": "割合"}, "min": 0, "max": 1.5},
-                    {"key": "day", "type": "date", "label": {"ja": "日付"}, "min": "2000-01-01", "max": "today"},
+                    {
+                        "key": "count",
+                        "type": "number",
+                        "label": {"ja": "数"},
+                        "min": 1,
+                        "max": 10,
+                        "integer": True,
+                    },
+                    {
+                        "key": "ratio",
+                        "type": "number",
+                        "label": {"ja": "割合"},
+                        "min": 0,
+                        "max": 1.5,
+                    },
+                    {
+                        "key": "day",
+                        "type": "date",
+                        "label": {"ja": "日付"},
+                        "min": "2000-01-01",
+                        "max": "today",
+                    },
                     {"key": "future", "type": "date", "label": {"ja": "予約日"}, "min": "today"},
-                    {"key": "kind", "type": "choice", "label": {"ja": "種類"}, "options": opts("x", "y", "z")},
-                    {"key": "tags", "type": "multichoice", "label": {"ja": "タグ"}, "options": opts("p", "q", "r"), "min_items": 2},
+                    {
+                        "key": "kind",
+                        "type": "choice",
+                        "label": {"ja": "種類"},
+                        "options": opts("x", "y", "z"),
+                    },
+                    {
+                        "key": "tags",
+                        "type": "multichoice",
+                        "label": {"ja": "タグ"},
+                        "options": opts("p", "q", "r"),
+                        "min_items": 2,
+                    },
                     {"key": "agree", "type": "checkbox", "label": {"ja": "同意"}},
                     {"key": "mail", "type": "email", "label": {"ja": "メール"}},
                     {"key": "tel", "type": "phone", "label": {"ja": "電話"}},
@@ -45,8 +76,19 @@ DEFINITION = FormDefinition.from_json(
                     {"key": "place", "type": "address", "label": {"ja": "住所"}},
                     {"key": "mynum", "type": "my_number", "label": {"ja": "個人番号"}},
                     {"key": "corp", "type": "corporate_number", "label": {"ja": "法人番号"}},
-                    {"key": "doc", "type": "file", "label": {"ja": "書類"}, "accept": ["application/pdf", "image/*"], "max_size": 1000},
-                    {"key": "docs", "type": "file", "label": {"ja": "書類（複数）"}, "multiple": True},
+                    {
+                        "key": "doc",
+                        "type": "file",
+                        "label": {"ja": "書類"},
+                        "accept": ["application/pdf", "image/*"],
+                        "max_size": 1000,
+                    },
+                    {
+                        "key": "docs",
+                        "type": "file",
+                        "label": {"ja": "書類（複数）"},
+                        "multiple": True,
+                    },
                 ],
             }
         ],
@@ -115,7 +157,12 @@ def test_required_name_and_address_point_at_their_parts():
         "a.person.family_kana": ["フリガナを入力してください。"],
     }
     _value, errors = check("place", {}, required=True)
-    assert set(errors) == {"a.place.postal_code", "a.place.prefecture", "a.place.city", "a.place.street"}
+    assert set(errors) == {
+        "a.place.postal_code",
+        "a.place.prefecture",
+        "a.place.city",
+        "a.place.street",
+    }
     assert errors["a.place.prefecture"] == ["選んでください。"]
 
 
@@ -140,7 +187,13 @@ def test_text_keeps_legal_names_verbatim():
 
 @pytest.mark.parametrize(
     ("field", "raw", "cleaned"),
-    [("count", "３", 3), ("count", " 10 ", 10), ("count", 2, 2), ("ratio", "0.5", 0.5), ("ratio", "1", 1)],
+    [
+        ("count", "３", 3),
+        ("count", " 10 ", 10),
+        ("count", 2, 2),
+        ("ratio", "0.5", 0.5),
+        ("ratio", "1", 1),
+    ],
 )
 def test_numbers_accept_full_width(field, raw, cleaned):
     assert check(field, raw) == (cleaned, {})
@@ -234,12 +287,19 @@ def test_checkbox_values():
 
 def test_email():
     assert check("mail", "ｔａｒｏ@example.jp") == ("taro@example.jp", {})
-    assert only(check("mail", "taro@")[1]) == "メールアドレスの形式が正しくありません（例: taro@example.jp）。"
+    assert (
+        only(check("mail", "taro@")[1])
+        == "メールアドレスの形式が正しくありません（例: taro@example.jp）。"
+    )
 
 
 @pytest.mark.parametrize(
     ("raw", "e164"),
-    [("079-421-2000", "+81794212000"), ("０９０１２３４５６７８", "+819012345678"), ("0120-123-456", "+81120123456")],
+    [
+        ("079-421-2000", "+81794212000"),
+        ("０９０１２３４５６７８", "+819012345678"),
+        ("0120-123-456", "+81120123456"),
+    ],
 )
 def test_phone_is_stored_e164(raw, e164):
     assert check("tel", raw) == (e164, {})
@@ -260,11 +320,19 @@ def test_phone_cleaning_is_stable(area, seed):
 
 def test_postal_code():
     assert check("zip", "〒６７５－００３１") == ("6750031", {})
-    assert only(check("zip", "675-003")[1]) == "郵便番号は7桁の数字で入力してください（例: 675-0031）。"
-    assert only(check("zip", "999-9999")[1]) == "この郵便番号は見つかりません。番号をもう一度確かめてください。"
+    assert (
+        only(check("zip", "675-003")[1])
+        == "郵便番号は7桁の数字で入力してください（例: 675-0031）。"
+    )
+    assert (
+        only(check("zip", "999-9999")[1])
+        == "この郵便番号は見つかりません。番号をもう一度確かめてください。"
+    )
 
 
-@given(st.sampled_from(["6750031", "1000001", "0600042", "4980000"]), st.sampled_from(["", "-", "－"]))
+@given(
+    st.sampled_from(["6750031", "1000001", "0600042", "4980000"]), st.sampled_from(["", "-", "－"])
+)
 def test_known_postal_codes_in_any_spelling(code, dash):
     assert check("zip", code[:3] + dash + code[3:]) == (code, {})
 
@@ -273,7 +341,12 @@ def test_name_kana_is_stored_as_katakana():
     raw = {"family": "加古川", "given": "太郎", "family_kana": "かこがわ", "given_kana": "ﾀﾛｳ"}
     cleaned, errors = check("person", raw)
     assert errors == {}
-    assert cleaned == {"family": "加古川", "given": "太郎", "family_kana": "カコガワ", "given_kana": "タロウ"}
+    assert cleaned == {
+        "family": "加古川",
+        "given": "太郎",
+        "family_kana": "カコガワ",
+        "given_kana": "タロウ",
+    }
 
 
 def test_single_name_people_need_no_given_name():
@@ -283,14 +356,20 @@ def test_single_name_people_need_no_given_name():
 
 
 def test_bad_kana_is_tied_to_its_part():
-    _value, errors = check("person", {"family": "加古川", "given": "太郎", "family_kana": "Kakogawa"})
+    _value, errors = check(
+        "person", {"family": "加古川", "given": "太郎", "family_kana": "Kakogawa"}
+    )
     assert errors == {
         "a.person.family_kana": ["カタカナで入力してください（ひらがなでも入力できます）。"],
         "a.person.given_kana": ["フリガナを入力してください。"],
     }
 
 
-@given(st.text(alphabet=st.characters(min_codepoint=0x3041, max_codepoint=0x3093), min_size=1, max_size=10))
+@given(
+    st.text(
+        alphabet=st.characters(min_codepoint=0x3041, max_codepoint=0x3093), min_size=1, max_size=10
+    )
+)
 def test_any_hiragana_reading_is_accepted_as_katakana(reading):
     cleaned, errors = check("person", {"family": "姓", "family_kana": reading})
     assert errors == {}
@@ -358,9 +437,14 @@ def test_files_are_checked_with_the_lookup():
     message = only(check("doc", ["big"], lookup=FILES.get)[1])
     assert message == "「大きい.jpg」は大きすぎます（5 KB）。1 KB以下のファイルにしてください。"
     message = only(check("doc", ["exe"], lookup=FILES.get)[1])
-    assert message.startswith("「virus.exe」の形式（application/x-msdownload）は受け付けていません。")
+    assert message.startswith(
+        "「virus.exe」の形式（application/x-msdownload）は受け付けていません。"
+    )
     assert "PDF" in message
-    assert only(check("doc", ["pdf", "png"], lookup=FILES.get)[1]) == "添付できるファイルは1つだけです。"
+    assert (
+        only(check("doc", ["pdf", "png"], lookup=FILES.get)[1])
+        == "添付できるファイルは1つだけです。"
+    )
     assert check("docs", ["pdf", "png", "pdf"], lookup=FILES.get) == (["pdf", "png"], {})
 
 
@@ -374,11 +458,34 @@ CONDITIONAL = FormDefinition.from_json(
                 "key": "s1",
                 "title": {"ja": "1"},
                 "fields": [
-                    {"key": "who", "type": "choice", "label": {"ja": "誰"}, "options": opts("self", "agent", "other"), "required": True},
-                    {"key": "agent_name", "type": "text", "label": {"ja": "代理人"}, "required": True, "visible_if": {"field": "s1.who", "equals": "agent"}},
-                    {"key": "reason", "type": "text", "label": {"ja": "理由"}, "required_if": {"field": "s1.who", "in": ["agent", "other"]}},
+                    {
+                        "key": "who",
+                        "type": "choice",
+                        "label": {"ja": "誰"},
+                        "options": opts("self", "agent", "other"),
+                        "required": True,
+                    },
+                    {
+                        "key": "agent_name",
+                        "type": "text",
+                        "label": {"ja": "代理人"},
+                        "required": True,
+                        "visible_if": {"field": "s1.who", "equals": "agent"},
+                    },
+                    {
+                        "key": "reason",
+                        "type": "text",
+                        "label": {"ja": "理由"},
+                        "required_if": {"field": "s1.who", "in": ["agent", "other"]},
+                    },
                     {"key": "mail_ok", "type": "checkbox", "label": {"ja": "メール可"}},
-                    {"key": "mail", "type": "email", "label": {"ja": "メール"}, "required": True, "visible_if": {"field": "s1.mail_ok", "checked": True}},
+                    {
+                        "key": "mail",
+                        "type": "email",
+                        "label": {"ja": "メール"},
+                        "required": True,
+                        "visible_if": {"field": "s1.mail_ok", "checked": True},
+                    },
                     {"key": "zip", "type": "postal_code", "label": {"ja": "〒"}},
                 ],
             },
@@ -386,8 +493,24 @@ CONDITIONAL = FormDefinition.from_json(
                 "key": "s2",
                 "title": {"ja": "2"},
                 "fields": [
-                    {"key": "detail", "type": "text", "label": {"ja": "詳細"}, "required": True, "visible_if": {"all": [{"field": "s1.who", "in": ["agent", "other"]}, {"not": {"field": "s1.mail_ok", "checked": True}}]}},
-                    {"key": "hyogo", "type": "text", "label": {"ja": "兵庫"}, "required_if": {"field": "s1.zip", "equals": "6750031"}},
+                    {
+                        "key": "detail",
+                        "type": "text",
+                        "label": {"ja": "詳細"},
+                        "required": True,
+                        "visible_if": {
+                            "all": [
+                                {"field": "s1.who", "in": ["agent", "other"]},
+                                {"not": {"field": "s1.mail_ok", "checked": True}},
+                            ]
+                        },
+                    },
+                    {
+                        "key": "hyogo",
+                        "type": "text",
+                        "label": {"ja": "兵庫"},
+                        "required_if": {"field": "s1.zip", "equals": "6750031"},
+                    },
                 ],
             },
         ],
@@ -396,7 +519,9 @@ CONDITIONAL = FormDefinition.from_json(
 
 
 def test_hidden_fields_are_dropped_and_never_required():
-    result = validate_answers(CONDITIONAL, {"s1": {"who": "self", "agent_name": "誰か", "mail": "x"}}, step_key="s1")
+    result = validate_answers(
+        CONDITIONAL, {"s1": {"who": "self", "agent_name": "誰か", "mail": "x"}}, step_key="s1"
+    )
     assert result.errors == {}
     assert "agent_name" not in result.cleaned["s1"]
     assert "mail" not in result.cleaned["s1"]
@@ -413,10 +538,13 @@ def test_visible_fields_follow_their_condition():
 
 
 def test_conditions_read_earlier_steps_but_only_report_the_requested_one():
-    answers = {"s1": {"who": "other", "zip": "675-0031"}, "s2": {}}
+    answers: dict[str, dict[str, Any]] = {"s1": {"who": "other", "zip": "675-0031"}, "s2": {}}
     result = validate_answers(CONDITIONAL, answers, step_key="s2")
     assert set(result.cleaned) == {"s2"}
-    assert result.errors == {"s2.detail": ["入力してください。"], "s2.hyogo": ["入力してください。"]}
+    assert result.errors == {
+        "s2.detail": ["入力してください。"],
+        "s2.hyogo": ["入力してください。"],
+    }
     answers["s1"]["mail_ok"] = True
     answers["s1"]["zip"] = "100-0001"
     result = validate_answers(CONDITIONAL, answers, step_key="s2")
@@ -442,7 +570,9 @@ def test_whole_form_validation_reports_every_step():
     st.text(alphabet=st.characters(categories=["L", "N", "Zs"]), max_size=5),
 )
 def test_required_exactly_when_visible_and_required(who, mail_ok, text):
-    answers = {"s1": {"who": who, "agent_name": text, "reason": text, "mail_ok": mail_ok, "mail": ""}}
+    answers = {
+        "s1": {"who": who, "agent_name": text, "reason": text, "mail_ok": mail_ok, "mail": ""}
+    }
     result = validate_answers(CONDITIONAL, answers, step_key="s1")
     errors, cleaned = result.errors, result.cleaned["s1"]
     assert ("agent_name" in cleaned) == (who == "agent")
@@ -471,9 +601,20 @@ GROUPS = FormDefinition.from_json(
                         "min_items": 1,
                         "max_items": 3,
                         "fields": [
-                            {"key": "name", "type": "text", "label": {"ja": "氏名"}, "required": True},
+                            {
+                                "key": "name",
+                                "type": "text",
+                                "label": {"ja": "氏名"},
+                                "required": True,
+                            },
                             {"key": "away", "type": "checkbox", "label": {"ja": "別居"}},
-                            {"key": "zip", "type": "postal_code", "label": {"ja": "〒"}, "required": True, "visible_if": {"field": "family.members.away", "checked": True}},
+                            {
+                                "key": "zip",
+                                "type": "postal_code",
+                                "label": {"ja": "〒"},
+                                "required": True,
+                                "visible_if": {"field": "family.members.away", "checked": True},
+                            },
                         ],
                     }
                 ],
@@ -484,11 +625,26 @@ GROUPS = FormDefinition.from_json(
 
 
 def test_group_items_are_validated_with_their_own_siblings():
-    answers = {"family": {"members": [{"name": "太郎"}, {"name": "", "away": True}, {"name": "花子", "away": True, "zip": "6750031"}]}}
+    answers = {
+        "family": {
+            "members": [
+                {"name": "太郎"},
+                {"name": "", "away": True},
+                {"name": "花子", "away": True, "zip": "6750031"},
+            ]
+        }
+    }
     result = validate_answers(GROUPS, answers)
-    assert result.errors == {"family.members.1.name": ["入力してください。"], "family.members.1.zip": ["入力してください。"]}
+    assert result.errors == {
+        "family.members.1.name": ["入力してください。"],
+        "family.members.1.zip": ["入力してください。"],
+    }
     assert result.cleaned["family"]["members"][0] == {"name": "太郎", "away": False}
-    assert result.cleaned["family"]["members"][2] == {"name": "花子", "away": True, "zip": "6750031"}
+    assert result.cleaned["family"]["members"][2] == {
+        "name": "花子",
+        "away": True,
+        "zip": "6750031",
+    }
 
 
 @pytest.mark.parametrize(

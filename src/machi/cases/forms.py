@@ -1,0 +1,524 @@
+"""Forms of the case pages (staff console). Every form works without JavaScript."""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any
+
+from django import forms
+from django.utils import timezone
+from django.utils.translation import gettext_lazy as _
+
+from machi.cases.models import ApprovalDecision, ConfirmationMethod, IdentityDocument
+from machi.cases.selectors import QUEUE_STATUSES, QueueFilter
+from machi.cases.services import IdentityCheck, RouteStepSpec
+from machi.core.exceptions import ApplicationError
+from machi.core.japanese import PREFECTURES
+from machi.core.models import Role
+from machi.procedures.models import ApplicationOutcome, ApplicationStatus, Channel
+
+Choices = list[tuple[str, str]]
+DATE_ERROR = _("日付を YYYY-MM-DD の形で入力してください。")
+
+
+class AccessibleForm(forms.Form):
+    """Ties each field's error list to its input (aria-describedby, aria-invalid).
+
+    The same pattern as the console's own forms (``web.forms``), which cases cannot import.
+    """
+
+    def full_clean(self) -> None:
+        super().full_clean()
+        for name in self.errors:
+            if name not in self.fields:
+                continue
+            bound = self[name]
+            described_by = [f"{bound.auto_id}_error"]
+            if self.fields[name].help_text:
+                described_by.append(f"{bound.auto_id}_helptext")
+            attrs = self.fields[name].widget.attrs
+            attrs["aria-describedby"] = " ".join(described_by)
+            attrs["aria-invalid"] = "true"
+
+    def add_application_error(self, error: ApplicationError) -> None:
+        """Show a service's refusal: on its fields when it names them, else on the form."""
+        placed = False
+        for name, messages in error.field_errors.items():
+            if name in self.fields:
+                for message in messages:
+                    self.add_error(name, message)
+                placed = True
+        if not placed:
+            self.add_error(None, str(error.message))
+        self.full_clean_aria()
+
+    def full_clean_aria(self) -> None:
+        for name in self.errors:
+            if name in self.fields:
+                attrs = self.fields[name].widget.attrs
+                attrs["aria-describedby"] = f"{self[name].auto_id}_error"
+                attrs["aria-invalid"] = "true"
+
+
+def _set_choices(form: forms.Form, name: str, choices: Choices) -> None:
+    field = form.fields[name]
+    if isinstance(field, forms.ChoiceField):
+        field.choices = choices
+
+
+class LockedForm(AccessibleForm):
+    """A workflow form carrying the application's ``lock_version`` the user saw."""
+
+    lock_version = forms.IntegerField(widget=forms.HiddenInput, min_value=0)
+
+
+# --- Queue -------------------------------------------------------------------------------------
+
+SORT_CHOICES: Choices = [
+    ("due", _("期限の近い順")),
+    ("-due", _("期限の遠い順")),
+    ("submitted", _("申請の古い順")),
+    ("-submitted", _("申請の新しい順")),
+]
+AGE_CHOICES: Choices = [
+    ("", _("指定なし")),
+    ("3", _("3日以上前")),
+    ("7", _("7日以上前")),
+    ("30", _("30日以上前")),
+    ("90", _("90日以上前")),
+]
+
+
+class QueueFilterForm(AccessibleForm):
+    """Filters of the queue (GET)."""
+
+    municipality = forms.ChoiceField(label=_("団体"), required=False)
+    department = forms.ChoiceField(label=_("担当課"), required=False)
+    status = forms.ChoiceField(label=_("状態"), required=False)
+    procedure = forms.ChoiceField(label=_("手続"), required=False)
+    assignee = forms.ChoiceField(label=_("担当者"), required=False)
+    channel = forms.ChoiceField(label=_("受付方法"), required=False)
+    age = forms.ChoiceField(label=_("経過日数"), required=False, choices=AGE_CHOICES)
+    overdue = forms.BooleanField(label=_("期限超過のみ"), required=False)
+    sort = forms.ChoiceField(label=_("並び順"), required=False, choices=SORT_CHOICES)
+
+    def __init__(
+        self,
+        *args: Any,
+        municipalities: Choices,
+        departments: Choices,
+        procedures: Choices,
+        assignees: Choices,
+        **kwargs: Any,
+    ) -> None:
+        super().__init__(*args, **kwargs)
+        _set_choices(self, "municipality", [("", _("すべて")), *municipalities])
+        _set_choices(self, "department", [("all", _("すべての課")), *departments])
+        statuses: Choices = [
+            ("open", _("処理中（すべて）")),
+            *[(s, str(ApplicationStatus(s).label)) for s in QUEUE_STATUSES],
+            ("closed", _("終了（完了・取下げ）")),
+            ("all", _("すべて")),
+        ]
+        _set_choices(self, "status", statuses)
+        _set_choices(self, "procedure", [("", _("すべて")), *procedures])
+        _set_choices(
+            self,
+            "assignee",
+            [("", _("すべて")), ("me", _("自分")), ("none", _("未割当")), *assignees],
+        )
+        _set_choices(self, "channel", [("", _("すべて")), *[(c.value, str(c.label)) for c in Channel]])
+
+    def to_filter(self, *, default_department: int | None) -> QueueFilter:
+        """The selector filter; an absent ``department`` means the handler's own department."""
+        data = self.cleaned_data if self.is_valid() else {}
+        department = data.get("department") or ""
+        if department == "all":
+            department_id = None
+        elif department.isdigit():
+            department_id = int(department)
+        else:
+            department_id = default_department
+        procedure = data.get("procedure") or ""
+        age = data.get("age") or ""
+        return QueueFilter(
+            municipality_code=data.get("municipality") or "",
+            department_id=department_id,
+            status=data.get("status") or "open",
+            procedure_id=int(procedure) if procedure.isdigit() else None,
+            assignee=data.get("assignee") or "",
+            channel=data.get("channel") or "",
+            min_age_days=int(age) if age.isdigit() else None,
+            overdue=bool(data.get("overdue")),
+            sort=data.get("sort") or "due",
+        )
+
+
+BULK_ACTIONS: Choices = [
+    ("assign_me", _("自分に割り当てる")),
+    ("assign", _("選んだ職員に割り当てる")),
+    ("unassign", _("割り当てを外す")),
+    ("start_review", _("審査中にする")),
+]
+
+
+class BulkActionForm(AccessibleForm):
+    """Bulk action on the ticked rows of the queue (POST)."""
+
+    action = forms.ChoiceField(label=_("選んだ案件を"), choices=BULK_ACTIONS)
+    assignee = forms.ChoiceField(label=_("割り当てる職員"), required=False)
+    cases = forms.TypedMultipleChoiceField(
+        label=_("案件"), coerce=int, widget=forms.MultipleHiddenInput, required=True
+    )
+
+    def __init__(self, *args: Any, assignees: Choices, case_ids: list[int], **kwargs: Any):
+        super().__init__(*args, **kwargs)
+        _set_choices(self, "assignee", [("", _("選んでください")), *assignees])
+        _set_choices(self, "cases", [(str(i), str(i)) for i in case_ids])
+        self.fields["cases"].error_messages["required"] = _("案件を1件以上選んでください。")
+
+    def clean(self) -> dict[str, Any]:
+        data = super().clean() or {}
+        if data.get("action") == "assign" and not data.get("assignee"):
+            self.add_error("assignee", _("割り当てる職員を選んでください。"))
+        return data
+
+
+# --- Case page ---------------------------------------------------------------------------------
+
+
+class StartReviewForm(LockedForm):
+    note = forms.CharField(
+        label=_("申請者へのお知らせ（任意）"),
+        required=False,
+        max_length=500,
+        widget=forms.Textarea(attrs={"rows": 2}),
+    )
+
+
+class CorrectionForm(LockedForm):
+    message = forms.CharField(
+        label=_("補正の内容（申請者に送られます）"),
+        max_length=2000,
+        widget=forms.Textarea(attrs={"rows": 4}),
+        error_messages={"required": _("補正の内容を入力してください。")},
+    )
+    fields = forms.MultipleChoiceField(
+        label=_("修正してもらう項目"),
+        required=False,
+        widget=forms.CheckboxSelectMultiple,
+    )
+    deadline = forms.DateField(
+        label=_("期限"),
+        widget=forms.DateInput(attrs={"type": "date"}),
+        error_messages={"required": _("期限を入力してください。"), "invalid": DATE_ERROR},
+    )
+
+    def __init__(self, *args: Any, field_choices: Choices, **kwargs: Any) -> None:
+        kwargs.setdefault("initial", {})
+        kwargs["initial"].setdefault("deadline", timezone.localdate() + dt.timedelta(days=14))
+        super().__init__(*args, **kwargs)
+        _set_choices(self, "fields", field_choices)
+
+
+OUTCOME_CHOICES: Choices = [(o.value, str(o.label)) for o in ApplicationOutcome]
+
+
+class SendToApprovalForm(LockedForm):
+    proposed_outcome = forms.ChoiceField(
+        label=_("起案する結果"),
+        choices=OUTCOME_CHOICES,
+        widget=forms.RadioSelect,
+        error_messages={"required": _("起案する結果を選んでください。")},
+    )
+    comment = forms.CharField(
+        label=_("起案の理由・審査の結果"),
+        required=False,
+        max_length=2000,
+        widget=forms.Textarea(attrs={"rows": 3}),
+    )
+
+
+class CompleteForm(LockedForm):
+    outcome = forms.ChoiceField(
+        label=_("結果"),
+        widget=forms.RadioSelect,
+        error_messages={"required": _("結果を選んでください。")},
+    )
+    note = forms.CharField(
+        label=_("申請者へのお知らせ（任意）"),
+        required=False,
+        max_length=2000,
+        widget=forms.Textarea(attrs={"rows": 2}),
+    )
+
+    def __init__(self, *args: Any, outcomes: tuple[str, ...], **kwargs: Any) -> None:
+        if outcomes:
+            kwargs.setdefault("initial", {}).setdefault("outcome", outcomes[0])
+        super().__init__(*args, **kwargs)
+        _set_choices(
+            self, "outcome", [(o, str(ApplicationOutcome(o).label)) for o in outcomes]
+        )
+
+
+class WithdrawForm(LockedForm):
+    reason = forms.CharField(
+        label=_("取下げの申し出（日時・方法・理由）"),
+        max_length=2000,
+        widget=forms.Textarea(attrs={"rows": 2}),
+        error_messages={"required": _("取下げの理由・申し出の方法を入力してください。")},
+    )
+
+
+class AssignForm(AccessibleForm):
+    assignee = forms.ChoiceField(label=_("担当者"), required=False)
+
+    def __init__(self, *args: Any, assignees: Choices, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        _set_choices(self, "assignee", [("", _("未割当")), *assignees])
+
+
+class NoteForm(AccessibleForm):
+    text = forms.CharField(
+        label=_("メモ（職員だけが見られます）"),
+        max_length=4000,
+        widget=forms.Textarea(attrs={"rows": 3}),
+        error_messages={"required": _("メモを入力してください。")},
+    )
+
+
+DECISION_CHOICES: Choices = [(d.value, str(d.label)) for d in ApprovalDecision]
+
+
+class DecisionForm(LockedForm):
+    """One approval step's decision; ``acting_for`` (代決) when the user decides for someone."""
+
+    step = forms.IntegerField(widget=forms.HiddenInput)
+    decision = forms.ChoiceField(
+        label=_("判断"),
+        choices=DECISION_CHOICES,
+        widget=forms.RadioSelect,
+        error_messages={"required": _("判断を選んでください。")},
+    )
+    comment = forms.CharField(
+        label=_("意見（差戻し・否決のときは必須）"),
+        required=False,
+        max_length=2000,
+        widget=forms.Textarea(attrs={"rows": 2}),
+    )
+    acting_for = forms.ChoiceField(label=_("代決（不在の決裁者に代わって判断する）"), required=False)
+
+    def __init__(
+        self, *args: Any, candidates: Choices, delegate_only: bool, **kwargs: Any
+    ) -> None:
+        super().__init__(*args, **kwargs)
+        blank = _("代決しない（自分が決裁者）") if not delegate_only else _("選んでください")
+        _set_choices(self, "acting_for", [("", blank), *candidates])
+        self.delegate_only = delegate_only
+        if not candidates:
+            del self.fields["acting_for"]
+
+    def clean(self) -> dict[str, Any]:
+        data = super().clean() or {}
+        if self.delegate_only and "acting_for" in self.fields and not data.get("acting_for"):
+            self.add_error("acting_for", _("代わりに判断する決裁者を選んでください。"))
+        return data
+
+
+# --- Approval routes ---------------------------------------------------------------------------
+
+ROUTE_ROLE_CHOICES: Choices = [
+    ("", _("指定しない（指名した職員）")),
+    (Role.APPROVER.value, str(Role.APPROVER.label)),
+    (Role.MUNICIPALITY_ADMIN.value, str(Role.MUNICIPALITY_ADMIN.label)),
+    (Role.CASE_HANDLER.value, str(Role.CASE_HANDLER.label)),
+]
+
+
+class RouteSettingsForm(AccessibleForm):
+    approval_required = forms.BooleanField(
+        label=_("この手続の完了には決裁が必要"), required=False
+    )
+
+
+class RouteStepForm(AccessibleForm):
+    position = forms.IntegerField(
+        label=_("順番"),
+        min_value=1,
+        max_value=20,
+        help_text=_("同じ順番の段階は並行して決裁されます（合議）。すべての承認が必要です。"),
+        error_messages={"required": _("順番を入力してください。")},
+    )
+    label = forms.CharField(
+        label=_("名称（例: 係長決裁）"),
+        max_length=60,
+        error_messages={"required": _("名称を入力してください。")},
+    )
+    role = forms.ChoiceField(label=_("決裁できる役割"), required=False, choices=ROUTE_ROLE_CHOICES)
+    department = forms.ChoiceField(label=_("課（役割を課で絞る）"), required=False)
+    user = forms.ChoiceField(label=_("決裁者を指名"), required=False)
+
+    def __init__(self, *args: Any, departments: Choices, users: Choices, **kwargs: Any):
+        super().__init__(*args, **kwargs)
+        _set_choices(self, "department", [("", _("指定しない")), *departments])
+        _set_choices(self, "user", [("", _("指定しない")), *users])
+
+    def clean(self) -> dict[str, Any]:
+        data = super().clean() or {}
+        if not data.get("role") and not data.get("user"):
+            self.add_error("role", _("役割か決裁者のどちらかを指定してください。"))
+        return data
+
+    def spec(self) -> RouteStepSpec:
+        data = self.cleaned_data
+        return RouteStepSpec(
+            position=data["position"],
+            label=data["label"],
+            role=data.get("role") or "",
+            department_id=int(data["department"]) if data.get("department") else None,
+            user_id=int(data["user"]) if data.get("user") else None,
+        )
+
+
+# --- Counter and paper intake ------------------------------------------------------------------
+
+
+class CounterStartForm(AccessibleForm):
+    """書かない窓口 step 1: the procedure and the identity check (本人確認)."""
+
+    procedure = forms.ChoiceField(
+        label=_("手続"), error_messages={"required": _("手続を選んでください。")}
+    )
+    document = forms.ChoiceField(
+        label=_("確認した本人確認書類"),
+        choices=[(d.value, str(d.label)) for d in IdentityDocument],
+        widget=forms.RadioSelect,
+        error_messages={"required": _("確認した書類を選んでください。")},
+    )
+    document_note = forms.CharField(
+        label=_("書類の名称（その他のとき）"), required=False, max_length=100
+    )
+    family_name = forms.CharField(
+        label=_("氏名（姓）— 書類で確認したとおり"),
+        max_length=100,
+        error_messages={"required": _("書類で確認した氏名を入力してください。")},
+    )
+    given_name = forms.CharField(label=_("氏名（名）"), required=False, max_length=100)
+    family_kana = forms.CharField(label=_("フリガナ（セイ）"), required=False, max_length=100)
+    given_kana = forms.CharField(label=_("フリガナ（メイ）"), required=False, max_length=100)
+    birth_date = forms.DateField(
+        label=_("生年月日 — 書類で確認したとおり"),
+        widget=forms.DateInput(attrs={"type": "date"}),
+        error_messages={
+            "required": _("書類で確認した生年月日を入力してください。"),
+            "invalid": DATE_ERROR,
+        },
+    )
+    postal_code = forms.CharField(label=_("郵便番号"), required=False, max_length=8)
+    prefecture = forms.ChoiceField(label=_("都道府県"), required=False)
+    city = forms.CharField(label=_("市区町村"), required=False, max_length=100)
+    town = forms.CharField(label=_("町名・大字"), required=False, max_length=100)
+    street = forms.CharField(label=_("丁目・番地・号"), required=False, max_length=100)
+    building = forms.CharField(label=_("建物名・部屋番号"), required=False, max_length=100)
+    contact_email = forms.EmailField(
+        label=_("お知らせを送るメールアドレス（任意）"),
+        required=False,
+        error_messages={"invalid": _("メールアドレスの形式が正しくありません。")},
+    )
+
+    def __init__(self, *args: Any, procedures: Choices, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        _set_choices(self, "procedure", [("", _("選んでください")), *procedures])
+        _set_choices(self, "prefecture", [("", _("選んでください")), *[(p, p) for p in PREFECTURES]])
+
+    def identity(self) -> IdentityCheck:
+        data = self.cleaned_data
+        return IdentityCheck(
+            document=data["document"],
+            document_note=data.get("document_note") or "",
+            family_name=data["family_name"],
+            given_name=data.get("given_name") or "",
+            family_kana=data.get("family_kana") or "",
+            given_kana=data.get("given_kana") or "",
+            birth_date=data.get("birth_date"),
+            postal_code=data.get("postal_code") or "",
+            prefecture=data.get("prefecture") or "",
+            city=data.get("city") or "",
+            town=data.get("town") or "",
+            street=data.get("street") or "",
+            building=data.get("building") or "",
+        )
+
+
+class PaperStartForm(AccessibleForm):
+    """Paper step 1: the procedure and the scanned application."""
+
+    procedure = forms.ChoiceField(
+        label=_("手続"), error_messages={"required": _("手続を選んでください。")}
+    )
+    scan = forms.FileField(
+        label=_("紙の申請書のスキャン（PDF・JPEG・PNG）"),
+        error_messages={"required": _("スキャンしたファイルを選んでください。")},
+    )
+    contact_email = forms.EmailField(
+        label=_("お知らせを送るメールアドレス（任意）"),
+        required=False,
+        error_messages={"invalid": _("メールアドレスの形式が正しくありません。")},
+    )
+
+    def __init__(self, *args: Any, procedures: Choices, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        _set_choices(self, "procedure", [("", _("選んでください")), *procedures])
+
+
+class CounterConfirmForm(AccessibleForm):
+    """How the resident confirmed the printed or on-screen summary."""
+
+    method = forms.ChoiceField(
+        label=_("本人による確認の方法"),
+        choices=[
+            (ConfirmationMethod.TABLET_SIGNATURE.value, str(ConfirmationMethod.TABLET_SIGNATURE.label)),
+            (
+                ConfirmationMethod.SIGNED_SUMMARY_SCAN.value,
+                str(ConfirmationMethod.SIGNED_SUMMARY_SCAN.label),
+            ),
+        ],
+        widget=forms.RadioSelect,
+        error_messages={"required": _("本人確認の方法を選んでください。")},
+    )
+    resident_confirmed = forms.BooleanField(
+        label=_("本人が画面で内容を確認し、タブレットに署名しました"), required=False
+    )
+    confirmation_name = forms.CharField(
+        label=_("署名した氏名"), required=False, max_length=200
+    )
+    confirmation_scan = forms.FileField(
+        label=_("署名した控えのスキャン（控えに署名してもらったとき）"), required=False
+    )
+
+
+class PaperConfirmForm(AccessibleForm):
+    matches_paper = forms.BooleanField(
+        label=_("入力した内容が紙の申請書と一致することを確認しました"),
+        error_messages={"required": _("紙の申請書と照合したことを確認してください。")},
+    )
+
+
+class StatsFilterForm(AccessibleForm):
+    municipality = forms.ChoiceField(label=_("団体"), required=False)
+    since = forms.DateField(
+        label=_("申請日（から）"),
+        required=False,
+        widget=forms.DateInput(attrs={"type": "date"}),
+        error_messages={"invalid": DATE_ERROR},
+    )
+    until = forms.DateField(
+        label=_("申請日（まで）"),
+        required=False,
+        widget=forms.DateInput(attrs={"type": "date"}),
+        error_messages={"invalid": DATE_ERROR},
+    )
+
+    def __init__(self, *args: Any, municipalities: Choices, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        _set_choices(self, "municipality", [("", _("すべて")), *municipalities])

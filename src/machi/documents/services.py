@@ -1,0 +1,467 @@
+"""Writes for documents: issue (render → sign → time-stamp → store + complete), revoke, templates.
+
+``document_issue`` does the slow, external work (rendering, signing, asking the TSA) before
+opening its transaction, so no database lock is held while the TSA answers; the document is
+then stored and the application completed together in one transaction. A failure before that
+point stores nothing and leaves the application as it was: staff simply try again.
+"""
+
+from __future__ import annotations
+
+import logging
+import secrets
+from typing import Any
+
+from django.conf import settings
+from django.db import transaction
+from django.utils import timezone, translation
+from django.utils.functional import Promise
+from django.utils.translation import gettext as _
+
+from machi.core.exceptions import ApplicationError, Conflict, Forbidden, InvalidInput
+from machi.core.models import User
+from machi.core.selectors import user_has_role
+from machi.core.services import audit_record
+from machi.documents.models import (
+    KIND_OUTCOME,
+    DocumentKind,
+    DocumentStatus,
+    DocumentTemplate,
+    IssuedDocument,
+    format_verification_id,
+)
+from machi.documents.pki import DocumentPki, PkiError
+from machi.documents.rendering import (
+    PdfContent,
+    RenderError,
+    compile_template,
+    render_pdf,
+    render_text,
+    template_context,
+)
+from machi.documents.selectors import (
+    CROCKFORD,
+    ISSUER_ROLES,
+    TEMPLATE_EDITOR_ROLES,
+    template_for,
+)
+from machi.documents.signing import SignedPdf, SigningFailed, TimestampFailed, sign_pdf
+from machi.documents.tsa import tsa_description
+from machi.procedures.models import (
+    Application,
+    ApplicationOutcome,
+    ApplicationStatus,
+    Procedure,
+)
+from machi.procedures.services import TRANSITIONS, application_transition
+
+logger = logging.getLogger(__name__)
+
+VERIFICATION_ID_LENGTH = 12
+
+
+class IssuanceFailed(ApplicationError):
+    """Signing or time-stamping failed; nothing was stored and staff may retry."""
+
+    status = 503
+    default_code = "signing_failed"
+
+
+def verify_url(verification_id: str) -> str:
+    """The public verification address printed (and QR-coded) on the document."""
+    base = str(settings.MACHI_DOCUMENTS_VERIFY_BASE_URL).rstrip("/")
+    return f"{base}/verify/{verification_id}/"
+
+
+def new_verification_id() -> str:
+    """12 characters of Crockford base32 (60 random bits), unused so far."""
+    for _attempt in range(5):
+        candidate = "".join(secrets.choice(CROCKFORD) for _i in range(VERIFICATION_ID_LENGTH))
+        if not IssuedDocument.objects.filter(verification_id=candidate).exists():
+            return candidate
+    raise Conflict(_("検証IDを作成できませんでした。もう一度お試しください。"))  # pragma: no cover
+
+
+def _require_role(
+    actor: User | None, municipality_code: str, roles: tuple[str, ...], message: str | Promise
+) -> None:
+    if actor is not None and not user_has_role(
+        actor, municipality_code=municipality_code, roles=roles, prefecture_wide=False
+    ):
+        raise Forbidden(message)
+
+
+def _current_document(application: Application, kind: str) -> IssuedDocument | None:
+    return (
+        IssuedDocument.objects.filter(
+            application_id=application.pk, kind=kind, status=DocumentStatus.ISSUED
+        )
+        .select_related("municipality")
+        .first()
+    )
+
+
+def _check_issuable(application: Application, outcome: str) -> None:
+    if application.status == ApplicationStatus.COMPLETED:
+        if application.outcome != outcome:
+            raise Conflict(
+                _("この申請は「%(outcome)s」で完了しているため、この種類の文書は発行できません。")
+                % {"outcome": ApplicationOutcome(application.outcome).label}
+                if application.outcome
+                else _("この申請は完了しているため、この種類の文書は発行できません。"),
+                code="outcome_mismatch",
+            )
+        return
+    if ApplicationStatus.COMPLETED not in TRANSITIONS.get(application.status, set()):
+        raise Conflict(
+            _("「%(status)s」の申請には文書を発行できません。")
+            % {"status": ApplicationStatus(application.status).label},
+            code="not_issuable",
+        )
+
+
+def _render(
+    application: Application, kind: str, *, verification_id: str, note: str
+) -> tuple[str, bytes]:
+    """(title, unsigned PDF) in Japanese, whatever the staff member's language."""
+    issued_at = timezone.now()
+    municipality = application.municipality
+    display_id = format_verification_id(verification_id)
+    with translation.override("ja"):
+        template = template_for(procedure=application.procedure, kind=kind)
+        context = template_context(
+            application,
+            issued_on=timezone.localdate(issued_at),
+            verification_id=display_id,
+            note=note,
+        )
+        title = render_text(template.title, context).replace("\n", " ")[:200]
+        body = render_text(template.body, context)
+        pdf = render_pdf(
+            PdfContent(
+                title=title,
+                body=body,
+                municipality_name=municipality.name,
+                head_title=context["municipality"]["head_title"],
+                receipt_number=context["receipt_number"],
+                applicant_name=context["applicant_name"],
+                issue_date=context["issue_date"],
+                verification_id=display_id,
+                verify_url=verify_url(verification_id),
+                issued_at=issued_at,
+            )
+        )
+    return title, pdf
+
+
+def _sign(application: Application, pdf: bytes) -> SignedPdf:
+    municipality = application.municipality
+    pki = DocumentPki.from_settings()
+    try:
+        credential = pki.signer(
+            code=municipality.code, name=municipality.name, kind=municipality.kind
+        )
+    except PkiError as exc:
+        raise SigningFailed(str(exc)) from exc
+    return sign_pdf(
+        pdf,
+        credential=credential,
+        pki=pki,
+        reason=_("%(name)s が発行する文書") % {"name": municipality.name},
+        location=municipality.name,
+    )
+
+
+def _failed(
+    application: Application, actor: User | None, kind: str, code: str, exc: Exception
+) -> None:
+    logger.warning("document issuance failed (%s)", code, exc_info=exc)
+    audit_record(
+        action="document.issue_failed",
+        actor=actor,
+        municipality_code=application.municipality_id,
+        target_type="application",
+        target_id=application.pk,
+        detail={"kind": kind, "code": code},
+    )
+
+
+def document_issue(
+    *, application: Application, actor: User | None, kind: str, note: str = ""
+) -> IssuedDocument:
+    """Issue the signed, time-stamped PDF of ``kind`` and complete the application.
+
+    Idempotent: an application already holding a valid document of ``kind`` gets it back.
+    ``actor`` must be an 決裁者 (approver) or 団体管理者 of the application's municipality
+    (``None``: a system job). The application moves to 完了 with the kind's outcome
+    (permit → 許可, certificate → 交付, notice → 却下); an application already completed
+    with that outcome only gets the document. Raises ``Forbidden``, ``Conflict``,
+    ``InvalidInput`` (unknown kind, broken template) or ``IssuanceFailed`` with code
+    ``signing_failed`` / ``timestamp_failed`` (nothing stored: retry later).
+    """
+    if kind not in DocumentKind.values:
+        raise InvalidInput(_("文書の種類が正しくありません。"), code="invalid_kind")
+    _require_role(
+        actor,
+        application.municipality_id,
+        ISSUER_ROLES,
+        _("この団体の文書を発行する権限がありません。"),
+    )
+    existing = _current_document(application, kind)
+    if existing is not None:
+        return existing
+    current = Application.objects.select_related(
+        "municipality", "procedure", "form_version", "applicant"
+    ).get(pk=application.pk)
+    outcome = KIND_OUTCOME[kind]
+    _check_issuable(current, outcome)
+
+    verification_id = new_verification_id()
+    try:
+        title, pdf = _render(current, kind, verification_id=verification_id, note=note)
+    except RenderError as exc:
+        _failed(current, actor, kind, "render_failed", exc)
+        raise InvalidInput(
+            _("文書のテンプレートを処理できません: %(error)s") % {"error": exc},
+            code="render_failed",
+        ) from exc
+    try:
+        signed = _sign(current, pdf)
+    except TimestampFailed as exc:
+        _failed(current, actor, kind, "timestamp_failed", exc)
+        raise IssuanceFailed(
+            _(
+                "タイムスタンプを取得できなかったため、文書は発行されていません。"
+                "時刻認証局の状態を確認してから、もう一度発行してください。"
+            ),
+            code="timestamp_failed",
+        ) from exc
+    except SigningFailed as exc:
+        _failed(current, actor, kind, "signing_failed", exc)
+        raise IssuanceFailed(
+            _(
+                "電子署名ができなかったため、文書は発行されていません。"
+                "署名用証明書の設定を確認してから、もう一度発行してください。"
+            ),
+            code="signing_failed",
+        ) from exc
+    return _store(
+        application=current,
+        actor=actor,
+        kind=kind,
+        outcome=outcome,
+        note=note,
+        title=title,
+        verification_id=verification_id,
+        signed=signed,
+    )
+
+
+@transaction.atomic
+def _store(
+    *,
+    application: Application,
+    actor: User | None,
+    kind: str,
+    outcome: str,
+    note: str,
+    title: str,
+    verification_id: str,
+    signed: SignedPdf,
+) -> IssuedDocument:
+    locked = Application.objects.select_for_update().get(pk=application.pk)
+    existing = _current_document(locked, kind)
+    if existing is not None:  # a concurrent request issued it first: theirs stands
+        return existing
+    _check_issuable(locked, outcome)
+    document = IssuedDocument.objects.create(
+        municipality_id=locked.municipality_id,
+        application=locked,
+        kind=kind,
+        title=title,
+        verification_id=verification_id,
+        sha256=signed.sha256,
+        size=len(signed.data),
+        pdf=signed.data,
+        pades_level=signed.level,
+        signer_subject=signed.signer_subject[:300],
+        signer_serial=signed.signer_serial[:64],
+        signed_at=signed.signed_at,
+        timestamp_at=signed.timestamp_at,
+        tsa_name=signed.tsa_name[:300],
+        note=note,
+        created_by=actor if actor is not None and actor.is_authenticated else None,
+    )
+    if locked.status != ApplicationStatus.COMPLETED:
+        application_transition(
+            application=locked,
+            to_status=ApplicationStatus.COMPLETED,
+            actor=actor,
+            note=note or _("%(title)s を発行しました。") % {"title": title},
+            outcome=outcome,
+        )
+    audit_record(
+        action="document.issued",
+        actor=actor,
+        municipality_code=locked.municipality_id,
+        target_type="issued_document",
+        target_id=document.pk,
+        personal_data=True,
+        purpose=_("処分・交付の文書の発行"),
+        detail={
+            "application": str(locked.pk),
+            "kind": kind,
+            "verification_id": verification_id,
+            "sha256": signed.sha256,
+            "signer": signed.signer_subject,
+            "tsa": tsa_description(),
+            "timestamp": signed.timestamp_at.isoformat(),
+            "level": signed.level,
+        },
+    )
+    return document
+
+
+@transaction.atomic
+def document_revoke(*, document: IssuedDocument, actor: User | None, reason: str) -> IssuedDocument:
+    """Mark a document revoked (取消し): /verify/ reports it and residents can no longer download it.
+
+    The PDF and its signature stay as issued (evidence); the application is not reopened.
+    """
+    _require_role(
+        actor,
+        document.municipality_id,
+        ISSUER_ROLES,
+        _("この団体の文書を取り消す権限がありません。"),
+    )
+    reason = reason.strip()
+    if not reason:
+        raise InvalidInput(
+            _("取消しの理由を入力してください。"),
+            field_errors={"reason": [_("取消しの理由を入力してください。")]},
+        )
+    locked = IssuedDocument.objects.select_for_update().get(pk=document.pk)
+    if locked.status == DocumentStatus.REVOKED:
+        return locked
+    locked.status = DocumentStatus.REVOKED
+    locked.revoked_at = timezone.now()
+    locked.revoked_by = actor if actor is not None and actor.is_authenticated else None
+    locked.revocation_reason = reason
+    locked.save(
+        update_fields=["status", "revoked_at", "revoked_by", "revocation_reason", "updated_at"]
+    )
+    audit_record(
+        action="document.revoked",
+        actor=actor,
+        municipality_code=locked.municipality_id,
+        target_type="issued_document",
+        target_id=locked.pk,
+        detail={"verification_id": locked.verification_id, "reason": reason},
+    )
+    return locked
+
+
+def document_download_record(
+    *, document: IssuedDocument, actor: User | None, by_staff: bool
+) -> None:
+    """Audit one download of a document (it holds personal data)."""
+    audit_record(
+        action="document.downloaded",
+        actor=actor,
+        municipality_code=document.municipality_id,
+        target_type="issued_document",
+        target_id=document.pk,
+        personal_data=True,
+        purpose=_("職員による発行文書の確認") if by_staff else _("申請者本人による受取り"),
+        detail={"by_staff": by_staff},
+    )
+
+
+SAMPLE_CONTEXT: dict[str, Any] = {
+    "municipality": {"name": "加古川市", "code": "282103", "head_title": "加古川市長"},
+    "procedure": {"name": "見本の手続"},
+    "receipt_number": "2026-000001",
+    "applicant_name": "加古川 花子",
+    "applicant_address": "兵庫県加古川市加古川町北在家2000",
+    "issue_date": "令和8年4月1日",
+    "submitted_date": "令和8年3月25日",
+    "fee_yen": 300,
+    "answers": {},
+    "display": {},
+    "rows": [{"step": "申請者", "label": "氏名", "display": "加古川 花子"}],
+    "note": "",
+    "verification_id": "0000-0000-0000",
+}
+
+
+def _check_template(title: str, body: str) -> None:
+    errors: dict[str, list[str]] = {}
+    for field, source in (("title", title), ("body", body)):
+        try:
+            compile_template(source)
+            render_text(source, SAMPLE_CONTEXT)
+        except RenderError as exc:
+            errors[field] = [_("テンプレートに誤りがあります: %(error)s") % {"error": exc}]
+    if not title.strip():
+        errors.setdefault("title", []).append(_("表題を入力してください。"))
+    if not body.strip():
+        errors.setdefault("body", []).append(_("本文を入力してください。"))
+    if errors:
+        raise InvalidInput(_("入力内容に誤りがあります。"), field_errors=errors)
+
+
+@transaction.atomic
+def document_template_save(
+    *, procedure: Procedure, kind: str, title: str, body: str, actor: User | None
+) -> DocumentTemplate:
+    """Set the procedure's own wording for ``kind`` (団体管理者 of its municipality)."""
+    if kind not in DocumentKind.values:
+        raise InvalidInput(_("文書の種類が正しくありません。"), code="invalid_kind")
+    _require_role(
+        actor,
+        procedure.municipality_id,
+        TEMPLATE_EDITOR_ROLES,
+        _("この団体の文書テンプレートを編集する権限がありません。"),
+    )
+    _check_template(title, body)
+    template, _created = DocumentTemplate.objects.update_or_create(
+        procedure=procedure,
+        kind=kind,
+        defaults={
+            "municipality_id": procedure.municipality_id,
+            "title": title.strip(),
+            "body": body.replace("\r\n", "\n").strip(),
+            "updated_by": actor if actor is not None and actor.is_authenticated else None,
+        },
+    )
+    audit_record(
+        action="document_template.saved",
+        actor=actor,
+        municipality_code=procedure.municipality_id,
+        target_type="procedure",
+        target_id=procedure.pk,
+        detail={"kind": kind},
+    )
+    return template
+
+
+@transaction.atomic
+def document_template_reset(*, procedure: Procedure, kind: str, actor: User | None) -> None:
+    """Drop the procedure's own wording for ``kind``: the built-in default applies again."""
+    _require_role(
+        actor,
+        procedure.municipality_id,
+        TEMPLATE_EDITOR_ROLES,
+        _("この団体の文書テンプレートを編集する権限がありません。"),
+    )
+    deleted, _rows = DocumentTemplate.objects.filter(procedure=procedure, kind=kind).delete()
+    if deleted:
+        audit_record(
+            action="document_template.reset",
+            actor=actor,
+            municipality_code=procedure.municipality_id,
+            target_type="procedure",
+            target_id=procedure.pk,
+            detail={"kind": kind},
+        )
+

@@ -1,0 +1,128 @@
+"""Staff console page: a municipality's payments of one day and their reconciliation."""
+
+from __future__ import annotations
+
+import csv
+from datetime import date
+
+from django.http import HttpRequest, HttpResponse, QueryDict
+from django.shortcuts import render
+from django.views.decorators.http import require_GET
+
+from machi.core.auth import staff_required, staff_user
+from machi.core.models import Municipality
+from machi.core.services import audit_record
+from machi.payments import selectors
+from machi.payments.forms import PaymentDayForm
+
+
+def _form(request: HttpRequest) -> tuple[PaymentDayForm, set[str]]:
+    codes = selectors.staff_municipality_codes(staff_user(request))
+    choices = [
+        (m.code, m.name) for m in Municipality.objects.filter(code__in=codes).order_by("code")
+    ]
+    data: QueryDict | None = request.GET if "day" in request.GET else None
+    return PaymentDayForm(data, municipalities=choices), codes
+
+
+def _selection(form: PaymentDayForm) -> tuple[str, date] | None:
+    if form.is_bound:
+        if not form.is_valid():
+            return None
+        return form.cleaned_data["municipality"], form.cleaned_data["day"]
+    code = form.initial.get("municipality")
+    return (str(code), form.initial["day"]) if code else None
+
+
+@require_GET
+@staff_required
+def index(request: HttpRequest) -> HttpResponse:
+    """The day's payments and their reconciliation with the provider (団体管理者・決裁者)."""
+    form, codes = _form(request)
+    if not codes:
+        return render(request, "web/staff/forbidden.html", status=403)
+    selection = _selection(form)
+    context: dict[str, object] = {"form": form, "report": None, "payments": []}
+    if selection is not None:
+        code, day = selection
+        context.update(
+            payments=list(selectors.payments_for_day(municipality_code=code, day=day)),
+            report=selectors.reconciliation_report(municipality_code=code, day=day),
+            municipality_code=code,
+            day=day,
+        )
+    return render(
+        request,
+        "payments/staff/index.html",
+        context,
+        status=400 if form.is_bound and form.errors else 200,
+    )
+
+
+CSV_HEADER = [
+    "区分",
+    "決済事業者",
+    "決済番号",
+    "支払いID",
+    "受付番号",
+    "Machi金額",
+    "事業者金額",
+    "Machi状態",
+    "事業者状態",
+    "備考",
+]
+
+
+def _cell(value: object) -> str:
+    """A CSV cell that spreadsheet programs never run as a formula."""
+    text = "" if value is None else str(value)
+    return f"'{text}" if text[:1] in ("=", "+", "-", "@", "\t", "\r") else text
+
+
+@require_GET
+@staff_required
+def export_csv(request: HttpRequest) -> HttpResponse:
+    """The reconciliation as CSV (UTF-8 with BOM, opens in Excel)."""
+    form, codes = _form(request)
+    if not codes:
+        return render(request, "web/staff/forbidden.html", status=403)
+    selection = _selection(form)
+    if selection is None:
+        return render(
+            request,
+            "payments/staff/index.html",
+            {"form": form, "report": None, "payments": []},
+            status=400,
+        )
+    code, day = selection
+    report = selectors.reconciliation_report(municipality_code=code, day=day)
+    audit_record(
+        action="payment.reconciliation_export",
+        actor=staff_user(request),
+        municipality_code=code,
+        target_type="payment_reconciliation",
+        target_id=day.isoformat(),
+        detail={"lines": len(report.items), "discrepancies": len(report.discrepancies)},
+    )
+    response = HttpResponse(content_type="text/csv; charset=utf-8")
+    response["Content-Disposition"] = f'attachment; filename="payments-{code}-{day}.csv"'
+    response.write("\ufeff")
+    writer = csv.writer(response)
+    writer.writerow(CSV_HEADER)
+    for item in report.items:
+        row = [
+            item.label,
+            item.provider,
+            item.provider_ref,
+            item.payment_id,
+            item.receipt_number,
+            item.machi_amount,
+            item.provider_amount,
+            item.machi_status,
+            item.provider_status,
+            item.note,
+        ]
+        writer.writerow([_cell(value) for value in row])
+    for error in report.errors:
+        writer.writerow(["エラー", "", "", "", "", "", "", "", "", _cell(error)])
+    return response
