@@ -13,6 +13,8 @@ from ninja import NinjaAPI
 from ninja.errors import AuthenticationError, HttpError, ValidationError
 
 from machi.core.api import public_router, staff_router
+from machi.identity.api import router as identity_router
+from machi.procedures.api import router as procedures_router
 from machi.core.exceptions import ApplicationError
 
 api = NinjaAPI(
@@ -100,6 +102,8 @@ def _localized_pydantic_message(error: dict[str, Any]) -> str:
 
 api.add_router("/", public_router)
 api.add_router("/staff", staff_router)
+api.add_router("/", procedures_router)
+api.add_router("/identity", identity_router)
 
 
 def api_not_found(request: HttpRequest, rest: str = "") -> HttpResponse:

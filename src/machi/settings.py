@@ -300,6 +300,7 @@ LOGGING = {
     "loggers": {
         "django.db.backends": {"level": "WARNING"},
         "axes": {"level": "WARNING"},
+        "pikepdf": {"level": "WARNING"},
     },
 }
 

@@ -13,6 +13,9 @@ urlpatterns = [
     path("api/v1/", api.urls),
     re_path(r"^api/(?P<rest>.*)$", api_not_found),
     path("i18n/", include("django.conf.urls.i18n")),
+    path("account/", include("machi.identity.urls")),
+    path("staff/procedures/", include("machi.procedures.staff_urls")),
+    path("", include("machi.procedures.urls")),
     path("", include("machi.web.urls")),
 ]
 

@@ -17,7 +17,7 @@ from machi.core.japanese import PREFECTURES
 from machi.core.models import Role
 from machi.procedures.models import ApplicationOutcome, ApplicationStatus, Channel
 
-Choices = list[tuple[str, str]]
+Choices = list[tuple[str, Any]]
 DATE_ERROR = _("日付を YYYY-MM-DD の形で入力してください。")
 
 
@@ -127,7 +127,9 @@ class QueueFilterForm(AccessibleForm):
             "assignee",
             [("", _("すべて")), ("me", _("自分")), ("none", _("未割当")), *assignees],
         )
-        _set_choices(self, "channel", [("", _("すべて")), *[(c.value, str(c.label)) for c in Channel]])
+        _set_choices(
+            self, "channel", [("", _("すべて")), *[(c.value, str(c.label)) for c in Channel]]
+        )
 
     def to_filter(self, *, default_department: int | None) -> QueueFilter:
         """The selector filter; an absent ``department`` means the handler's own department."""
@@ -203,7 +205,7 @@ class CorrectionForm(LockedForm):
         widget=forms.Textarea(attrs={"rows": 4}),
         error_messages={"required": _("補正の内容を入力してください。")},
     )
-    fields = forms.MultipleChoiceField(
+    targets = forms.MultipleChoiceField(
         label=_("修正してもらう項目"),
         required=False,
         widget=forms.CheckboxSelectMultiple,
@@ -218,7 +220,7 @@ class CorrectionForm(LockedForm):
         kwargs.setdefault("initial", {})
         kwargs["initial"].setdefault("deadline", timezone.localdate() + dt.timedelta(days=14))
         super().__init__(*args, **kwargs)
-        _set_choices(self, "fields", field_choices)
+        _set_choices(self, "targets", field_choices)
 
 
 OUTCOME_CHOICES: Choices = [(o.value, str(o.label)) for o in ApplicationOutcome]
@@ -256,9 +258,7 @@ class CompleteForm(LockedForm):
         if outcomes:
             kwargs.setdefault("initial", {}).setdefault("outcome", outcomes[0])
         super().__init__(*args, **kwargs)
-        _set_choices(
-            self, "outcome", [(o, str(ApplicationOutcome(o).label)) for o in outcomes]
-        )
+        _set_choices(self, "outcome", [(o, str(ApplicationOutcome(o).label)) for o in outcomes])
 
 
 class WithdrawForm(LockedForm):
@@ -306,11 +306,11 @@ class DecisionForm(LockedForm):
         max_length=2000,
         widget=forms.Textarea(attrs={"rows": 2}),
     )
-    acting_for = forms.ChoiceField(label=_("代決（不在の決裁者に代わって判断する）"), required=False)
+    acting_for = forms.ChoiceField(
+        label=_("代決（不在の決裁者に代わって判断する）"), required=False
+    )
 
-    def __init__(
-        self, *args: Any, candidates: Choices, delegate_only: bool, **kwargs: Any
-    ) -> None:
+    def __init__(self, *args: Any, candidates: Choices, delegate_only: bool, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         blank = _("代決しない（自分が決裁者）") if not delegate_only else _("選んでください")
         _set_choices(self, "acting_for", [("", blank), *candidates])
@@ -336,9 +336,7 @@ ROUTE_ROLE_CHOICES: Choices = [
 
 
 class RouteSettingsForm(AccessibleForm):
-    approval_required = forms.BooleanField(
-        label=_("この手続の完了には決裁が必要"), required=False
-    )
+    approval_required = forms.BooleanField(label=_("この手続の完了には決裁が必要"), required=False)
 
 
 class RouteStepForm(AccessibleForm):
@@ -429,7 +427,9 @@ class CounterStartForm(AccessibleForm):
     def __init__(self, *args: Any, procedures: Choices, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         _set_choices(self, "procedure", [("", _("選んでください")), *procedures])
-        _set_choices(self, "prefecture", [("", _("選んでください")), *[(p, p) for p in PREFECTURES]])
+        _set_choices(
+            self, "prefecture", [("", _("選んでください")), *[(p, p) for p in PREFECTURES]]
+        )
 
     def identity(self) -> IdentityCheck:
         data = self.cleaned_data
@@ -477,7 +477,10 @@ class CounterConfirmForm(AccessibleForm):
     method = forms.ChoiceField(
         label=_("本人による確認の方法"),
         choices=[
-            (ConfirmationMethod.TABLET_SIGNATURE.value, str(ConfirmationMethod.TABLET_SIGNATURE.label)),
+            (
+                ConfirmationMethod.TABLET_SIGNATURE.value,
+                str(ConfirmationMethod.TABLET_SIGNATURE.label),
+            ),
             (
                 ConfirmationMethod.SIGNED_SUMMARY_SCAN.value,
                 str(ConfirmationMethod.SIGNED_SUMMARY_SCAN.label),
@@ -489,9 +492,7 @@ class CounterConfirmForm(AccessibleForm):
     resident_confirmed = forms.BooleanField(
         label=_("本人が画面で内容を確認し、タブレットに署名しました"), required=False
     )
-    confirmation_name = forms.CharField(
-        label=_("署名した氏名"), required=False, max_length=200
-    )
+    confirmation_name = forms.CharField(label=_("署名した氏名"), required=False, max_length=200)
     confirmation_scan = forms.FileField(
         label=_("署名した控えのスキャン（控えに署名してもらったとき）"), required=False
     )

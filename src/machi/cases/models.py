@@ -333,12 +333,13 @@ class ConfirmationMethod(models.TextChoices):
 class Intake(TenantOwnedModel):
     """How a counter or paper application was taken in: the clerk, identity check, confirmation."""
 
-    application = models.OneToOneField(
-        Application, on_delete=models.CASCADE, related_name="intake"
-    )
+    application = models.OneToOneField(Application, on_delete=models.CASCADE, related_name="intake")
     channel = models.CharField(_("受付方法"), max_length=20, choices=Channel.choices)
     clerk = models.ForeignKey(
-        settings.AUTH_USER_MODEL, verbose_name=_("受付職員"), on_delete=models.PROTECT, related_name="+"
+        settings.AUTH_USER_MODEL,
+        verbose_name=_("受付職員"),
+        on_delete=models.PROTECT,
+        related_name="+",
     )
     identity_document = models.CharField(
         _("確認した本人確認書類"), max_length=30, choices=IdentityDocument.choices, blank=True

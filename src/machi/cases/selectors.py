@@ -85,9 +85,7 @@ class QueueFilter:
     sort: str = "due"
 
 
-def case_queue(
-    *, user: User, filters: QueueFilter, today: dt.date | None = None
-) -> QuerySet[Case]:
+def case_queue(*, user: User, filters: QueueFilter, today: dt.date | None = None) -> QuerySet[Case]:
     """Cases matching ``filters`` among those ``user`` may read, in the chosen order."""
     codes = policy.reader_codes(user)
     if filters.municipality_code:
@@ -348,7 +346,11 @@ def case_attachments(*, case: Case, language: str = "ja") -> list[Attachment]:
             refs.append(("intake.scan", _("紙の申請書（スキャン）"), str(intake.scan_file_id)))
         if intake.confirmation_file_id:
             refs.append(
-                ("intake.confirmation", _("署名した控え（スキャン）"), str(intake.confirmation_file_id))
+                (
+                    "intake.confirmation",
+                    _("署名した控え（スキャン）"),
+                    str(intake.confirmation_file_id),
+                )
             )
     attachments = []
     for path, label, file_id in refs:
@@ -392,7 +394,9 @@ def _user_label(user: User | None) -> str:
 
 def _event_title(event: CaseEvent, users: dict[int, User]) -> tuple[str, str]:
     detail = event.detail or {}
-    label = str(CaseEventKind(event.kind).label) if event.kind in CaseEventKind.values else event.kind
+    label = (
+        str(CaseEventKind(event.kind).label) if event.kind in CaseEventKind.values else event.kind
+    )
     if event.kind == CaseEventKind.ASSIGNED:
         to = users.get(detail.get("to") or 0)
         return label, _("担当者: %(name)s") % {"name": to or _("なし")}
@@ -512,9 +516,9 @@ def approval_step_candidates(step: ApprovalStep, municipality_code: str) -> Quer
     memberships = Membership.objects.filter(municipality_id=municipality_code, role=step.role)
     if step.department_id is not None:
         memberships = memberships.filter(department_id=step.department_id)
-    return User.objects.filter(
-        is_active=True, pk__in=memberships.values("user_id")
-    ).order_by("username")
+    return User.objects.filter(is_active=True, pk__in=memberships.values("user_id")).order_by(
+        "username"
+    )
 
 
 def _step_actions(user: User, request: ApprovalRequest, municipality_code: str) -> list[StepAction]:
@@ -627,9 +631,14 @@ def approval_route_view(*, procedure: Procedure) -> RouteView:
     route = approval_route_effective(procedure)
     departments = {
         d.pk: d.name
-        for d in Department.objects.filter(pk__in=[s.department_id for s in route.steps if s.department_id])
+        for d in Department.objects.filter(
+            pk__in=[s.department_id for s in route.steps if s.department_id]
+        )
     }
-    users = {u.pk: str(u) for u in User.objects.filter(pk__in=[s.user_id for s in route.steps if s.user_id])}
+    users = {
+        u.pk: str(u)
+        for u in User.objects.filter(pk__in=[s.user_id for s in route.steps if s.user_id])
+    }
     positions = [s.position for s in route.steps]
     steps = [
         RouteStepView(
@@ -791,12 +800,16 @@ def case_stats(
         status=ApplicationStatus.COMPLETED, completed_at__isnull=False
     ).values_list("procedure_id", "submitted_at", "completed_at")
     for procedure_id, submitted_at, completed_at in completed.iterator(chunk_size=2000):
+        if completed_at is None:
+            continue
         durations[procedure_id].append(_days(completed_at - submitted_at))
     step_durations: dict[tuple[int, str], list[float]] = defaultdict(list)
     timings = StepTiming.objects.filter(case__in=cases, left_at__isnull=False).values_list(
         "procedure_id", "step", "entered_at", "left_at"
     )
     for procedure_id, step, entered_at, left_at in timings.iterator(chunk_size=2000):
+        if left_at is None:
+            continue
         step_durations[(procedure_id, step)].append(_days(left_at - entered_at))
     result = []
     for row in rows:

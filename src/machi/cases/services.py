@@ -201,9 +201,7 @@ def case_create_for_application(*, application: Application, actor: User | None 
     changes = list(StatusChange.objects.filter(application_id=app.pk).order_by("id"))
     _fold_history(case, changes)
     case.save(update_fields=["history_applied_id", "correction_count"])
-    submitter = next(
-        (c.actor for c in changes if c.to_status == ApplicationStatus.SUBMITTED), None
-    )
+    submitter = next((c.actor for c in changes if c.to_status == ApplicationStatus.SUBMITTED), None)
     _event(case, CaseEventKind.CREATED, actor or submitter, channel=app.channel)
     _audit(case, "case.create", actor or submitter, {"channel": app.channel})
     return case
@@ -273,7 +271,10 @@ def on_application_transition(application: Application, from_status: str, to_sta
 
 def check_completion_allowed(application: Application, to_status: str, outcome: str) -> None:
     """procedures transition check: a case in 決裁 completes only with the approved decision."""
-    if to_status != ApplicationStatus.COMPLETED or application.status != ApplicationStatus.APPROVING:
+    if (
+        to_status != ApplicationStatus.COMPLETED
+        or application.status != ApplicationStatus.APPROVING
+    ):
         return
     request = (
         ApprovalRequest.objects.filter(case__application_id=application.pk)
@@ -525,9 +526,7 @@ def approval_route_effective(procedure: Procedure) -> EffectiveRoute:
     )
     if route.approval_required and not steps:
         return EffectiveRoute(approval_required=True, steps=DEFAULT_ROUTE, is_default=True)
-    return EffectiveRoute(
-        approval_required=route.approval_required, steps=steps, is_default=False
-    )
+    return EffectiveRoute(approval_required=route.approval_required, steps=steps, is_default=False)
 
 
 def _require_route_editor(actor: User | None, procedure: Procedure) -> None:
@@ -672,7 +671,9 @@ def approval_route_reset(*, actor: User | None, procedure: Procedure) -> None:
 # --- Electronic approval (電子決裁) --------------------------------------------------------------
 
 
-def step_eligible(step: ApprovalStep | ApprovalRouteStep, user: User, municipality_code: str) -> bool:
+def step_eligible(
+    step: ApprovalStep | ApprovalRouteStep, user: User, municipality_code: str
+) -> bool:
     """Whether ``user`` is the approver a step asks for (not counting 代決)."""
     if not user.is_active:
         return False
@@ -753,7 +754,9 @@ def case_send_to_approval(
             role=s.role,
             department_id=s.department_id,
             user_id=s.user_id,
-            status=ApprovalStepStatus.PENDING if s.position == first else ApprovalStepStatus.WAITING,
+            status=ApprovalStepStatus.PENDING
+            if s.position == first
+            else ApprovalStepStatus.WAITING,
             activated_at=now if s.position == first else None,
         )
         for s in route.steps
@@ -1015,7 +1018,9 @@ def _start_intake_application(
 ) -> Application:
     if not intake_supported(procedure):
         raise InvalidInput(
-            _("この手続はマイナンバーカードによる電子署名が必要なため、窓口・紙での登録には対応していません。"),
+            _(
+                "この手続はマイナンバーカードによる電子署名が必要なため、窓口・紙での登録には対応していません。"
+            ),
             code="intake_not_supported",
         )
     started = procedure_services.application_start(

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Callable
-from typing import Any
+from typing import Any, cast
 
 from django.contrib import messages
 from django.forms import Form
@@ -63,6 +63,7 @@ from machi.procedures.models import (
     Procedure,
 )
 
+
 def _stale_message() -> str:
     return _(
         "他の職員が更新しました。最新の状態を表示しています。入力した内容は残っていますので、"
@@ -84,9 +85,7 @@ def _forbidden(request: HttpRequest) -> HttpResponse:
 
 
 def _municipality_choices(codes: set[str]) -> list[tuple[str, str]]:
-    return [
-        (m.code, m.name) for m in Municipality.objects.filter(code__in=codes).order_by("code")
-    ]
+    return [(m.code, m.name) for m in Municipality.objects.filter(code__in=codes).order_by("code")]
 
 
 def _user_choices(users: Any) -> list[tuple[str, str]]:
@@ -193,7 +192,7 @@ def bulk(request: HttpRequest) -> HttpResponse:
     if not form.is_valid():
         for errors in form.errors.values():
             for error in errors:
-                messages.error(request, error)
+                messages.error(request, str(error))
         return redirect(back)
     action = form.cleaned_data["action"]
     case_ids = form.cleaned_data["cases"]
@@ -234,8 +233,8 @@ def _issue_url(case: Case) -> str | None:
 
 def _decision_forms(
     actions: selectors.CaseActions, lock: dict[str, Any]
-) -> list[tuple[selectors.StepAction, DecisionForm | None]]:
-    forms = []
+) -> list[tuple[selectors.StepAction, Form | None]]:
+    forms: list[tuple[selectors.StepAction, Form | None]] = []
     for step_action in actions.step_actions:
         form = None
         if step_action.can_decide or step_action.can_delegate:
@@ -259,12 +258,12 @@ def _detail_context(
     actions = selectors.case_actions(user=user, case=case)
     lock = {"lock_version": application.lock_version}
     assignees = _user_choices(selectors.assignable_staff(municipality_codes={case.municipality_id}))
-    field_choices = [
-        (c.path, c.label) for c in selectors.form_field_choices(definition, language)
-    ]
+    field_choices = [(c.path, c.label) for c in selectors.form_field_choices(definition, language)]
     forms: dict[str, Any] = {
         "review": StartReviewForm(initial=lock, prefix="review"),
-        "correction": CorrectionForm(initial=lock, prefix="correction", field_choices=field_choices),
+        "correction": CorrectionForm(
+            initial=lock, prefix="correction", field_choices=field_choices
+        ),
         "approval": SendToApprovalForm(initial=lock, prefix="approval"),
         "complete": CompleteForm(
             initial=lock, prefix="complete", outcomes=actions.complete_outcomes
@@ -303,14 +302,22 @@ def _detail_context(
         "form_version": application.form_version,
         "sections": sections,
         "attachments": selectors.case_attachments(case=case, language=language),
-        "intake": Intake.objects.filter(application_id=application.pk).select_related("clerk").first(),
+        "intake": Intake.objects.filter(application_id=application.pk)
+        .select_related("clerk")
+        .first(),
         "corrections": list(application.corrections.all()),
         "notes": list(case.notes.select_related("author")),
         "history": selectors.case_history(case=case),
         "audit_entries": selectors.case_audit_entries(user=user, case=case),
         "actions": actions,
         "approval_request": request_,
-        "approval_steps": list(request_.steps.select_related("decided_by", "acting_for", "user", "department").order_by("position", "id")) if request_ else [],
+        "approval_steps": list(
+            request_.steps.select_related(
+                "decided_by", "acting_for", "user", "department"
+            ).order_by("position", "id")
+        )
+        if request_
+        else [],
         "decisions": decisions,
         "forms": forms,
         "issue_url": _issue_url(case) if actions.approved else None,
@@ -420,7 +427,7 @@ def case_action(request: HttpRequest, application_id: uuid.UUID, action: str) ->
                 case=case,
                 actor=user,
                 message=d["message"],
-                fields=list(d.get("fields") or []),
+                fields=list(d.get("targets") or []),
                 deadline=d["deadline"],
                 expected_lock_version=_lock(d),
             )
@@ -558,7 +565,9 @@ def _decide(request: HttpRequest, case: Case, user: User) -> HttpResponse:
 
 @require_GET
 @staff_required
-def case_file(request: HttpRequest, application_id: uuid.UUID, file_id: uuid.UUID) -> HttpResponse:
+def case_file(
+    request: HttpRequest, application_id: uuid.UUID, file_id: uuid.UUID
+) -> HttpResponse:
     """Download one of the case's files (attachments and scans), recorded in the audit log."""
     found = _case_or_error(request, application_id)
     if isinstance(found, HttpResponse):
@@ -569,7 +578,9 @@ def case_file(request: HttpRequest, application_id: uuid.UUID, file_id: uuid.UUI
         stored = file_get(file_id=file_id, municipality_codes={found.municipality_id})
     except NotFound as exc:
         return _error(request, str(exc.message))
-    return file_response(stored_file=stored, actor=staff_user(request), purpose="申請の審査")
+    response = file_response(stored_file=stored, actor=staff_user(request), purpose="申請の審査")
+    # A streaming FileResponse; staff_required's signature only names HttpResponse.
+    return cast(HttpResponse, response)
 
 
 # --- Approval routes ---------------------------------------------------------------------------
@@ -605,7 +616,9 @@ def route_edit(request: HttpRequest, procedure_id: int) -> HttpResponse:
     editable = procedure.municipality_id in policy.route_editor_codes(user)
     departments = [
         (str(d.pk), d.name)
-        for d in Department.objects.filter(municipality_id=procedure.municipality_id).order_by("code")
+        for d in Department.objects.filter(municipality_id=procedure.municipality_id).order_by(
+            "code"
+        )
     ]
     users = _user_choices(selectors.route_user_choices(municipality_code=procedure.municipality_id))
     route = selectors.approval_route_view(procedure=procedure)
@@ -676,9 +689,7 @@ def route_edit(request: HttpRequest, procedure_id: int) -> HttpResponse:
 def _intake_procedure_choices(user: User) -> list[tuple[str, str]]:
     procedures = list(selectors.intake_procedures(user=user))
     many = len({p.municipality_id for p in procedures}) > 1
-    return [
-        (str(p.pk), f"{p.municipality.name} {p.name}" if many else p.name) for p in procedures
-    ]
+    return [(str(p.pk), f"{p.municipality.name} {p.name}" if many else p.name) for p in procedures]
 
 
 def _intake_procedure(user: User, procedure_id: str) -> Procedure | None:
@@ -951,7 +962,11 @@ def stats(request: HttpRequest) -> HttpResponse:
     return render(
         request,
         "cases/staff/stats.html",
-        {"form": form, "rows": rows, "steps": [label for label, _v in rows[0].step_rows] if rows else []},
+        {
+            "form": form,
+            "rows": rows,
+            "steps": [label for label, _v in rows[0].step_rows] if rows else [],
+        },
         status=400 if form.is_bound and form.errors else 200,
     )
 

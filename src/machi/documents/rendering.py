@@ -281,6 +281,7 @@ def render_pdf(content: PdfContent) -> bytes:
         width,
         7,
         _("%(name)s 様") % {"name": content.applicant_name},
+        align=Align.L,
         wrapmode=WrapMode.CHAR,
         new_x=XPos.LMARGIN,
         new_y=YPos.NEXT,
@@ -297,25 +298,29 @@ def render_pdf(content: PdfContent) -> bytes:
     pdf.ln(6)
     pdf.set_font(FONT_FAMILY, size=11.5)
     pdf.multi_cell(
-        width, 7, content.body, wrapmode=WrapMode.CHAR, new_x=XPos.LMARGIN, new_y=YPos.NEXT
+        width,
+        7,
+        content.body,
+        align=Align.L,
+        wrapmode=WrapMode.CHAR,
+        new_x=XPos.LMARGIN,
+        new_y=YPos.NEXT,
     )
 
     # Verification block at the foot of the last page.
     block_height = QR_SIZE_MM + 6
     if pdf.will_page_break(block_height + 8):
         pdf.add_page()
-    top = max(pdf.get_y() + 8, pdf.h - 22 - block_height)
+    top = max(pdf.get_y() + 10, pdf.h - 22 - block_height)
     pdf.set_draw_color(120, 120, 120)
-    pdf.line(MARGIN_MM, top - 3, pdf.w - MARGIN_MM, top - 3)
+    pdf.line(MARGIN_MM, top - 6, pdf.w - MARGIN_MM, top - 6)
     _draw_qr(pdf, content.verify_url, MARGIN_MM, top, QR_SIZE_MM)
     pdf.link(MARGIN_MM, top, QR_SIZE_MM, QR_SIZE_MM, content.verify_url)
     text_x = MARGIN_MM + QR_SIZE_MM + 5
     pdf.set_xy(text_x, top)
     pdf.set_font(FONT_FAMILY, size=9)
     lines = [
-        _(
-            "この文書は%(signer)sの電子署名と時刻認証局のタイムスタンプが付された電子文書です。"
-        )
+        _("この文書は%(signer)sが電子署名し、タイムスタンプを付した電子文書です。")
         % {"signer": content.head_title},
         _("検証ID：%(id)s") % {"id": content.verification_id},
         _("真正性の確認：%(url)s") % {"url": content.verify_url},
@@ -327,6 +332,7 @@ def render_pdf(content: PdfContent) -> bytes:
         pdf.w - MARGIN_MM - text_x,
         5,
         "\n".join(lines),
+        align=Align.L,
         wrapmode=WrapMode.CHAR,
         new_x=XPos.LMARGIN,
         new_y=YPos.NEXT,

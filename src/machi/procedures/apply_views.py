@@ -19,8 +19,10 @@ from machi.core.models import User
 from machi.files.exceptions import UnsafeFile
 from machi.procedures import selectors, services
 from machi.procedures.formengine import (
+    ErrorItem,
     FormDefinition,
     answers_from_post,
+    error_items,
     apply_postal_lookup,
     pending_action,
     render_step,
@@ -92,12 +94,17 @@ def resume(request: HttpRequest, token: str) -> HttpResponse:
 def _file_ids_from_upload(
     request: HttpRequest, application: Application, definition: FormDefinition, step: str
 ) -> tuple[dict[str, list[str]], dict[str, list[str]]]:
-    """Store uploaded files (made safe) and return their ids, plus upload errors per field."""
+    """Store the step's uploaded files (made safe) and return their ids and upload errors.
+
+    Uploads arrive under their instance path (e.g. ``items.items.0.photo`` inside a group).
+    """
     ids: dict[str, list[str]] = {}
     errors: dict[str, list[str]] = {}
-    for path in definition.file_fields(step):
-        uploads = request.FILES.getlist(path)
-        for upload in uploads:
+    for path in request.FILES:
+        field = definition.field_at(path)
+        if field is None or field.type != "file" or definition.step_of(path) != step:
+            continue
+        for upload in request.FILES.getlist(path):
             try:
                 stored = services.attachment_store(
                     application=application, path=path, upload=upload, actor=_user(request)
@@ -146,7 +153,7 @@ def step(request: HttpRequest, application_id: Any, step: str) -> HttpResponse:
                     application=application, step_key=step, step_answers=answers.get(step, {})
                 )
                 if postal_error:
-                    errors = {action.path: [postal_error]}
+                    errors = {f"{action.path}.postal_code": [postal_error]}
                     status = 400
             # add/remove group items are applied by answers_from_post; show the step again
             return render(
@@ -193,7 +200,14 @@ def _step_context(
         "step_title": step_obj.title_for(language),
         "step_number": index + 1,
         "step_count": len(definition.steps),
-        "fields_html": render_step(definition, step, answers, errors, language=language),
+        "fields_html": render_step(
+            definition,
+            step,
+            answers,
+            errors,
+            language=language,
+            file_lookup=services.file_lookup_for(application),
+        ),
         "errors": errors,
         "error_list": _error_list(definition, errors, language),
         "has_files": bool(definition.file_fields(step)),
@@ -203,14 +217,9 @@ def _step_context(
 
 def _error_list(
     definition: FormDefinition, errors: dict[str, list[str]], language: str
-) -> list[dict[str, str]]:
+) -> list[ErrorItem]:
     """Errors for the summary at the top of the page, each linking to its field."""
-    items = []
-    for path, messages_ in errors.items():
-        label = definition.label_for(path, language)
-        for message in messages_:
-            items.append({"path": path, "anchor": definition.input_id(path), "label": label, "message": message})
-    return items
+    return error_items(definition, errors, language=language)
 
 
 @require_http_methods(["GET", "POST"])
@@ -274,7 +283,12 @@ def review(request: HttpRequest, application_id: Any) -> HttpResponse:
         {
             "application": application,
             "procedure": application.procedure,
-            "rows": summary(definition, result.cleaned, language=language),
+            "rows": summary(
+                definition,
+                result.cleaned,
+                language=language,
+                file_lookup=services.file_lookup_for(application),
+            ),
             "incomplete": bool(result.errors),
             "first_error_step": first_error_step,
             "needs_card": needs_card,

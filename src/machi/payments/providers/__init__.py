@@ -40,6 +40,9 @@ class ProviderError(Exception):
         self.code = code
         self.retryable = retryable
 
+    def __str__(self) -> str:
+        return f"{self.code}: {self.message}"
+
 
 class WebhookVerificationError(Exception):
     """A webhook whose signature or token does not check out (never acted upon)."""

@@ -1,0 +1,201 @@
+"""Shared fixtures: one test document PKI per session (RSA is slow) and applications to issue for."""
+
+from __future__ import annotations
+
+import hashlib
+import http.server
+import json
+import shutil
+import subprocess
+import threading
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import pytest
+from django.utils import timezone
+
+from machi.core.models import Role
+from machi.core.tests.factories import staff_member
+from machi.documents.pki import DocumentPki, cert_pem
+from machi.procedures.models import (
+    Application,
+    ApplicationStatus,
+    Channel,
+    FormVersion,
+    Procedure,
+)
+
+DEFINITION = {
+    "schema": 1,
+    "steps": [
+        {
+            "key": "applicant",
+            "title": {"ja": "申請者"},
+            "fields": [
+                {"key": "name", "type": "name", "label": {"ja": "氏名"}, "required": True},
+                {"key": "address", "type": "address", "label": {"ja": "住所"}, "required": True},
+            ],
+        },
+        {
+            "key": "request",
+            "title": {"ja": "請求の内容"},
+            "fields": [
+                {"key": "purpose", "type": "text", "label": {"ja": "使用目的"}, "required": True},
+                {
+                    "key": "copies",
+                    "type": "choice",
+                    "label": {"ja": "通数"},
+                    "required": True,
+                    "options": [
+                        {"value": "1", "label": {"ja": "1通"}},
+                        {"value": "2", "label": {"ja": "2通"}},
+                    ],
+                },
+            ],
+        },
+    ],
+}
+CLEANED = {
+    "applicant": {
+        "name": {
+            "family": "加古川",
+            "given": "花子",
+            "family_kana": "カコガワ",
+            "given_kana": "ハナコ",
+        },
+        "address": {
+            "postal_code": "6750031",
+            "prefecture": "兵庫県",
+            "city": "加古川市",
+            "town": "加古川町北在家",
+            "street": "2000",
+            "building": "",
+        },
+    },
+    "request": {"purpose": "就職のため", "copies": "1"},
+}
+
+
+@pytest.fixture(scope="session")
+def document_pki(tmp_path_factory: pytest.TempPathFactory) -> DocumentPki:
+    pki = DocumentPki(tmp_path_factory.mktemp("documents-pki"), auto_create=True)
+    pki.init()
+    return pki
+
+
+@pytest.fixture(autouse=True)
+def documents_settings(settings, document_pki: DocumentPki) -> DocumentPki:
+    settings.MACHI_DOCUMENTS_PKI_DIR = document_pki.directory
+    settings.MACHI_TSA_URL = ""
+    settings.MACHI_TSA_TIMEOUT_SECONDS = 3
+    settings.MACHI_DOCUMENTS_TRUST_ROOTS = []
+    settings.MACHI_DOCUMENTS_VERIFY_BASE_URL = "http://testserver"
+    settings.MACHI_DOCUMENTS_FONT = ""
+    settings.PRODUCTION = False
+    return document_pki
+
+
+@pytest.fixture
+def procedure(kakogawa) -> Procedure:
+    return Procedure.objects.create(
+        municipality=kakogawa, slug="juminhyo", name="住民票の写しの交付請求", is_published=True
+    )
+
+
+@pytest.fixture
+def make_application(procedure) -> Callable[..., Application]:
+    form_version = FormVersion.objects.create(
+        procedure=procedure,
+        number=1,
+        definition=DEFINITION,
+        definition_sha256=hashlib.sha256(json.dumps(DEFINITION).encode()).hexdigest(),
+        published_at=timezone.now(),
+    )
+    counter = iter(range(1, 10_000))
+
+    def make(status: str = ApplicationStatus.IN_REVIEW, **extra) -> Application:
+        values = {
+            "municipality": procedure.municipality,
+            "procedure": procedure,
+            "form_version": form_version,
+            "status": status,
+            "channel": Channel.ONLINE,
+            "answers": CLEANED,
+            "cleaned": CLEANED,
+            "receipt_number": f"2026-{next(counter):06d}",
+            "submitted_at": timezone.now(),
+            "fee_yen": 300,
+        }
+        values.update(extra)
+        return Application.objects.create(**values)
+
+    return make
+
+
+@pytest.fixture
+def application(make_application) -> Application:
+    return make_application()
+
+
+@pytest.fixture
+def kakogawa_approver(kakogawa):
+    return staff_member("kakogawa-approver", kakogawa, Role.APPROVER)
+
+
+@pytest.fixture
+def kobe_approver(kobe):
+    return staff_member("kobe-approver", kobe, Role.APPROVER)
+
+
+class _TsaHandler(http.server.BaseHTTPRequestHandler):
+    """RFC 3161 over HTTP on 127.0.0.1, answered by the same code as Machi's /tsa/ view."""
+
+    def do_POST(self) -> None:  # noqa: N802
+        from machi.documents import tsa
+
+        length = int(self.headers.get("Content-Length") or 0)
+        body = self.rfile.read(length)
+        if self.headers.get("Content-Type") != tsa.QUERY_CONTENT_TYPE:
+            self.send_response(415)
+            self.end_headers()
+            return
+        reply = tsa.respond(body)
+        self.send_response(200)
+        self.send_header("Content-Type", tsa.REPLY_CONTENT_TYPE)
+        self.send_header("Content-Length", str(len(reply)))
+        self.end_headers()
+        self.wfile.write(reply)
+
+    def log_message(self, format: str, *args) -> None:
+        return
+
+
+@pytest.fixture
+def http_tsa(documents_settings) -> Iterator[str]:
+    """A TSA over HTTP on a free loopback port (the local TSA behind http.server)."""
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), _TsaHandler)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{server.server_address[1]}/tsa/"
+    finally:
+        server.shutdown()
+        server.server_close()
+
+
+@pytest.fixture(scope="session")
+def nss_db(document_pki: DocumentPki, tmp_path_factory: pytest.TempPathFactory) -> Path | None:
+    """An NSS database trusting the test organisation CA (for pdfsig), or None without certutil."""
+    if shutil.which("certutil") is None:
+        return None
+    directory = tmp_path_factory.mktemp("nssdb")
+    subprocess.run(
+        ["certutil", "-N", "-d", f"sql:{directory}", "--empty-password"], check=True
+    )
+    root = directory / "org-ca.pem"
+    root.write_bytes(cert_pem(document_pki.org_ca_certificate()))
+    subprocess.run(
+        ["certutil", "-A", "-d", f"sql:{directory}", "-n", "machi-org-ca", "-t", "CT,C,C", "-i", str(root)],
+        check=True,
+    )
+    return directory

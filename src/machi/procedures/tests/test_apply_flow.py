@@ -1,0 +1,308 @@
+"""The resident path through the pages: find, fill, review, sign, submit, track."""
+
+from __future__ import annotations
+
+import base64
+import re
+
+import pytest
+from django.core import mail
+from django.test import Client
+
+from machi.core.models import AuditEntry
+from machi.identity.models import CertificateEvidence
+from machi.procedures import services
+from machi.procedures.models import Application, ApplicationStatus, Channel
+from machi.procedures.tests.conftest import JUMINHYO_ANSWERS, SIMPLE_FORM
+
+pytestmark = pytest.mark.django_db
+
+
+@pytest.mark.parametrize("query", ["じゅうみんひょう", "ジュウミンヒョウ", "ｼﾞｭｳﾐﾝﾋｮｳ", "住民票"])
+def test_catalog_search_finds_juminhyo_however_it_is_typed(juminhyo, simple_procedure, query):
+    html = Client().get("/procedures/", {"q": query}).content.decode()
+    assert "住民票の写しの交付請求" in html
+    assert "粗大ごみ収集申込" not in html
+
+
+def test_catalog_filters_by_life_event_and_audience(juminhyo, simple_procedure):
+    html = Client().get("/procedures/", {"life_event": "housing"}).content.decode()
+    assert "粗大ごみ収集申込" in html and "住民票の写しの交付請求" not in html
+    html = Client().get("/procedures/", {"q": "ひっこし"}).content.decode()
+    assert "住民票の写しの交付請求" in html  # 引越し is one of its life events
+
+
+def test_catalog_hides_unpublished(juminhyo):
+    juminhyo.is_published = False
+    juminhyo.save()
+    assert "住民票の写しの交付請求" not in Client().get("/procedures/", {"q": "住民票"}).content.decode()
+    assert Client().get("/procedures/282103/juminhyo/").status_code == 404
+
+
+def _start(client: Client, procedure) -> Application:
+    response = client.post(f"/procedures/{procedure.municipality_id}/{procedure.slug}/start/")
+    assert response.status_code == 302, response.content
+    return Application.objects.latest("created_at")
+
+
+def test_anonymous_application_end_to_end(simple_procedure):
+    client = Client()
+    application = _start(client, simple_procedure)
+    step_url = f"/apply/{application.pk}/main/"
+    # invalid: errors next to fields and in the summary, but the draft is saved
+    response = client.post(step_url, {"main.name": "加古川 太郎", "main.copies": "9"})
+    assert response.status_code == 400
+    html = response.content.decode()
+    assert 'class="error-summary"' in html
+    assert "5以下" in html or "5 以下" in html or "以下" in html
+    application.refresh_from_db()
+    assert application.answers["main"]["name"] == "加古川 太郎"
+    # valid
+    response = client.post(step_url, {"main.name": "加古川 太郎", "main.copies": "2"})
+    assert response["Location"] == f"/apply/{application.pk}/confirm/"
+    response = client.post(f"/apply/{application.pk}/confirm/", {"confirm.agree": "1"})
+    assert response["Location"] == f"/apply/{application.pk}/review/"
+    review = client.get(f"/apply/{application.pk}/review/").content.decode()
+    assert "加古川 太郎" in review
+    response = client.post(f"/apply/{application.pk}/review/", {"idempotency_key": "k1"})
+    assert response.status_code == 302
+    application.refresh_from_db()
+    assert application.status == ApplicationStatus.SUBMITTED
+    assert re.fullmatch(r"\d{4}-\d{6}", application.receipt_number)
+    assert application.channel == Channel.ONLINE
+    done = client.get(response["Location"]).content.decode()
+    assert application.receipt_number in done
+    # the status page and history
+    detail = client.get(f"/my/applications/{application.pk}/").content.decode()
+    assert "受付" in detail
+
+
+def test_double_submit_creates_one_application(simple_procedure):
+    client = Client()
+    application = _start(client, simple_procedure)
+    client.post(f"/apply/{application.pk}/main/", {"main.name": "太郎", "main.copies": "1"})
+    client.post(f"/apply/{application.pk}/confirm/", {"confirm.agree": "1"})
+    first = client.post(f"/apply/{application.pk}/review/", {"idempotency_key": "same"})
+    second = client.post(f"/apply/{application.pk}/review/", {"idempotency_key": "same"})
+    assert first.status_code == second.status_code == 302
+    assert Application.objects.exclude(status=ApplicationStatus.DRAFT).count() == 1
+    application.refresh_from_db()
+    assert application.history.filter(to_status=ApplicationStatus.SUBMITTED).count() == 1
+
+
+def test_confirmation_email_and_outbox_retry(
+    simple_procedure, monkeypatch, django_capture_on_commit_callbacks
+):
+    from django.utils import timezone
+
+    from machi.core import notifications, outbox
+    from machi.core.models import OutboxMessage, OutboxStatus
+
+    calls = {"n": 0}
+    original = notifications.EmailChannel.send
+
+    def flaky(self, **kwargs):
+        calls["n"] += 1
+        if calls["n"] == 1:
+            raise ConnectionError("mail server down")
+        return original(self, **kwargs)
+
+    monkeypatch.setattr(notifications.EmailChannel, "send", flaky)
+    started = services.application_start(
+        procedure=simple_procedure, applicant=None, contact_email="taro@example.jp"
+    )
+    application = started.application
+    application.answers = {"main": {"name": "太郎", "copies": "1"}, "confirm": {"agree": True}}
+    application.save()
+    with django_capture_on_commit_callbacks(execute=True):
+        submitted = services.application_submit(application=application, actor=None)
+    # The mail server failed: the application stands and the message waits in the outbox.
+    submitted.refresh_from_db()
+    assert submitted.status == ApplicationStatus.SUBMITTED
+    message = OutboxMessage.objects.get()
+    assert (message.status, message.attempts) == (OutboxStatus.PENDING, 1)
+    assert "mail server down" in message.last_error
+    assert mail.outbox == []
+    OutboxMessage.objects.filter(pk=message.pk).update(next_attempt_at=timezone.now())
+    assert outbox.deliver_due() == (1, 0)
+    message.refresh_from_db()
+    assert message.status == OutboxStatus.SENT
+    assert [m.to for m in mail.outbox] == [["taro@example.jp"]]
+    assert submitted.receipt_number in mail.outbox[0].subject
+
+
+def test_resume_link_for_anonymous_draft(simple_procedure):
+    client = Client()
+    application = _start(client, simple_procedure)
+    client.post(f"/apply/{application.pk}/main/", {"main.name": "太郎", "main.copies": "1"})
+    review = client.get(f"/apply/{application.pk}/review/").content.decode()
+    match = re.search(r'href="(/apply/resume/[^"]+/)"', review)
+    assert match, "the review page offers a resume link"
+    stranger = Client()
+    assert stranger.get(f"/apply/{application.pk}/main/").status_code == 404
+    response = stranger.get(match.group(1))
+    assert response.status_code == 302
+    page = stranger.get(response["Location"]).content.decode()
+    assert "太郎" in page
+
+
+def test_other_people_cannot_see_an_application(simple_procedure, resident):
+    owner = Client()
+    application = _start(owner, simple_procedure)
+    other = Client()
+    other.force_login(resident)
+    assert other.get(f"/apply/{application.pk}/main/").status_code == 404
+    assert other.get(f"/my/applications/{application.pk}/").status_code == 404
+    assert other.get(f"/api/v1/applications/{application.pk}").status_code == 404
+
+
+def test_card_procedure_needs_sign_in(juminhyo):
+    response = Client().post("/procedures/282103/juminhyo/start/")
+    assert response.status_code == 302
+    assert Application.objects.count() == 0
+
+
+def _fill_juminhyo(client: Client, application: Application) -> None:
+    services.application_save_step(
+        application=application, step_key="applicant", step_answers=JUMINHYO_ANSWERS["applicant"]
+    )
+    services.application_save_step(
+        application=application, step_key="request", step_answers=JUMINHYO_ANSWERS["request"]
+    )
+
+
+def test_card_signature_flow(juminhyo, resident, card_settings):
+    pki = card_settings
+    client = Client()
+    client.force_login(resident)
+    application = _start(client, juminhyo)
+    _fill_juminhyo(client, application)
+    review = client.get(f"/apply/{application.pk}/review/").content.decode()
+    signing_b64 = re.search(r'id="id_signing_data" readonly rows="3">([^<]+)<', review).group(1)
+    data = base64.b64decode(signing_b64)
+    signature = base64.b64encode(pki.good.sign(data)).decode()
+    response = client.post(
+        f"/apply/{application.pk}/review/",
+        {
+            "signature": signature,
+            "certificate": pki.good.certificate_pem("sign"),
+            "idempotency_key": "x",
+        },
+    )
+    assert response.status_code == 302, response.content.decode()
+    application.refresh_from_db()
+    assert application.status == ApplicationStatus.SUBMITTED
+    assert application.signer_name == "加古川　花子"
+    evidence = CertificateEvidence.objects.get(pk=application.signature_evidence_id)
+    assert evidence.holder_address.startswith("兵庫県加古川市")
+
+
+@pytest.mark.parametrize(
+    ("card", "message"),
+    [("revoked", "失効"), ("expired", "有効期限"), ("rogue", "信頼")],
+)
+def test_card_signature_refusals_have_their_own_message(
+    juminhyo, resident, card_settings, card, message
+):
+    pki = card_settings
+    client = Client()
+    client.force_login(resident)
+    application = _start(client, juminhyo)
+    _fill_juminhyo(client, application)
+    cleaned = services.validate_answers(
+        services.FormDefinition.from_json(application.form_version.definition), application.answers
+    ).cleaned
+    data = services.submission_signing_bytes(application, cleaned)
+    chosen = getattr(pki, card)
+    response = client.post(
+        f"/apply/{application.pk}/review/",
+        {
+            "signature": base64.b64encode(chosen.sign(data)).decode(),
+            "certificate": chosen.certificate_pem("sign"),
+        },
+    )
+    assert response.status_code == 400
+    assert message in response.content.decode()
+    application.refresh_from_db()
+    assert application.status == ApplicationStatus.DRAFT
+    assert application.receipt_number is None
+
+
+def test_signature_over_other_data_is_refused(juminhyo, resident, card_settings):
+    pki = card_settings
+    client = Client()
+    client.force_login(resident)
+    application = _start(client, juminhyo)
+    _fill_juminhyo(client, application)
+    response = client.post(
+        f"/apply/{application.pk}/review/",
+        {
+            "signature": base64.b64encode(pki.good.sign(b"something else")).decode(),
+            "certificate": pki.good.certificate_pem("sign"),
+        },
+    )
+    assert response.status_code == 400
+    assert "署名" in response.content.decode()
+    assert Application.objects.get(pk=application.pk).status == ApplicationStatus.DRAFT
+
+
+def test_withdraw_before_processing(simple_procedure):
+    client = Client()
+    application = _start(client, simple_procedure)
+    application.answers = {"main": {"name": "太郎", "copies": "1"}, "confirm": {"agree": True}}
+    application.save()
+    services.application_submit(application=application, actor=None)
+    response = client.post(f"/my/applications/{application.pk}/", {"action": "withdraw", "reason": "不要になった"})
+    assert response.status_code == 302
+    application.refresh_from_db()
+    assert application.status == ApplicationStatus.WITHDRAWN
+    assert AuditEntry.objects.filter(action="application.withdrawn").exists()
+
+
+def test_correction_request_and_answer(simple_procedure, kakogawa_handler):
+    import datetime
+
+    from django.utils import timezone
+
+    client = Client()
+    application = _start(client, simple_procedure)
+    application.answers = {"main": {"name": "太郎", "copies": "1"}, "confirm": {"agree": True}}
+    application.save()
+    services.application_submit(application=application, actor=None)
+    services.application_transition(
+        application=application, to_status=ApplicationStatus.IN_REVIEW, actor=kakogawa_handler
+    )
+    services.application_request_correction(
+        application=application,
+        actor=kakogawa_handler,
+        message="通数を確認してください。",
+        fields=["main.copies"],
+        deadline=timezone.localdate() + datetime.timedelta(days=7),
+    )
+    page = client.get(f"/my/applications/{application.pk}/").content.decode()
+    assert "通数を確認してください。" in page
+    response = client.post(
+        f"/my/applications/{application.pk}/correction/",
+        {"main.name": "太郎", "main.copies": "3", "confirm.agree": "1", "note": "3通に直しました"},
+    )
+    assert response.status_code == 302, response.content.decode()
+    application.refresh_from_db()
+    assert application.status == ApplicationStatus.IN_REVIEW
+    assert application.cleaned["main"]["copies"] == 3
+    assert application.corrections.get().answered_at is not None
+
+
+def test_new_form_version_does_not_change_submitted_applications(simple_procedure):
+    started = services.application_start(procedure=simple_procedure, applicant=None)
+    application = started.application
+    application.answers = {"main": {"name": "太郎", "copies": "1"}, "confirm": {"agree": True}}
+    application.save()
+    services.application_submit(application=application, actor=None)
+    changed = {**SIMPLE_FORM, "steps": [SIMPLE_FORM["steps"][0]]}
+    services.form_version_create(
+        actor=None, procedure=simple_procedure, definition=changed, publish=True
+    )
+    application.refresh_from_db()
+    assert application.form_version.number == 1
+    assert len(application.form_version.definition["steps"]) == 2
+    assert services.current_form_version(simple_procedure).number == 2
