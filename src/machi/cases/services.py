@@ -1226,6 +1226,7 @@ def intake_submit(
     confirmation_name: str = "",
     resident_confirmed: bool = False,
     confirmation_scan: UploadedFile | bytes | None = None,
+    idempotency_key: str | None = None,
     today: dt.date | None = None,
 ) -> Case:
     """Record how the resident confirmed the content, submit, and open the case.
@@ -1271,6 +1272,7 @@ def intake_submit(
     submitted = procedure_services.application_submit(
         application=application,
         actor=actor,
+        idempotency_key=idempotency_key,
         file_lookup=procedure_services.file_lookup_for(application),
         today=today,
     )

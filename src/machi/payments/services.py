@@ -283,6 +283,55 @@ def _check_payable(application: Application, quote: FeeQuote) -> None:
         raise Conflict(_("この申請は現在お支払いを受け付けていません。"), code="payment_not_open")
 
 
+def _live_or_new(
+    application: Application,
+    quote: FeeQuote,
+    *,
+    provider_id: str,
+    actor: User | None,
+    site_url: str,
+) -> Payment:
+    """The application's live payment, or a new one saved (status created) before any call."""
+    try:
+        with transaction.atomic():
+            Application.objects.select_for_update().filter(pk=application.pk).first()
+            live = (
+                Payment.objects.select_for_update()
+                .filter(application_id=application.pk, status__in=LIVE_STATUSES)
+                .first()
+            )
+            if live is not None:
+                return live
+            payment = Payment(
+                municipality_id=application.municipality_id,
+                application=application,
+                amount_yen=quote.amount_yen,
+                provider=provider_id,
+                description=str(application.procedure.name)[:200],
+                lines=[line.as_dict() for line in quote.lines],
+            )
+            payment.idempotency_key = f"machi-pay-{payment.pk}"
+            payment.return_url = site_url.rstrip("/") + reverse(
+                "payments:return", kwargs={"payment_id": payment.pk}
+            )
+            payment.save(force_insert=True)
+            _audit(
+                payment,
+                "create",
+                actor=actor,
+                detail={"amount": payment.amount_yen, "provider": provider_id},
+            )
+            return payment
+    except IntegrityError:
+        # A concurrent request (a double click) created it first: that one is the payment.
+        winner = Payment.objects.filter(
+            application_id=application.pk, status__in=LIVE_STATUSES
+        ).first()
+        if winner is None:
+            raise
+        return winner
+
+
 def payment_start(*, application: Application, actor: User | None, site_url: str) -> Payment:
     """Open (or reuse) the application's payment for its current fee.
 
@@ -297,34 +346,9 @@ def payment_start(*, application: Application, actor: User | None, site_url: str
     if not provider.is_configured():
         raise ProviderUnavailable(_("現在、オンラインでのお支払いを利用できません。"))
     for _attempt in range(3):
-        with transaction.atomic():
-            Application.objects.select_for_update().filter(pk=application.pk).first()
-            live = (
-                Payment.objects.select_for_update()
-                .filter(application_id=application.pk, status__in=LIVE_STATUSES)
-                .first()
-            )
-            if live is None:
-                payment = Payment(
-                    municipality_id=application.municipality_id,
-                    application=application,
-                    amount_yen=quote.amount_yen,
-                    provider=provider_id,
-                    description=str(application.procedure.name)[:200],
-                    lines=[line.as_dict() for line in quote.lines],
-                )
-                payment.idempotency_key = f"machi-pay-{payment.pk}"
-                payment.return_url = site_url.rstrip("/") + reverse(
-                    "payments:return", kwargs={"payment_id": payment.pk}
-                )
-                payment.save(force_insert=True)
-                _audit(
-                    payment,
-                    "create",
-                    actor=actor,
-                    detail={"amount": payment.amount_yen, "provider": provider_id},
-                )
-                live = payment
+        live = _live_or_new(
+            application, quote, provider_id=provider_id, actor=actor, site_url=site_url
+        )
         if live.status in PAID_STATUSES:
             return live
         if live.amount_yen != quote.amount_yen or live.provider != provider_id:

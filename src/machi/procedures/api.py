@@ -10,6 +10,7 @@ import uuid
 from datetime import date, datetime
 from typing import Any
 
+from django.db import transaction
 from django.db.models import QuerySet
 from django.http import HttpRequest
 from django.utils.translation import gettext as _
@@ -194,27 +195,29 @@ def application_submit_api(
             if earlier.applicant_id and earlier.applicant_id != getattr(_user(request), "pk", None):
                 raise Forbidden(_("この冪等キーは別の申請で使われています。"))
             return Status(200, earlier)
-    started = services.application_start(
-        procedure=procedure,
-        applicant=_user(request),
-        channel=Channel.API,
-        contact_email=payload.contact_email,
-    )
-    application = started.application
-    application.answers = payload.answers
-    application.save(update_fields=["answers"])
     signature = (
         services.CardSignature(payload.signature.signature_b64, payload.signature.certificate_pem)
         if payload.signature
         else None
     )
-    submitted = services.application_submit(
-        application=application,
-        actor=_user(request),
-        idempotency_key=idempotency_key,
-        signature=signature,
-        file_lookup=services.file_lookup_for(application),
-    )
+    # One transaction: a refused submission leaves no draft behind.
+    with transaction.atomic():
+        started = services.application_start(
+            procedure=procedure,
+            applicant=_user(request),
+            channel=Channel.API,
+            contact_email=payload.contact_email,
+        )
+        application = started.application
+        application.answers = payload.answers
+        application.save(update_fields=["answers"])
+        submitted = services.application_submit(
+            application=application,
+            actor=_user(request),
+            idempotency_key=idempotency_key,
+            signature=signature,
+            file_lookup=services.file_lookup_for(application),
+        )
     return Status(201, submitted)
 
 

@@ -85,8 +85,12 @@ def charge(**changes: Any) -> dict[str, Any]:
     return value
 
 
-def event(data: dict[str, Any], *, event_id: str = "evnt_54db4d63c7886256acdbc784ccf",
-          event_type: str = "charge.succeeded") -> dict[str, Any]:
+def event(
+    data: dict[str, Any],
+    *,
+    event_id: str = "evnt_54db4d63c7886256acdbc784ccf",
+    event_type: str = "charge.succeeded",
+) -> dict[str, Any]:
     """A webhook event object wrapping ``data``."""
     return {
         "created": 1767225600,

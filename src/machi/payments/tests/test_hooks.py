@@ -71,9 +71,7 @@ def test_failed_payment_does_not_count(make_procedure, make_application, sandbox
         _submit(application)
 
 
-def test_exempt_and_counter_applications_need_no_online_payment(
-    make_procedure, make_application
-):
+def test_exempt_and_counter_applications_need_no_online_payment(make_procedure, make_application):
     exempt_procedure = make_procedure(fee=0)
     assert _submit(make_application(exempt_procedure)).status == ApplicationStatus.SUBMITTED
     counter = make_application(make_procedure(fee=300), channel="counter")
@@ -117,9 +115,7 @@ def test_rejecting_unpaid_is_allowed(submitted):
 # --- automatic refunds -------------------------------------------------------------------------
 
 
-def test_withdrawal_refunds_automatically(
-    submitted, sandbox, django_capture_on_commit_callbacks
-):
+def test_withdrawal_refunds_automatically(submitted, sandbox, django_capture_on_commit_callbacks):
     payment = _pay(submitted, sandbox)
     with django_capture_on_commit_callbacks(execute=True):
         procedure_services.application_transition(

@@ -54,7 +54,9 @@ def api():
 def payment(make_procedure, make_application):
     procedure = make_procedure(fee=300, timing=PaymentTiming.BEFORE_ISSUANCE)
     application = make_application(procedure, status=ApplicationStatus.SUBMITTED)
-    return services.payment_start(application=application, actor=None, site_url="https://machi.example.jp")
+    return services.payment_start(
+        application=application, actor=None, site_url="https://machi.example.jp"
+    )
 
 
 def _form(request) -> dict[str, list[str]]:
@@ -76,11 +78,14 @@ def test_start_sends_the_payer_to_machis_card_page_without_calling_payjp(payment
 def test_charge_with_token_sends_amount_jpy_capture_3ds_and_idempotency(payment, api):
     api.post(
         f"{API}/charges",
-        json=recorded.charge(paid=False, captured=False, captured_at=None,
-                             three_d_secure_status="unverified"),
+        json=recorded.charge(
+            paid=False, captured=False, captured_at=None, three_d_secure_status="unverified"
+        ),
         match=[matchers.header_matcher({"Idempotency-Key": payment.idempotency_key})],
     )
-    result = services.payment_confirm_card(payment=payment, token="tok_76e202b409f3da51a0706605ac81")
+    result = services.payment_confirm_card(
+        payment=payment, token="tok_76e202b409f3da51a0706605ac81"
+    )
     request = api.calls[0].request
     form = _form(request)
     assert _basic_auth_ok(request)
@@ -109,10 +114,14 @@ def test_charge_with_token_sends_amount_jpy_capture_3ds_and_idempotency(payment,
 
 def test_3ds_return_finishes_the_charge(payment, api, client):
     Payment.objects.filter(pk=payment.pk).update(provider_ref=CHARGE_ID)
-    api.get(f"{API}/charges/{CHARGE_ID}",
-            json=recorded.charge(paid=False, captured=False, three_d_secure_status="verified"))
-    api.post(f"{API}/charges/{CHARGE_ID}/tds_finish",
-             json=recorded.charge(three_d_secure_status="verified"))
+    api.get(
+        f"{API}/charges/{CHARGE_ID}",
+        json=recorded.charge(paid=False, captured=False, three_d_secure_status="verified"),
+    )
+    api.post(
+        f"{API}/charges/{CHARGE_ID}/tds_finish",
+        json=recorded.charge(three_d_secure_status="verified"),
+    )
     payment.refresh_from_db()
     result = services.payment_finish_authentication(payment=payment)
     assert result.status == PaymentStatus.SUCCEEDED
@@ -129,8 +138,9 @@ def test_card_declined_marks_the_payment_failed(payment, api):
 def test_adapter_errors_map_to_provider_errors(payjp, api):
     api.post(f"{API}/charges", json=recorded.CARD_DECLINED, status=402)
     with pytest.raises(ProviderError) as declined:
-        payjp.charge_with_token(token="t", amount=600, description="x", idempotency_key="k",
-                                return_url="https://x/")
+        payjp.charge_with_token(
+            token="t", amount=600, description="x", idempotency_key="k", return_url="https://x/"
+        )
     assert declined.value.code == "card_declined"
     assert not declined.value.retryable
     api.get(f"{API}/charges/ch_x", json=recorded.INVALID_KEY, status=401)
@@ -155,8 +165,9 @@ def test_network_failure_is_retryable(payjp, api):
 
 def test_charge_without_3ds_is_paid_at_once(payjp, api):
     api.post(f"{API}/charges", json=recorded.charge())
-    result = payjp.charge_with_token(token="t", amount=600, description="x",
-                                     idempotency_key="k", return_url="https://x/")
+    result = payjp.charge_with_token(
+        token="t", amount=600, description="x", idempotency_key="k", return_url="https://x/"
+    )
     assert result.status == PaymentStatus.SUCCEEDED
     assert result.redirect_url == ""
     assert result.created_at == datetime.fromtimestamp(1767225600, tz=UTC)
@@ -169,8 +180,9 @@ def test_refund_posts_amount_reason_and_idempotency_key(payjp, api):
         json=recorded.charge(amount_refunded=300, refund_reason="申請の取下げ"),
         match=[matchers.header_matcher({"Idempotency-Key": "machi-refund-1"})],
     )
-    refund = payjp.refund(CHARGE_ID, amount=300, idempotency_key="machi-refund-1",
-                          reason="申請の取下げ")
+    refund = payjp.refund(
+        CHARGE_ID, amount=300, idempotency_key="machi-refund-1", reason="申請の取下げ"
+    )
     form = _form(api.calls[1].request)
     assert form["amount"] == ["300"]
     assert form["refund_reason"] == ["申請の取下げ"]
@@ -185,8 +197,10 @@ def test_full_refund_through_the_service(payment, api, django_capture_on_commit_
     )
     payment.refresh_from_db()
     api.get(f"{API}/charges/{CHARGE_ID}", json=recorded.charge())
-    api.post(f"{API}/charges/{CHARGE_ID}/refund",
-             json=recorded.charge(amount_refunded=600, refunded=True))
+    api.post(
+        f"{API}/charges/{CHARGE_ID}/refund",
+        json=recorded.charge(amount_refunded=600, refunded=True),
+    )
     with django_capture_on_commit_callbacks(execute=True):
         services.refund_request(payment=payment, reason="取下げ")
     payment.refresh_from_db()
@@ -200,12 +214,18 @@ def test_full_refund_through_the_service(payment, api, django_capture_on_commit_
         (recorded.charge(), PaymentStatus.SUCCEEDED),
         (recorded.charge(amount_refunded=100), PaymentStatus.PARTIALLY_REFUNDED),
         (recorded.charge(amount_refunded=600, refunded=True), PaymentStatus.REFUNDED),
-        (recorded.charge(paid=False, captured=False, failure_code="card_declined"),
-         PaymentStatus.FAILED),
-        (recorded.charge(paid=False, captured=False, three_d_secure_status="unverified"),
-         PaymentStatus.PENDING),
-        (recorded.charge(paid=False, captured=False, three_d_secure_status="failed"),
-         PaymentStatus.FAILED),
+        (
+            recorded.charge(paid=False, captured=False, failure_code="card_declined"),
+            PaymentStatus.FAILED,
+        ),
+        (
+            recorded.charge(paid=False, captured=False, three_d_secure_status="unverified"),
+            PaymentStatus.PENDING,
+        ),
+        (
+            recorded.charge(paid=False, captured=False, three_d_secure_status="failed"),
+            PaymentStatus.FAILED,
+        ),
     ],
 )
 def test_charge_status_mapping(charge, status):
@@ -214,8 +234,12 @@ def test_charge_status_mapping(charge, status):
 
 def _webhook(client, body: dict, token: str | None):
     headers = {"X-Payjp-Webhook-Token": token} if token is not None else {}
-    return client.post(reverse("payments:webhook", args=["payjp"]), data=json.dumps(body),
-                       content_type="application/json", headers=headers)
+    return client.post(
+        reverse("payments:webhook", args=["payjp"]),
+        data=json.dumps(body),
+        content_type="application/json",
+        headers=headers,
+    )
 
 
 def test_webhook_with_the_wrong_token_is_refused(client, payment, api):
@@ -249,21 +273,33 @@ def test_webhook_token_unset_refuses_everything(payjp, settings):
 def test_non_charge_events_are_acknowledged(payjp):
     event = payjp.verify_webhook(
         {"x-payjp-webhook-token": TOKEN},
-        json.dumps(recorded.event({"object": "customer", "id": "cus_1"},
-                                  event_type="customer.created")).encode(),
+        json.dumps(
+            recorded.event({"object": "customer", "id": "cus_1"}, event_type="customer.created")
+        ).encode(),
     )
     assert event.provider_ref == "" and event.payment is None
 
 
 def test_list_payments_pages_through_charges(payjp, api):
     first = [recorded.charge(id=f"ch_{i}") for i in range(100)]
-    api.get(f"{API}/charges", json=recorded.charge_list(first, has_more=True),
-            match=[matchers.query_param_matcher(
-                {"limit": "100", "offset": "0", "since": "1767193200", "until": "1767279599"})])
-    api.get(f"{API}/charges", json=recorded.charge_list([recorded.charge(id="ch_last")],
-                                                           has_more=False),
-            match=[matchers.query_param_matcher(
-                {"limit": "100", "offset": "100", "since": "1767193200", "until": "1767279599"})])
+    api.get(
+        f"{API}/charges",
+        json=recorded.charge_list(first, has_more=True),
+        match=[
+            matchers.query_param_matcher(
+                {"limit": "100", "offset": "0", "since": "1767193200", "until": "1767279599"}
+            )
+        ],
+    )
+    api.get(
+        f"{API}/charges",
+        json=recorded.charge_list([recorded.charge(id="ch_last")], has_more=False),
+        match=[
+            matchers.query_param_matcher(
+                {"limit": "100", "offset": "100", "since": "1767193200", "until": "1767279599"}
+            )
+        ],
+    )
     found = payjp.list_payments(
         since=datetime(2025, 12, 31, 15, tzinfo=UTC), until=datetime(2026, 1, 1, 15, tzinfo=UTC)
     )
@@ -277,16 +313,20 @@ def test_card_page_posts_the_token_and_redirects_to_3ds(payment, api, applicant_
     assert page.status_code == 200
     assert PUBLIC in page.content.decode()
     assert "https://js.pay.jp" in page["Content-Security-Policy"]
-    api.post(f"{API}/charges", json=recorded.charge(paid=False, captured=False,
-                                                     three_d_secure_status="unverified"))
-    response = client.post(reverse("payments:payjp-checkout", args=[payment.pk]),
-                           {"payjp-token": "tok_1"})
+    api.post(
+        f"{API}/charges",
+        json=recorded.charge(paid=False, captured=False, three_d_secure_status="unverified"),
+    )
+    response = client.post(
+        reverse("payments:payjp-checkout", args=[payment.pk]), {"payjp-token": "tok_1"}
+    )
     assert response.status_code == 302
     assert response["Location"].startswith(f"{API}/tds/{CHARGE_ID}/start?")
 
 
-def test_not_configured_payjp_refuses_to_start(settings, make_procedure, make_application,
-                                               applicant_client):
+def test_not_configured_payjp_refuses_to_start(
+    settings, make_procedure, make_application, applicant_client
+):
     settings.MACHI_PAYJP_SECRET_KEY = ""
     application = make_application(make_procedure(fee=300))
     response = applicant_client(application).post(reverse("payments:start", args=[application.pk]))

@@ -122,9 +122,7 @@ def test_other_municipalities_are_not_mixed_in(paid, kobe):
 
 def test_a_payment_of_another_day_is_not_missing_in_machi(paid):
     payment = paid()
-    Payment.objects.filter(pk=payment.pk).update(
-        created_at=timezone.now() - timedelta(days=3)
-    )
+    Payment.objects.filter(pk=payment.pk).update(created_at=timezone.now() - timedelta(days=3))
     assert _report().items == []
 
 

@@ -67,7 +67,9 @@ SIGNATURES = {
     "empty": lambda body, settings: "",
     "malformed": lambda body, settings: "t=abc,v1=00",
     "wrong digest": lambda body, settings: f"t={int(time.time())},v1={'0' * 64}",
-    "replayed (old timestamp)": lambda body, settings: sign(body, timestamp=int(time.time()) - 3600),
+    "replayed (old timestamp)": lambda body, settings: sign(
+        body, timestamp=int(time.time()) - 3600
+    ),
     "other secret": _wrong_secret,
 }
 
@@ -129,8 +131,11 @@ def test_amount_differing_from_the_payment_is_not_accepted_as_paid(client, pendi
 
 def test_unknown_payment_is_acknowledged_and_audited(client, pending):
     body = json.dumps(
-        {"id": "e9", "type": "payment.succeeded",
-         "data": {"ref": "sbx_unknown", "status": "succeeded", "amount": 5}}
+        {
+            "id": "e9",
+            "type": "payment.succeeded",
+            "data": {"ref": "sbx_unknown", "status": "succeeded", "amount": 5},
+        }
     ).encode()
     response = _post(client, body, sign(body))
     assert response.json()["result"] == "unmatched"

@@ -1,0 +1,172 @@
+"""Staff console for procedures: catalog editing, the form editor, sharing templates (横展開)."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from machi.core.models import Department, Role
+from machi.core.tests.factories import staff_member
+from machi.procedures import services
+from machi.procedures.models import FormVersion, Procedure, ProcedureTemplate
+
+pytestmark = pytest.mark.django_db
+
+
+def test_procedure_list_is_tenant_scoped(simple_procedure, kobe, kobe_admin, kakogawa_admin, staff_client):
+    assert "粗大ごみ収集申込" in staff_client(kakogawa_admin).get("/staff/procedures/").content.decode()
+    assert "粗大ごみ収集申込" not in staff_client(kobe_admin).get("/staff/procedures/").content.decode()
+    assert staff_client(kobe_admin).get(f"/staff/procedures/{simple_procedure.pk}/").status_code == 404
+
+
+def test_staff_pages_need_verified_staff(simple_procedure, resident):
+    from django.test import Client
+
+    client = Client()
+    client.force_login(resident)
+    response = client.get("/staff/procedures/")
+    assert response.status_code == 302 and "/staff/login/" in response["Location"]
+
+
+def test_create_procedure_from_console(kakogawa, kakogawa_admin, staff_client):
+    Department.objects.create(municipality=kakogawa, code="kankyo", name="環境政策課")
+    client = staff_client(kakogawa_admin)
+    response = client.post(
+        "/staff/procedures/new/",
+        {
+            "municipality": "282103",
+            "slug": "inu-touroku",
+            "name": "犬の登録申請",
+            "name_kana": "いぬのとうろくしんせい",
+            "department": "kankyo",
+            "audience": "resident",
+            "assurance_level": "none",
+            "fee_yen": "3000",
+            "channels": ["online", "counter"],
+            "life_events": ["pet"],
+        },
+    )
+    assert response.status_code == 302, response.content.decode()
+    procedure = Procedure.objects.get(slug="inu-touroku")
+    assert procedure.department.code == "kankyo"
+    assert "いぬ" in procedure.search_text
+
+
+def test_create_procedure_bad_input_is_shown_next_to_fields(kakogawa, kakogawa_admin, staff_client):
+    response = staff_client(kakogawa_admin).post(
+        "/staff/procedures/new/",
+        {"municipality": "282103", "slug": "日本語", "name": "", "audience": "resident", "assurance_level": "none", "fee_yen": "-1"},
+    )
+    assert response.status_code == 400
+    html = response.content.decode()
+    assert "半角英数字とハイフンで入力してください。" in html
+    assert 'aria-invalid="true"' in html
+    assert not Procedure.objects.exists()
+
+
+def test_case_handler_cannot_edit(simple_procedure, kakogawa_handler, staff_client):
+    client = staff_client(kakogawa_handler)
+    assert client.get(f"/staff/procedures/{simple_procedure.pk}/form/").status_code == 403
+    response = client.post(f"/staff/procedures/{simple_procedure.pk}/", {"name": "x"})
+    assert response.status_code == 403
+
+
+def test_form_editor_add_field_then_publish(simple_procedure, kakogawa_admin, staff_client):
+    client = staff_client(kakogawa_admin)
+    url = f"/staff/procedures/{simple_procedure.pk}/form/"
+    response = client.post(
+        url,
+        {
+            "action": "add_field",
+            "step": "main",
+            "key": "pickup_date",
+            "field_type": "date",
+            "label_ja": "希望日",
+            "label_en": "Preferred date",
+            "required": "on",
+        },
+    )
+    assert response.status_code == 302, response.content.decode()
+    draft = FormVersion.objects.get(procedure=simple_procedure, number=2)
+    assert draft.published_at is None
+    assert [f["key"] for f in draft.definition["steps"][0]["fields"]][-1] == "pickup_date"
+    # residents still get version 1 until the draft is published
+    assert services.current_form_version(simple_procedure).number == 1
+    client.post(url, {"action": "up", "step": "main", "field": "pickup_date"})
+    draft.refresh_from_db()
+    keys = [f["key"] for f in draft.definition["steps"][0]["fields"]]
+    assert keys.index("pickup_date") == len(keys) - 2
+    client.post(url, {"action": "publish"})
+    assert services.current_form_version(simple_procedure).number == 2
+    preview = client.get(f"/staff/procedures/{simple_procedure.pk}/form/preview/").content.decode()
+    assert "希望日" in preview
+
+
+def test_form_editor_refuses_duplicate_key_and_bad_json(simple_procedure, kakogawa_admin, staff_client):
+    client = staff_client(kakogawa_admin)
+    url = f"/staff/procedures/{simple_procedure.pk}/form/"
+    response = client.post(
+        url, {"action": "add_field", "step": "main", "key": "name", "field_type": "text", "label_ja": "重複"}
+    )
+    assert response.status_code == 400
+    assert "同じ項目IDは使えません。" in response.content.decode()
+    response = client.post(url, {"action": "import", "definition": "{not json"})
+    assert response.status_code == 400
+    assert "JSONとして読み取れません" in response.content.decode()
+    bad = {"schema": 1, "steps": [{"key": "main", "title": {"ja": "x"}, "fields": [{"key": "a", "type": "nope", "label": {"ja": "a"}}]}]}
+    response = client.post(url, {"action": "import", "definition": json.dumps(bad)})
+    assert response.status_code == 400
+    assert FormVersion.objects.filter(procedure=simple_procedure).count() == 1
+
+
+def test_form_export_round_trips_through_import(simple_procedure, kakogawa_admin, staff_client):
+    client = staff_client(kakogawa_admin)
+    exported = client.get(f"/staff/procedures/{simple_procedure.pk}/form/export/")
+    assert exported["Content-Type"].startswith("application/json")
+    definition = json.loads(exported.content)
+    definition["steps"][0]["title"]["ja"] = "申込の内容"
+    response = client.post(
+        f"/staff/procedures/{simple_procedure.pk}/form/",
+        {"action": "import", "definition": json.dumps(definition, ensure_ascii=False)},
+    )
+    assert response.status_code == 302
+    latest = FormVersion.objects.filter(procedure=simple_procedure).latest("number")
+    assert latest.definition["steps"][0]["title"]["ja"] == "申込の内容"
+
+
+def test_template_publish_adopt_and_pull_update(simple_procedure, kakogawa_admin, hyogo, staff_client):
+    from machi.core.tests.factories import MunicipalityFactory
+
+    inami = MunicipalityFactory(code="283819", name="稲美町", name_kana="いなみちょう", kind="town", prefecture=hyogo)
+    Department.objects.create(municipality=inami, code="jumin", name="住民課")
+    inami_admin = staff_member("inami-admin", inami, Role.MUNICIPALITY_ADMIN)
+    staff_client(kakogawa_admin).post(f"/staff/procedures/{simple_procedure.pk}/template/publish/")
+    template = ProcedureTemplate.objects.get(source=simple_procedure)
+    client = staff_client(inami_admin)
+    assert "粗大ごみ収集申込" in client.get("/staff/procedures/templates/").content.decode()
+    response = client.post(
+        "/staff/procedures/templates/",
+        {"template": template.pk, "municipality": "283819", "department": "jumin", "slug": ""},
+    )
+    assert response.status_code == 302, response.content.decode()
+    adopted = Procedure.objects.get(municipality_id="283819", slug="simple")
+    assert adopted.origin_template == template
+    assert services.current_form_version(adopted).definition == services.current_form_version(
+        simple_procedure
+    ).definition
+    # the town adjusts its fee, the city improves the wording and republishes
+    assert not adopted.is_published  # the town reviews before publishing
+    services.procedure_update(actor=inami_admin, procedure=adopted, fee_yen=200, is_published=True)
+    services.procedure_update(actor=kakogawa_admin, procedure=simple_procedure, description="新しい説明")
+    services.template_publish(actor=kakogawa_admin, procedure=simple_procedure)
+    page = client.get(f"/staff/procedures/{adopted.pk}/").content.decode()
+    assert "新しい説明" in page  # the differences are shown before pulling
+    client.post(f"/staff/procedures/{adopted.pk}/template/update/")
+    adopted.refresh_from_db()
+    assert adopted.description == "新しい説明"
+    assert adopted.fee_yen == 200  # the local adjustment stays
+    assert adopted.origin_template_version == 2
+    # the public page shows where it came from
+    public = client.get("/procedures/283819/simple/").content.decode()
+    assert "加古川市" in public
