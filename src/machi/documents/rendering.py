@@ -32,6 +32,8 @@ from machi.procedures.formengine import DefinitionError, FormDefinition, summary
 from machi.procedures.models import Application
 
 logger = logging.getLogger(__name__)
+# fontTools logs every subsetting step at INFO (dozens of lines per document): keep warnings.
+logging.getLogger("fontTools.subset").setLevel(logging.WARNING)
 
 FONT_PACKAGE: Final = "pylopdf_fonts_jp"
 FONT_FILE: Final = "NotoSerifJP-Regular.otf"

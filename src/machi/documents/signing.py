@@ -31,6 +31,16 @@ from machi.documents.validation import validate_pdf, validation_context
 
 logger = logging.getLogger(__name__)
 
+
+class _ExpectedOfflineWarning(logging.Filter):
+    """Revocation data comes from the document PKI, not the network: this warning is expected."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return "fetching is not allowed" not in record.getMessage()
+
+
+logging.getLogger("pyhanko.sign.signers.pdf_signer").addFilter(_ExpectedOfflineWarning())
+
 SIGNATURE_FIELD = "MachiSignature"
 PADES_LEVEL = "B-LT"
 

@@ -287,11 +287,13 @@ def verify_upload(data: bytes) -> VerificationResult:
             verdict = problem
     else:
         problem = _signature_verdict(report)
-        if report is None:
-            verdict = Verdict.MODIFIED if hinted is not None else Verdict.UNKNOWN
+        if hinted is not None:  # claims to be an issued document, but the bytes differ
+            verdict = Verdict.MODIFIED
+        elif report is None:
+            verdict = Verdict.UNKNOWN
         elif problem is not None:
             verdict = problem
-        else:  # a valid signature, but not the exact file Machi issued
+        else:  # a valid signature, but not a file Machi issued
             verdict = Verdict.UNKNOWN
     explanation = ""
     if verdict == Verdict.UNKNOWN and report is not None and problem is None:

@@ -120,9 +120,10 @@ def verify(request: HttpRequest) -> HttpResponse:
     )
     if csrf_failure is not None:
         return csrf_failure
+    files = request.FILES  # parsed now (if the CSRF check did not already), size-limited
     if getattr(request, "_machi_upload_too_large", False):
         return _result(request, _too_large(), 413)
-    form = VerifyUploadForm(request.POST, request.FILES)
+    form = VerifyUploadForm(request.POST, files)
     if not form.is_valid():
         return _page(request, _forms(upload=form), status=400)
     upload = form.cleaned_data["pdf"]

@@ -191,6 +191,10 @@ def _sandbox() -> SandboxProvider:
     return provider
 
 
+def _decline_choices() -> list[tuple[str, str]]:
+    return [(code, selectors.failure_text(code)) for code in DECLINE_CODES]
+
+
 @require_http_methods(["GET", "POST"])
 def sandbox_checkout(request: HttpRequest, ref: str) -> HttpResponse:
     """The sandbox provider's hosted checkout page (test payments, no money moves)."""
@@ -207,7 +211,7 @@ def sandbox_checkout(request: HttpRequest, ref: str) -> HttpResponse:
             return render(
                 request,
                 "payments/sandbox_checkout.html",
-                {"tx": tx, "decline_codes": DECLINE_CODES},
+                {"tx": tx, "decline_codes": _decline_choices()},
                 status=400,
             )
         result = provider.complete(
@@ -223,7 +227,11 @@ def sandbox_checkout(request: HttpRequest, ref: str) -> HttpResponse:
     return render(
         request,
         "payments/sandbox_checkout.html",
-        {"tx": tx, "decline_codes": DECLINE_CODES, "open": tx.status == PaymentStatus.PENDING},
+        {
+            "tx": tx,
+            "decline_codes": _decline_choices(),
+            "open": tx.status == PaymentStatus.PENDING,
+        },
     )
 
 

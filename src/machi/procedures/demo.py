@@ -50,11 +50,12 @@ def load_procedures_demo() -> int:
             if template is None:
                 template = services.template_publish(actor=None, procedure=source)
             department = source.department.code if source.department else None
-            services.template_adopt(
+            adopted = services.template_adopt(
                 actor=None,
                 template=template,
                 municipality_code=municipality_code,
                 department_code=department,
             )
+            services.procedure_update(actor=None, procedure=adopted, is_published=True)
             created += 1
     return created

@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 import asyncio
+import io
 import re
 
 import pytest
 from django.core.files.uploadedfile import SimpleUploadedFile
 from django.test import Client
+from pyhanko.pdf_utils import generic
+from pyhanko.pdf_utils.incremental_writer import IncrementalPdfFileWriter
 
 from machi.documents import services
 from machi.documents.pki import configured_trust_roots
@@ -90,12 +93,22 @@ def test_a_flipped_byte_is_reported_as_modified(client, document):
     assert document.display_verification_id in html  # found through the id it claims
 
 
-def test_appended_changes_after_signing_are_modified(client, document):
-    data = bytes(document.pdf)
-    appended = data + b"\n1 0 obj\n<< /Type /Catalog >>\nendobj\n"
-    response = upload(client, appended)
-    assert response.status_code == 200
-    assert verdict(response) in {"modified", "not_pdf"}
+def test_changes_added_after_signing_are_modified(client, document):
+    writer = IncrementalPdfFileWriter(io.BytesIO(bytes(document.pdf)))
+    stream = generic.StreamObject(stream_data=b"BT /F1 24 Tf 100 100 Td (FAKE) Tj ET")
+    writer.add_stream_to_page(0, writer.add_object(stream))
+    out = io.BytesIO()
+    writer.write(out)
+    (report,) = validate_pdf(out.getvalue(), trust_roots=configured_trust_roots())
+    assert report.intact and not report.unmodified
+    response = upload(client, out.getvalue())
+    assert verdict(response) == "modified"
+    assert "署名の後に文書が変更されています" in response.content.decode()
+
+
+def test_trailing_bytes_make_a_different_file(client, document):
+    response = upload(client, bytes(document.pdf) + b"\n% appended\n")
+    assert verdict(response) == "modified"
 
 
 @pytest.mark.parametrize(

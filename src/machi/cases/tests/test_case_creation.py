@@ -1,0 +1,96 @@
+"""Every submitted application becomes a case (listener, eager creation, backfill)."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+import pytest
+
+from machi.cases import services
+from machi.cases.business_days import add_business_days, is_business_day
+from machi.cases.models import Case, StepTiming
+from machi.cases.tests.helpers import case_of, submit
+from machi.procedures import services as procedure_services
+from machi.procedures.models import ApplicationStatus, Channel
+
+pytestmark = pytest.mark.django_db
+
+
+@pytest.mark.parametrize("channel", [Channel.ONLINE, Channel.COUNTER, Channel.PAPER, Channel.POST])
+def test_submission_of_any_channel_opens_a_case(
+    procedure, django_capture_on_commit_callbacks, channel
+):
+    with django_capture_on_commit_callbacks(execute=True):
+        application = submit(procedure, channel=channel, create_case=False)
+    case = case_of(application)
+    assert case.channel == channel
+    assert case.status == ApplicationStatus.SUBMITTED
+    assert case.is_open
+    assert case.municipality_id == procedure.municipality_id
+    assert case.department_id == procedure.department_id
+    assert case.receipt_number == application.receipt_number
+    assert case.due_date == services.compute_due_date(
+        submitted_at=application.submitted_at, days=5
+    )
+    timing = StepTiming.objects.get(case=case)
+    assert timing.step == ApplicationStatus.SUBMITTED and timing.left_at is None
+
+
+def test_case_creation_is_idempotent(procedure, django_capture_on_commit_callbacks):
+    with django_capture_on_commit_callbacks(execute=True):
+        application = submit(procedure)  # eager creation, then the listener again
+    first = case_of(application)
+    again = services.case_create_for_application(application=application)
+    assert again.pk == first.pk
+    assert Case.objects.filter(application=application).count() == 1
+    assert StepTiming.objects.filter(case=first).count() == 1
+
+
+def test_draft_cannot_become_a_case(procedure):
+    started = procedure_services.application_start(procedure=procedure, applicant=None)
+    with pytest.raises(services.Conflict):
+        services.case_create_for_application(application=started.application)
+
+
+def test_backfill_creates_missing_cases_and_syncs_stale_ones(procedure, kakogawa_handler):
+    without_case = submit(procedure, create_case=False)
+    stale = submit(procedure)
+    # A transition whose after-commit listener never ran (no on_commit here).
+    procedure_services.application_transition(
+        application=stale, to_status=ApplicationStatus.IN_REVIEW, actor=kakogawa_handler
+    )
+    assert case_of(stale).status == ApplicationStatus.SUBMITTED
+    result = services.cases_backfill()
+    assert result.created == 1
+    assert result.synced == 1
+    assert case_of(without_case).status == ApplicationStatus.SUBMITTED
+    synced = case_of(stale)
+    assert synced.status == ApplicationStatus.IN_REVIEW
+    steps = list(StepTiming.objects.filter(case=synced).values_list("step", "left_at"))
+    assert steps[0][0] == ApplicationStatus.SUBMITTED and steps[0][1] is not None
+    assert steps[1] == (ApplicationStatus.IN_REVIEW, None)
+
+
+def test_listener_follows_transitions_made_elsewhere(
+    procedure, django_capture_on_commit_callbacks
+):
+    application = submit(procedure)
+    with django_capture_on_commit_callbacks(execute=True):
+        procedure_services.application_withdraw(application=application, actor=None, reason="不要")
+    case = case_of(application)
+    assert case.status == ApplicationStatus.WITHDRAWN
+    assert not case.is_open
+    assert not StepTiming.objects.filter(case=case, left_at__isnull=True).exists()
+
+
+def test_due_date_counts_business_days():
+    # 2026-05-01 (Fri) + 1 business day skips the weekend and ゴールデンウィーク (5/6 振替休日).
+    assert add_business_days(dt.date(2026, 5, 1), 1) == dt.date(2026, 5, 7)
+    assert not is_business_day(dt.date(2026, 1, 2))  # 年末年始
+    assert not is_business_day(dt.date(2026, 9, 21))  # 敬老の日
+    assert not is_business_day(dt.date(2026, 9, 22))  # 国民の休日 (between two holidays)
+    assert add_business_days(dt.date(2026, 5, 9), 0) == dt.date(2026, 5, 11)  # Saturday → Monday
+
+
+def test_no_standard_processing_days_means_no_due_date():
+    assert services.compute_due_date(submitted_at=dt.datetime.now(dt.UTC), days=None) is None
