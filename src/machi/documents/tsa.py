@@ -99,7 +99,17 @@ def _rejection(fail_info: str, text: str) -> bytes:
         "status_string": [text],
         "fail_info": tsp.PKIFailureInfo({fail_info}),
     }
-    return tsp.TimeStampResp({"status": tsp.PKIStatusInfo(status)}).dump()
+    # TimeStampResp ::= SEQUENCE { status PKIStatusInfo, timeStampToken OPTIONAL }: asn1crypto
+    # insists on the token when encoding, so the one-field SEQUENCE is written by hand.
+    inner = bytes(tsp.PKIStatusInfo(status).dump())
+    return b"\x30" + _der_length(len(inner)) + inner
+
+
+def _der_length(length: int) -> bytes:
+    if length < 0x80:
+        return bytes([length])
+    encoded = length.to_bytes((length.bit_length() + 7) // 8, "big")
+    return bytes([0x80 | len(encoded)]) + encoded
 
 
 def respond(query: bytes) -> bytes:

@@ -7,6 +7,7 @@ from typing import Any
 from django.core.management.base import BaseCommand, CommandParser
 
 from machi.core.demo import DEMO_PASSWORD, DEMO_TOTP_BASE32, load_core_demo
+from machi.identity.demo import DEMO_RESIDENT_PASSWORD, load_identity_demo
 from machi.procedures.demo import load_procedures_demo
 
 
@@ -20,6 +21,7 @@ class Command(BaseCommand):
     def handle(self, *args: Any, **options: Any) -> None:
         logins = load_core_demo()
         load_procedures_demo()
+        demo_card = load_identity_demo()
         if options["quiet"]:
             return
         base = options["base_url"].rstrip("/")
@@ -35,6 +37,12 @@ class Command(BaseCommand):
         out(f"  TOTP secret (base32) for every demo account: {DEMO_TOTP_BASE32}")
         out("    add it to an authenticator app, or print the current code with")
         out("    `.venv/bin/python -m machi demo-code`")
+        out("")
+        out("  Resident (住民) sign-in: " + f"{base}/account/sign-in/")
+        out(f"    e-mail {demo_card.resident_email}, password {DEMO_RESIDENT_PASSWORD}")
+        out(f"    simulated My Number card: {demo_card.card_path}")
+        out("    sign what the review page shows with:")
+        out(f"    .venv/bin/python -m machi card sign {demo_card.card_path} --data data.bin")
         out("")
         out("  Staff accounts (username — role — municipality code):")
         for login in logins:
