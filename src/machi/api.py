@@ -14,6 +14,7 @@ from ninja.errors import AuthenticationError, HttpError, ValidationError
 
 from machi.core.api import public_router, staff_router
 from machi.identity.api import router as identity_router
+from machi.payments.api import router as payments_router
 from machi.procedures.api import router as procedures_router
 from machi.core.exceptions import ApplicationError
 
@@ -104,6 +105,7 @@ api.add_router("/", public_router)
 api.add_router("/staff", staff_router)
 api.add_router("/", procedures_router)
 api.add_router("/identity", identity_router)
+api.add_router("/payments", payments_router)
 
 
 def api_not_found(request: HttpRequest, rest: str = "") -> HttpResponse:

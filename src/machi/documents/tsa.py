@@ -19,7 +19,12 @@ from cryptography import x509
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
 from django.conf import settings
-from pyhanko.sign.timestamps import DummyTimeStamper, HTTPTimeStamper, TimeStamper
+from pyhanko.sign.timestamps import (
+    DummyTimeStamper,
+    HTTPTimeStamper,
+    TimeStamper,
+    TimestampRequestError,
+)
 from pyhanko_certvalidator.registry import SimpleCertificateStore
 
 from machi.documents.pki import DocumentPki
@@ -30,8 +35,26 @@ MAX_QUERY_BYTES: Final = 16 * 1024
 DIGEST_SIZES: Final = {"sha256": 32, "sha384": 48, "sha512": 64}
 
 _cache_lock = threading.Lock()
+
+
+class MachiHTTPTimeStamper(HTTPTimeStamper):
+    """pyHanko's HTTP client, with every bad reply reported as ``TimestampRequestError``.
+
+    (asn1crypto cannot even parse an RFC 3161 *rejection*, which has no token: that surfaces
+    as a ValueError, which must not be mistaken for a signing problem.)
+    """
+
+    async def async_timestamp(self, message_digest: bytes, md_algorithm: str) -> Any:
+        try:
+            return await super().async_timestamp(message_digest, md_algorithm)
+        except TimestampRequestError:
+            raise
+        except Exception as exc:
+            raise TimestampRequestError(f"unusable reply from the TSA: {exc}") from exc
+
+
 _local_cache: dict[tuple[str, int], DummyTimeStamper] = {}
-_http_cache: dict[tuple[str, float], HTTPTimeStamper] = {}
+_http_cache: dict[tuple[str, float], MachiHTTPTimeStamper] = {}
 
 
 def asn1_certificate(certificate: x509.Certificate) -> asn1_x509.Certificate:
@@ -83,7 +106,7 @@ def timestamper() -> TimeStamper:
         stamper = _http_cache.get(cache_key)
         if stamper is None:
             # Reused: pyHanko caches one "dummy" token per client for size estimation.
-            stamper = HTTPTimeStamper(url, timeout=timeout)
+            stamper = MachiHTTPTimeStamper(url, timeout=timeout)
             _http_cache[cache_key] = stamper
     return stamper
 

@@ -122,6 +122,9 @@ def staff_locked_out(
 ) -> HttpResponse:
     """Shown instead of the console when too many sign-ins failed (django-axes)."""
     minutes = int(settings.AXES_COOLOFF_TIME.total_seconds() // 60)
+    if request.path.startswith("/account/") or request.path.startswith("/api/v1/identity/"):
+        # Residents see the resident page (no staff navigation), same rule and status.
+        return render(request, "identity/locked_out.html", {"minutes": minutes}, status=429)
     return render(
         request,
         "web/staff/locked_out.html",

@@ -14,7 +14,6 @@ from machi.core.models import Role
 def _cases_settings(settings, tmp_path: Path) -> None:
     settings.ROOT_URLCONF = "machi.cases.tests.urls"
     settings.MACHI_PRIVATE_FILES_ROOT = tmp_path / "private"
-    settings.STATIC_ROOT = tmp_path / "static"
 
 
 @pytest.fixture

@@ -43,7 +43,7 @@ def test_queue_needs_verified_staff(client, kakogawa):
 
 def test_queue_is_tenant_scoped(procedure, kobe, kobe_admin, kakogawa_admin, staff_client):
     ours = case_of(submit(procedure))
-    theirs = case_of(submit(make_procedure(kobe)))
+    theirs = case_of(submit(make_procedure(kobe, name="神戸の手続")))
     kobe_page = html(staff_client(kobe_admin).get(QUEUE + "?status=all"))
     assert str(theirs.application_id) in kobe_page
     assert str(ours.application_id) not in kobe_page
