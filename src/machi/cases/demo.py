@@ -36,7 +36,6 @@ from machi.cases.models import (
     CaseEvent,
     ConfirmationMethod,
     IdentityDocument,
-    Intake,
     StepTiming,
 )
 from machi.core import services as core_services
@@ -48,8 +47,6 @@ from machi.procedures.demo_forms import APPLICANT_STEP, label, options
 from machi.procedures.models import (
     Application,
     ApplicationOutcome,
-    ApplicationStatus,
-    Channel,
     Procedure,
     StatusChange,
 )
@@ -119,28 +116,76 @@ class Person:
 
 PEOPLE = [
     Person(
-        "加古川", "太郎", "カコガワ", "タロウ", "1985-04-12", "6750064", "加古川町溝之口",
-        "800番地", "079-421-2000", "taro@example.jp",
+        "加古川",
+        "太郎",
+        "カコガワ",
+        "タロウ",
+        "1985-04-12",
+        "6750064",
+        "加古川町溝之口",
+        "800番地",
+        "079-421-2000",
+        "taro@example.jp",
     ),
     Person(
-        "尾上", "花子", "オノエ", "ハナコ", "1990-09-03", "6750025", "尾上町養田",
-        "1丁目2-3", "079-456-1111", "hanako@example.jp",
+        "尾上",
+        "花子",
+        "オノエ",
+        "ハナコ",
+        "1990-09-03",
+        "6750025",
+        "尾上町養田",
+        "1丁目2-3",
+        "079-456-1111",
+        "hanako@example.jp",
     ),
     Person(
-        "平岡", "健一", "ヒラオカ", "ケンイチ", "1978-01-20", "6750101", "平岡町新在家",
-        "2丁目5-8", "079-435-2222", "kenichi@example.jp",
+        "平岡",
+        "健一",
+        "ヒラオカ",
+        "ケンイチ",
+        "1978-01-20",
+        "6750101",
+        "平岡町新在家",
+        "2丁目5-8",
+        "079-435-2222",
+        "kenichi@example.jp",
     ),
     Person(
-        "別府", "さくら", "ベフ", "サクラ", "1995-11-30", "6750124", "別府町緑町",
-        "3-14", "079-437-3333", "sakura@example.jp",
+        "別府",
+        "さくら",
+        "ベフ",
+        "サクラ",
+        "1995-11-30",
+        "6750124",
+        "別府町緑町",
+        "3-14",
+        "079-437-3333",
+        "sakura@example.jp",
     ),
     Person(
-        "野口", "誠", "ノグチ", "マコト", "1969-07-07", "6750012", "野口町野口",
-        "120番地の1", "079-422-4444", "makoto@example.jp",
+        "野口",
+        "誠",
+        "ノグチ",
+        "マコト",
+        "1969-07-07",
+        "6750012",
+        "野口町野口",
+        "120番地の1",
+        "079-422-4444",
+        "makoto@example.jp",
     ),
     Person(
-        "神野", "由美", "カンノ", "ユミ", "1982-03-15", "6750003", "神野町神野",
-        "45番地", "079-438-5555", "yumi@example.jp",
+        "神野",
+        "由美",
+        "カンノ",
+        "ユミ",
+        "1982-03-15",
+        "6750003",
+        "神野町神野",
+        "45番地",
+        "079-438-5555",
+        "yumi@example.jp",
     ),
 ]
 
@@ -280,9 +325,7 @@ class _Demo:
         )
         return services.case_create_for_application(application=submitted)
 
-    def counter_intake(
-        self, key: str, slug: str, person: Person, answers: dict[str, Any]
-    ) -> Case:
+    def counter_intake(self, key: str, slug: str, person: Person, answers: dict[str, Any]) -> Case:
         intake = services.intake_start_counter(
             procedure=self.procedure(slug),
             actor=self.counter,
@@ -416,9 +459,7 @@ def _setup(demo: _Demo) -> None:
         )
     gomi = demo.procedure("sodai-gomi")
     if services.approval_route_effective(gomi).is_default:
-        services.approval_route_save(
-            actor=None, procedure=gomi, steps=[], approval_required=False
-        )
+        services.approval_route_save(actor=None, procedure=gomi, steps=[], approval_required=False)
 
 
 def _jukyo_answers(p: Person, lot: str, kind: str) -> dict[str, Any]:
@@ -482,7 +523,10 @@ def load_cases_demo() -> int:
     # 01 受付 (counter, 書かない窓口)
     if not demo.exists("demo-cases-01"):
         demo.counter_intake(
-            "demo-cases-01", "jukyo-hyouji", taro, _jukyo_answers(taro, "加古川町溝之口字東812番1", "house")
+            "demo-cases-01",
+            "jukyo-hyouji",
+            taro,
+            _jukyo_answers(taro, "加古川町溝之口字東812番1", "house"),
         )
         created += 1
     # 02 受付 (paper)
@@ -516,7 +560,10 @@ def load_cases_demo() -> int:
     # 05 補正依頼中
     if not demo.exists("demo-cases-05"):
         case = demo.counter_intake(
-            "demo-cases-05", "jukyo-hyouji", makoto, _jukyo_answers(makoto, "野口町野口字西", "office")
+            "demo-cases-05",
+            "jukyo-hyouji",
+            makoto,
+            _jukyo_answers(makoto, "野口町野口字西", "office"),
         )
         case = demo.review(case)
         services.case_request_correction(
@@ -531,10 +578,17 @@ def load_cases_demo() -> int:
     # 06 決裁中: two-step route, waiting for 係長決裁
     if not demo.exists("demo-cases-06"):
         case = demo.counter_intake(
-            "demo-cases-06", "jukyo-hyouji", yumi, _jukyo_answers(yumi, "神野町神野字北45番3", "house")
+            "demo-cases-06",
+            "jukyo-hyouji",
+            yumi,
+            _jukyo_answers(yumi, "神野町神野字北45番3", "house"),
         )
         case = demo.review(case)
-        demo.draft(case, ApplicationOutcome.GRANTED, "現地を確認しました。住居番号「45番3号」を付番します。")
+        demo.draft(
+            case,
+            ApplicationOutcome.GRANTED,
+            "現地を確認しました。住居番号「45番3号」を付番します。",
+        )
         demo.backdate(case, 2)
         created += 1
     # 07 決裁中: 係長決裁 approved, waiting for 課長決裁
@@ -611,7 +665,9 @@ def load_cases_demo() -> int:
             },
         )
         case = demo.review(case)
-        request = demo.draft(case, ApplicationOutcome.ISSUED, "現地調査の結果、半壊と判定しました。")
+        request = demo.draft(
+            case, ApplicationOutcome.ISSUED, "現地調査の結果、半壊と判定しました。"
+        )
         demo.decide(request, demo.approver, "係長決裁")
         demo.decide(request, demo.admin, "課長決裁", acting_for=demo.kacho)
         demo.complete(case, ApplicationOutcome.ISSUED, "罹災証明書を交付しました。")
@@ -693,4 +749,3 @@ def demo_statuses() -> dict[str, int]:
     for status in Case.objects.filter(municipality_id=KAKOGAWA).values_list("status", flat=True):
         counts[status] = counts.get(status, 0) + 1
     return counts
-

@@ -565,9 +565,7 @@ def _decide(request: HttpRequest, case: Case, user: User) -> HttpResponse:
 
 @require_GET
 @staff_required
-def case_file(
-    request: HttpRequest, application_id: uuid.UUID, file_id: uuid.UUID
-) -> HttpResponse:
+def case_file(request: HttpRequest, application_id: uuid.UUID, file_id: uuid.UUID) -> HttpResponse:
     """Download one of the case's files (attachments and scans), recorded in the audit log."""
     found = _case_or_error(request, application_id)
     if isinstance(found, HttpResponse):
@@ -705,7 +703,8 @@ def counter_start(request: HttpRequest) -> HttpResponse:
     user = staff_user(request)
     if not policy.intake_codes(user):
         return _forbidden(request)
-    form = CounterStartForm(request.POST or None, procedures=_intake_procedure_choices(user))
+    posted = request.POST if request.method == "POST" else None
+    form = CounterStartForm(posted, procedures=_intake_procedure_choices(user))
     status = 200
     if request.method == "POST":
         status = 400
@@ -744,7 +743,9 @@ def paper_start(request: HttpRequest) -> HttpResponse:
     if not policy.intake_codes(user):
         return _forbidden(request)
     form = PaperStartForm(
-        request.POST or None, request.FILES or None, procedures=_intake_procedure_choices(user)
+        request.POST if request.method == "POST" else None,
+        request.FILES if request.method == "POST" else None,
+        procedures=_intake_procedure_choices(user),
     )
     status = 200
     if request.method == "POST":
@@ -879,11 +880,9 @@ def intake_confirm(request: HttpRequest, application_id: uuid.UUID) -> HttpRespo
     lookup = procedure_services.file_lookup_for(application)
     result = validate_answers(definition, application.answers, file_lookup=lookup)
     is_counter = intake.channel == Channel.COUNTER
-    form: Form = (
-        CounterConfirmForm(request.POST or None, request.FILES or None)
-        if is_counter
-        else PaperConfirmForm(request.POST or None)
-    )
+    posted = request.POST if request.method == "POST" else None
+    files = request.FILES if request.method == "POST" else None
+    form: Form = CounterConfirmForm(posted, files) if is_counter else PaperConfirmForm(posted)
     status = 200
     if request.method == "POST":
         status = 400

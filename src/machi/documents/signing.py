@@ -12,6 +12,7 @@ signature or time stamp that would not verify is never handed out.
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import io
 import logging
@@ -21,7 +22,8 @@ from datetime import datetime
 from django.conf import settings
 from pyhanko.pdf_utils.incremental_writer import IncrementalPdfFileWriter
 from pyhanko.sign import fields, signers
-from pyhanko.sign.timestamps import TimestampRequestError
+from pyhanko.sign.timestamps import TimeStamper, TimestampRequestError
+from pyhanko_certvalidator import ValidationContext
 from pyhanko_certvalidator.registry import SimpleCertificateStore
 
 from machi.documents import tsa
@@ -76,6 +78,11 @@ def _caused_by(exc: BaseException, kind: type[BaseException]) -> bool:
     return False
 
 
+async def _check_tsa(timestamper: TimeStamper, context: ValidationContext) -> None:
+    async for _path in timestamper.validation_paths(context):
+        pass
+
+
 def sign_pdf(
     pdf: bytes,
     *,
@@ -117,8 +124,10 @@ def sign_pdf(
     )
     try:
         timestamper = tsa.timestamper()
+        # The TSA answers and its certificate chains to a trusted root (else say so clearly).
+        asyncio.run(_check_tsa(timestamper, context))
     except Exception as exc:
-        raise TimestampFailed(f"time-stamping authority unavailable: {exc}") from exc
+        raise TimestampFailed(f"time-stamping authority unusable: {exc}") from exc
     try:
         writer = IncrementalPdfFileWriter(io.BytesIO(pdf))
         output = signers.PdfSigner(metadata, signer, timestamper=timestamper).sign_pdf(writer)

@@ -274,6 +274,10 @@ def review(request: HttpRequest, application_id: Any) -> HttpResponse:
                         reverse("procedures:done", kwargs={"application_id": submitted.pk})
                     )
             status = 400
+    payment_required = False
+    if not result.errors:
+        problems = services.submission_problems(application, result.cleaned)
+        payment_required = any(p.code == "payment_required" for p in problems)
     first_error_step = None
     if result.errors:
         first_error_step = definition.step_of(next(iter(result.errors)))
@@ -292,6 +296,7 @@ def review(request: HttpRequest, application_id: Any) -> HttpResponse:
             "incomplete": bool(result.errors),
             "first_error_step": first_error_step,
             "needs_card": needs_card,
+            "payment_required": payment_required,
             "signing_b64": signing_b64,
             "form_errors": form_errors,
             "idempotency_key": secrets.token_urlsafe(16),

@@ -24,7 +24,7 @@ from django.utils import translation
 from django.utils.translation import gettext as _
 
 from machi.core import notifications
-from machi.core.exceptions import Conflict, Forbidden, InvalidInput, NotFound
+from machi.core.exceptions import ApplicationError, Conflict, Forbidden, InvalidInput, NotFound
 from machi.core.japanese import kana_reading, search_key
 from machi.core.models import Department, Role, User
 from machi.core.selectors import municipality_get, user_has_role
@@ -598,6 +598,29 @@ def register_transition_check(check: TransitionCheck) -> None:
 def register_transition_listener(listener: TransitionListener) -> None:
     """Call ``listener(application, from_status, to_status)`` after a transition commits."""
     _transition_listeners.append(listener)
+
+
+def submission_problems(application: Application, cleaned: dict[str, Any]) -> list[ApplicationError]:
+    """What the registered submission checks would refuse now (e.g. the fee is not paid yet).
+
+    Runs the checks in a savepoint that is always rolled back, so nothing they write stays.
+    """
+    problems: list[ApplicationError] = []
+    try:
+        with transaction.atomic():
+            for check in list(_submission_checks):
+                try:
+                    check(application, cleaned)
+                except ApplicationError as exc:
+                    problems.append(exc)
+            raise _RollBack
+    except _RollBack:
+        pass
+    return problems
+
+
+class _RollBack(Exception):
+    """Undoes whatever a dry run of the submission checks wrote."""
 
 
 def _after_commit_listeners(application: Application, from_status: str, to_status: str) -> None:

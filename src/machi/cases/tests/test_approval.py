@@ -139,6 +139,7 @@ def test_send_back_returns_to_review_with_the_comment(two_step, kakogawa_handler
     assert case.approval_state == ApprovalState.SENT_BACK
     assert step(request, "課長決裁").status == ApprovalStepStatus.CANCELLED
     last = case.application.history.order_by("-id").first()
+    assert last is not None
     assert "添付書類の確認を追記してください。" in last.note
     # The handler drafts again: a new request with fresh steps.
     again = services.case_send_to_approval(
@@ -205,7 +206,7 @@ def test_delegation_is_recorded(two_step, kakogawa_handler, approver, approver2,
 def test_drafter_cannot_approve(procedure, kakogawa, kakogawa_handler):
     # The handler also holds 決裁者: still not for a case they drafted.
     member("kakogawa-handler", kakogawa, Role.APPROVER)
-    case, request = drafted(procedure, kakogawa_handler)
+    _case, request = drafted(procedure, kakogawa_handler)
     with pytest.raises(Forbidden) as error:
         services.approval_decide(step=request.steps.get(), actor=kakogawa_handler, decision=APPROVE)
     assert error.value.code == "drafter_cannot_approve"
@@ -220,7 +221,7 @@ def test_same_person_cannot_approve_twice(procedure, kakogawa_admin, kakogawa_ha
             RouteStepSpec(2, "課長決裁", role=Role.APPROVER),
         ],
     )
-    case, request = drafted(procedure, kakogawa_handler)
+    _case, request = drafted(procedure, kakogawa_handler)
     services.approval_decide(step=step(request, "係長決裁"), actor=approver, decision=APPROVE)
     with pytest.raises(Forbidden) as error:
         services.approval_decide(step=step(request, "課長決裁"), actor=approver, decision=APPROVE)
@@ -256,14 +257,18 @@ def test_approval_decisions_use_the_lock(procedure, kakogawa_handler, approver):
 def test_route_editing_needs_municipality_admin(procedure, kakogawa_handler, kakogawa_admin):
     with pytest.raises(Forbidden):
         services.approval_route_save(
-            actor=kakogawa_handler, procedure=procedure, steps=[RouteStepSpec(1, "x", role="approver")]
+            actor=kakogawa_handler,
+            procedure=procedure,
+            steps=[RouteStepSpec(1, "x", role="approver")],
         )
     with pytest.raises(InvalidInput):
         services.approval_route_save(
             actor=kakogawa_admin, procedure=procedure, steps=[RouteStepSpec(1, "誰も")]
         )
     services.approval_route_step_add(
-        actor=kakogawa_admin, procedure=procedure, step=RouteStepSpec(2, "課長決裁", role="approver")
+        actor=kakogawa_admin,
+        procedure=procedure,
+        step=RouteStepSpec(2, "課長決裁", role="approver"),
     )
     route = services.approval_route_effective(procedure)
     assert [s.label for s in route.steps] == ["決裁", "課長決裁"]  # starts from the default
@@ -273,9 +278,7 @@ def test_route_editing_needs_municipality_admin(procedure, kakogawa_handler, kak
     assert services.approval_route_effective(procedure).is_default
 
 
-def test_running_requests_keep_their_copy_of_the_route(
-    two_step, kakogawa_handler, kakogawa_admin
-):
-    case, request = drafted(two_step, kakogawa_handler)
+def test_running_requests_keep_their_copy_of_the_route(two_step, kakogawa_handler, kakogawa_admin):
+    _case, request = drafted(two_step, kakogawa_handler)
     services.approval_route_reset(actor=kakogawa_admin, procedure=two_step)
     assert request.steps.count() == 3

@@ -29,9 +29,7 @@ def test_submission_of_any_channel_opens_a_case(
     assert case.municipality_id == procedure.municipality_id
     assert case.department_id == procedure.department_id
     assert case.receipt_number == application.receipt_number
-    assert case.due_date == services.compute_due_date(
-        submitted_at=application.submitted_at, days=5
-    )
+    assert case.due_date == services.compute_due_date(submitted_at=case.submitted_at, days=5)
     timing = StepTiming.objects.get(case=case)
     assert timing.step == ApplicationStatus.SUBMITTED and timing.left_at is None
 
@@ -71,9 +69,7 @@ def test_backfill_creates_missing_cases_and_syncs_stale_ones(procedure, kakogawa
     assert steps[1] == (ApplicationStatus.IN_REVIEW, None)
 
 
-def test_listener_follows_transitions_made_elsewhere(
-    procedure, django_capture_on_commit_callbacks
-):
+def test_listener_follows_transitions_made_elsewhere(procedure, django_capture_on_commit_callbacks):
     application = submit(procedure)
     with django_capture_on_commit_callbacks(execute=True):
         procedure_services.application_withdraw(application=application, actor=None, reason="不要")

@@ -86,7 +86,11 @@ def test_counter_flow_end_to_end(person_procedure, counter_clerk, kakogawa_handl
     assert "本人が内容を確認したことを確かめてください。" in html(response)
     response = client.post(
         confirm_url,
-        {"method": "tablet_signature", "resident_confirmed": "on", "confirmation_name": "加古川 太郎"},
+        {
+            "method": "tablet_signature",
+            "resident_confirmed": "on",
+            "confirmation_name": "加古川 太郎",
+        },
     )
     assert response.status_code == 302
     case = Case.objects.select_related("application").get()
@@ -137,7 +141,12 @@ def test_counter_with_a_signed_printed_summary(person_procedure, counter_clerk, 
     page = html(client.get(f"/staff/cases/{case.application_id}/"))
     assert f"/files/{intake.confirmation_file_id}/" in page  # the signed summary
     assert "proof.pdf" in page  # the attachment entered at the counter
-    assert client.get(f"/staff/cases/{case.application_id}/files/{intake.confirmation_file_id}/").status_code == 200
+    assert (
+        client.get(
+            f"/staff/cases/{case.application_id}/files/{intake.confirmation_file_id}/"
+        ).status_code
+        == 200
+    )
 
 
 def test_paper_flow_end_to_end(procedure, counter_clerk, kakogawa_handler, staff_client):
@@ -186,7 +195,9 @@ def test_paper_scan_must_be_safe(procedure, counter_clerk, staff_client):
 
 
 def test_intake_needs_the_role_of_that_municipality(procedure, approver, kobe_admin, staff_client):
-    identity = services.IdentityCheck(document="my_number_card", family_name="山田", birth_date=None)
+    identity = services.IdentityCheck(
+        document="my_number_card", family_name="山田", birth_date=None
+    )
     with pytest.raises(Forbidden):
         services.intake_start_counter(procedure=procedure, actor=approver, identity=identity)
     with pytest.raises(Forbidden):

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 import re
+from typing import Any
 
 import pytest
 from django.core.files.uploadedfile import SimpleUploadedFile
@@ -83,7 +84,9 @@ def test_prefecture_admin_reads_everything_but_changes_nothing(
 def test_handlers_see_their_department_by_default(
     kakogawa, shimin, handler2, staff_client, procedure
 ):
-    other_department = Department.objects.create(municipality=kakogawa, code="kosodate", name="子育て支援課")
+    other_department = Department.objects.create(
+        municipality=kakogawa, code="kosodate", name="子育て支援課"
+    )
     other = make_procedure(kakogawa, department=other_department)
     mine = case_of(submit(procedure))
     theirs = case_of(submit(other))
@@ -136,9 +139,9 @@ def test_queue_counts_are_capped(procedure, kakogawa_handler):
 
     for _ in range(3):
         submit(procedure)
-    counts = {c.key: c for c in case_status_counts(
-        user=kakogawa_handler, filters=QueueFilter(), cap=2
-    )}
+    counts = {
+        c.key: c for c in case_status_counts(user=kakogawa_handler, filters=QueueFilter(), cap=2)
+    }
     assert counts["submitted"].count == 2 and counts["submitted"].capped
     assert counts["submitted"].display == "2+"
     assert counts["in_review"].count == 0 and not counts["in_review"].capped
@@ -178,8 +181,12 @@ def test_two_handlers_edit_the_same_case(procedure, kakogawa_handler, handler2, 
     first, second = staff_client(kakogawa_handler), staff_client(handler2)
     page_first = html(first.get(detail_url(case)))
     html(second.get(detail_url(case)))  # the second handler opened it too
-    version = re.search(r'name="review-lock_version" value="(\d+)"', page_first).group(1)
-    assert first.post(action_url(case, "review"), {"review-lock_version": version}).status_code == 302
+    found = re.search(r'name="review-lock_version" value="(\d+)"', page_first)
+    assert found is not None
+    version = found.group(1)
+    assert (
+        first.post(action_url(case, "review"), {"review-lock_version": version}).status_code == 302
+    )
     deadline = (timezone.localdate() + dt.timedelta(days=10)).isoformat()
     message = "添付された証明書の写しが不鮮明です。撮り直してください。"
     response = second.post(
@@ -198,7 +205,9 @@ def test_two_handlers_edit_the_same_case(procedure, kakogawa_handler, handler2, 
     assert not CorrectionRequest.objects.exists()
     assert fresh(case).status == ApplicationStatus.IN_REVIEW
     # The page now carries the current version; sending again works.
-    current = re.search(r'name="correction-lock_version" value="(\d+)"', body).group(1)
+    found = re.search(r'name="correction-lock_version" value="(\d+)"', body)
+    assert found is not None
+    current = found.group(1)
     assert current != version
     response = second.post(
         action_url(case, "correction"),
@@ -225,7 +234,12 @@ def test_case_page_shows_the_submitted_form_version(procedure, kakogawa_handler,
                     "key": "main",
                     "title": {"ja": "新しい様式"},
                     "fields": [
-                        {"key": "name", "type": "text", "label": {"ja": "お名前"}, "required": True},
+                        {
+                            "key": "name",
+                            "type": "text",
+                            "label": {"ja": "お名前"},
+                            "required": True,
+                        },
                         {"key": "memo", "type": "text", "label": {"ja": "備考"}},
                     ],
                 }
@@ -257,7 +271,9 @@ def test_workflow_through_the_case_page(
     def lock():
         return str(fresh(case).application.lock_version)
 
-    assert handler.post(action_url(case, "review"), {"review-lock_version": lock()}).status_code == 302
+    assert (
+        handler.post(action_url(case, "review"), {"review-lock_version": lock()}).status_code == 302
+    )
     response = handler.post(
         action_url(case, "approval"),
         {"approval-lock_version": lock(), "approval-proposed_outcome": "granted"},
@@ -317,9 +333,7 @@ def test_invalid_action_input_is_shown_with_the_form(procedure, kakogawa_handler
     assert 'aria-invalid="true"' in body
 
 
-def test_notes_and_assignment_on_the_case_page(
-    procedure, kakogawa_handler, handler2, staff_client
-):
+def test_notes_and_assignment_on_the_case_page(procedure, kakogawa_handler, handler2, staff_client):
     case = case_of(submit(procedure))
     client = staff_client(kakogawa_handler)
     client.post(action_url(case, "note"), {"note-text": "電話で確認済み"})
@@ -329,7 +343,9 @@ def test_notes_and_assignment_on_the_case_page(
     assert fresh(case).assignee == handler2
 
 
-def test_attachments_download_with_tenant_check(kakogawa, kobe_admin, kakogawa_handler, staff_client):
+def test_attachments_download_with_tenant_check(
+    kakogawa, kobe_admin, kakogawa_handler, staff_client
+):
     procedure = make_procedure(kakogawa, definition=PERSON_FORM)
     started = procedure_services.application_start(procedure=procedure, applicant=None)
     application = started.application
@@ -339,9 +355,14 @@ def test_attachments_download_with_tenant_check(kakogawa, kobe_admin, kakogawa_h
         upload=SimpleUploadedFile("証明書.pdf", plain_pdf(), content_type="application/pdf"),
         actor=None,
     )
-    answers = {
+    answers: dict[str, dict[str, Any]] = {
         "applicant": {
-            "name": {"family": "山田", "given": "花子", "family_kana": "ヤマダ", "given_kana": "ハナコ"},
+            "name": {
+                "family": "山田",
+                "given": "花子",
+                "family_kana": "ヤマダ",
+                "given_kana": "ハナコ",
+            },
             "birth_date": "1990-01-02",
         },
         "request": {"purpose": "就職", "proof": [str(stored.pk)]},
@@ -366,7 +387,9 @@ def test_attachments_download_with_tenant_check(kakogawa, kobe_admin, kakogawa_h
     assert AuditEntry.objects.filter(action="file.read", purpose="申請の審査").exists()
     other = SimpleUploadedFile("x.pdf", plain_pdf(), content_type="application/pdf")
     foreign = procedure_services.attachment_store(
-        application=procedure_services.application_start(procedure=procedure, applicant=None).application,
+        application=procedure_services.application_start(
+            procedure=procedure, applicant=None
+        ).application,
         path="request.proof",
         upload=other,
         actor=None,

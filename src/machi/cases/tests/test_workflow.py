@@ -25,9 +25,7 @@ def case(procedure):
 
 
 def no_approval(procedure):
-    services.approval_route_save(
-        actor=None, procedure=procedure, steps=[], approval_required=False
-    )
+    services.approval_route_save(actor=None, procedure=procedure, steps=[], approval_required=False)
 
 
 def test_start_review_assigns_the_handler_and_is_audited(case, kakogawa_handler):
@@ -179,9 +177,7 @@ def test_bulk_assign_and_bulk_review(procedure, kobe, kakogawa_handler, handler2
     assert fresh(theirs).status == ApplicationStatus.SUBMITTED
 
 
-@pytest.mark.parametrize(
-    "persona", ["approver", "counter_clerk", "prefecture_admin", "kobe_admin"]
-)
+@pytest.mark.parametrize("persona", ["approver", "counter_clerk", "prefecture_admin", "kobe_admin"])
 def test_only_handlers_and_admins_process(request, case, persona):
     user = request.getfixturevalue(persona)
     with pytest.raises(Forbidden):

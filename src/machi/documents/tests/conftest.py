@@ -147,40 +147,53 @@ def kobe_approver(kobe):
     return staff_member("kobe-approver", kobe, Role.APPROVER)
 
 
-class _TsaHandler(http.server.BaseHTTPRequestHandler):
-    """RFC 3161 over HTTP on 127.0.0.1, answered by the same code as Machi's /tsa/ view."""
+def _handler(answer: Callable[[bytes], bytes]) -> type[http.server.BaseHTTPRequestHandler]:
+    class TsaHandler(http.server.BaseHTTPRequestHandler):
+        """RFC 3161 over HTTP on 127.0.0.1."""
 
-    def do_POST(self) -> None:  # noqa: N802
-        from machi.documents import tsa
-
-        length = int(self.headers.get("Content-Length") or 0)
-        body = self.rfile.read(length)
-        if self.headers.get("Content-Type") != tsa.QUERY_CONTENT_TYPE:
-            self.send_response(415)
+        def do_POST(self) -> None:  # noqa: N802
+            length = int(self.headers.get("Content-Length") or 0)
+            body = self.rfile.read(length)
+            if self.headers.get("Content-Type") != "application/timestamp-query":
+                self.send_response(415)
+                self.end_headers()
+                return
+            reply = answer(body)
+            self.send_response(200)
+            self.send_header("Content-Type", "application/timestamp-reply")
+            self.send_header("Content-Length", str(len(reply)))
             self.end_headers()
-            return
-        reply = tsa.respond(body)
-        self.send_response(200)
-        self.send_header("Content-Type", tsa.REPLY_CONTENT_TYPE)
-        self.send_header("Content-Length", str(len(reply)))
-        self.end_headers()
-        self.wfile.write(reply)
+            self.wfile.write(reply)
 
-    def log_message(self, format: str, *args) -> None:
-        return
+        def log_message(self, format: str, *args) -> None:
+            return
+
+    return TsaHandler
 
 
 @pytest.fixture
-def http_tsa(documents_settings) -> Iterator[str]:
-    """A TSA over HTTP on a free loopback port (the local TSA behind http.server)."""
-    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), _TsaHandler)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    try:
-        yield f"http://127.0.0.1:{server.server_address[1]}/tsa/"
-    finally:
+def serve_tsa(documents_settings) -> Iterator[Callable[[Callable[[bytes], bytes]], str]]:
+    """Start a TSA on a free loopback port answering with ``answer(query)``; returns its URL."""
+    servers: list[http.server.ThreadingHTTPServer] = []
+
+    def start(answer: Callable[[bytes], bytes]) -> str:
+        server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), _handler(answer))
+        threading.Thread(target=server.serve_forever, daemon=True).start()
+        servers.append(server)
+        return f"http://127.0.0.1:{server.server_address[1]}/tsa/"
+
+    yield start
+    for server in servers:
         server.shutdown()
         server.server_close()
+
+
+@pytest.fixture
+def http_tsa(serve_tsa) -> str:
+    """Machi's TSA code (the same as the /tsa/ view) behind http.server."""
+    from machi.documents import tsa
+
+    return serve_tsa(tsa.respond)
 
 
 @pytest.fixture(scope="session")

@@ -168,6 +168,23 @@ def test_timestamp_over_http(settings, http_tsa, application):
     assert report.timestamp_ok
 
 
+def test_tsa_refusal_is_a_timestamp_failure(settings, serve_tsa, application):
+    from machi.documents import tsa
+
+    settings.MACHI_TSA_URL = serve_tsa(lambda query: tsa._rejection("system_failure", "down"))
+    with pytest.raises(ApplicationError) as excinfo:
+        services.document_issue(application=application, actor=None, kind="certificate")
+    assert excinfo.value.code == "timestamp_failed"
+    assert not IssuedDocument.objects.exists()
+
+
+def test_tsa_answering_garbage_is_a_timestamp_failure(settings, serve_tsa, application):
+    settings.MACHI_TSA_URL = serve_tsa(lambda query: b"\x30\x03garbage")
+    with pytest.raises(ApplicationError) as excinfo:
+        services.document_issue(application=application, actor=None, kind="certificate")
+    assert excinfo.value.code == "timestamp_failed"
+
+
 def test_a_refused_transition_rolls_the_document_back(monkeypatch, application):
     def refuse(app, to_status, outcome):
         raise Conflict("手数料が未納です。", code="fee_unpaid")
