@@ -13,10 +13,10 @@ from ninja import NinjaAPI
 from ninja.errors import AuthenticationError, HttpError, ValidationError
 
 from machi.core.api import public_router, staff_router
+from machi.core.exceptions import ApplicationError
 from machi.identity.api import router as identity_router
 from machi.payments.api import router as payments_router
 from machi.procedures.api import router as procedures_router
-from machi.core.exceptions import ApplicationError
 
 api = NinjaAPI(
     title="Machi API",

@@ -41,7 +41,11 @@ def verified_resident(db):
 
 
 def test_resident_applies_for_juminhyo_with_card_signature(
-    page: Page, live_server, juminhyo, verified_resident, card_settings  # noqa: F811
+    page: Page,
+    live_server,
+    juminhyo,  # noqa: F811 - the fixture imported above
+    verified_resident,
+    card_settings,  # noqa: F811
 ):
     base = live_server.url
     card = card_settings.good

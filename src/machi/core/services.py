@@ -7,6 +7,7 @@ audit record are saved together or not at all.
 from __future__ import annotations
 
 import secrets
+import uuid
 from typing import Any
 
 from django.contrib.auth.password_validation import validate_password
@@ -47,7 +48,7 @@ def audit_record(
     actor: User | None = None,
     municipality_code: str = "",
     target_type: str = "",
-    target_id: str | int = "",
+    target_id: str | int | uuid.UUID = "",
     purpose: str = "",
     personal_data: bool = False,
     detail: dict[str, Any] | None = None,

@@ -7,7 +7,7 @@ import secrets
 from typing import Any
 
 from django.contrib import messages
-from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
+from django.http import HttpRequest, HttpResponse, HttpResponseBase, HttpResponseRedirect
 from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.utils import translation
@@ -22,8 +22,8 @@ from machi.procedures.formengine import (
     ErrorItem,
     FormDefinition,
     answers_from_post,
-    error_items,
     apply_postal_lookup,
+    error_items,
     pending_action,
     render_step,
     summary,
@@ -51,7 +51,9 @@ def _remember(request: HttpRequest, application: Application) -> None:
 def _application_or_404(request: HttpRequest, application_id: Any) -> Application | HttpResponse:
     try:
         return selectors.application_get_for_applicant(
-            application_id=str(application_id), user=_user(request), session_ids=_session_ids(request)
+            application_id=str(application_id),
+            user=_user(request),
+            session_ids=_session_ids(request),
         )
     except NotFound as exc:
         return render(request, "web/portal/not_found.html", {"message": exc.message}, status=404)
@@ -129,7 +131,10 @@ def step(request: HttpRequest, application_id: Any, step: str) -> HttpResponse:
     step_keys = [s.key for s in definition.steps]
     if step not in step_keys:
         return render(
-            request, "web/portal/not_found.html", {"message": _("ページが見つかりません。")}, status=404
+            request,
+            "web/portal/not_found.html",
+            {"message": _("ページが見つかりません。")},
+            status=404,
         )
     index = step_keys.index(step)
     answers: dict[str, Any] = application.answers
@@ -167,7 +172,9 @@ def step(request: HttpRequest, application_id: Any, step: str) -> HttpResponse:
             errors.setdefault(path, []).extend(messages_)
         going_back = "_back" in request.POST
         if going_back and index > 0:
-            return redirect("procedures:step", application_id=application.pk, step=step_keys[index - 1])
+            return redirect(
+                "procedures:step", application_id=application.pk, step=step_keys[index - 1]
+            )
         if not errors:
             if index + 1 < len(step_keys):
                 return redirect(
@@ -437,7 +444,7 @@ def correction(request: HttpRequest, application_id: Any) -> HttpResponse:
 
 
 @require_GET
-def attachment(request: HttpRequest, application_id: Any, file_id: str) -> HttpResponse:
+def attachment(request: HttpRequest, application_id: Any, file_id: str) -> HttpResponseBase:
     """Download one of the application's own attachments (its applicant only)."""
     found = _application_or_404(request, application_id)
     if isinstance(found, HttpResponse):

@@ -23,9 +23,7 @@ def load_procedures_demo() -> int:
     for entry in PROCEDURES:
         if Procedure.objects.filter(municipality_id=HOME, slug=entry["slug"]).exists():
             continue
-        values = {
-            k: v for k, v in entry.items() if k not in ("slug", "name", "department", "form")
-        }
+        values = {k: v for k, v in entry.items() if k not in ("slug", "name", "department", "form")}
         procedure = services.procedure_create(
             actor=None,
             municipality_code=HOME,

@@ -101,7 +101,11 @@ FORMS: dict[str, dict[str, Any]] = {
                         "label": label("記載する項目", "Items to include"),
                         "help": label("必要なものだけ選んでください。"),
                         "options": options(
-                            ("household_head", "世帯主・続柄", "Head of household and relationship"),
+                            (
+                                "household_head",
+                                "世帯主・続柄",
+                                "Head of household and relationship",
+                            ),
                             ("honseki", "本籍・筆頭者", "Registered domicile"),
                             ("my_number", "個人番号", "Individual number"),
                         ),
@@ -109,7 +113,9 @@ FORMS: dict[str, dict[str, Any]] = {
                     {
                         "key": "my_number_purpose",
                         "type": "text",
-                        "label": label("個人番号を記載する理由", "Why the individual number is needed"),
+                        "label": label(
+                            "個人番号を記載する理由", "Why the individual number is needed"
+                        ),
                         "max_length": 100,
                         "visible_if": {"field": "request.items", "in": ["my_number"]},
                         "required_if": {"field": "request.items", "in": ["my_number"]},
@@ -162,7 +168,12 @@ FORMS: dict[str, dict[str, Any]] = {
                         "min_items": 0,
                         "max_items": 9,
                         "fields": [
-                            {"key": "name", "type": "name", "label": label("氏名", "Name"), "required": True},
+                            {
+                                "key": "name",
+                                "type": "name",
+                                "label": label("氏名", "Name"),
+                                "required": True,
+                            },
                             {
                                 "key": "birth_date",
                                 "type": "date",
@@ -175,7 +186,9 @@ FORMS: dict[str, dict[str, Any]] = {
                     {
                         "key": "visit_date",
                         "type": "date",
-                        "label": label("転入先の窓口に行く予定日", "When you will visit the new city hall"),
+                        "label": label(
+                            "転入先の窓口に行く予定日", "When you will visit the new city hall"
+                        ),
                         "help": label("転入届は転入先の窓口で本人が出します。"),
                     },
                 ],
@@ -198,7 +211,12 @@ FORMS: dict[str, dict[str, Any]] = {
                         "min_items": 1,
                         "max_items": 10,
                         "fields": [
-                            {"key": "name", "type": "name", "label": label("氏名", "Name"), "required": True},
+                            {
+                                "key": "name",
+                                "type": "name",
+                                "label": label("氏名", "Name"),
+                                "required": True,
+                            },
                             {
                                 "key": "birth_date",
                                 "type": "date",
@@ -219,8 +237,20 @@ FORMS: dict[str, dict[str, Any]] = {
                 "key": "payment",
                 "title": label("振込先と同意", "Bank account and consent"),
                 "fields": [
-                    {"key": "bank", "type": "text", "label": label("金融機関名", "Bank"), "required": True, "max_length": 60},
-                    {"key": "branch", "type": "text", "label": label("支店名", "Branch"), "required": True, "max_length": 60},
+                    {
+                        "key": "bank",
+                        "type": "text",
+                        "label": label("金融機関名", "Bank"),
+                        "required": True,
+                        "max_length": 60,
+                    },
+                    {
+                        "key": "branch",
+                        "type": "text",
+                        "label": label("支店名", "Branch"),
+                        "required": True,
+                        "max_length": 60,
+                    },
                     {
                         "key": "account_number",
                         "type": "text",
@@ -249,9 +279,26 @@ FORMS: dict[str, dict[str, Any]] = {
                 "key": "child",
                 "title": label("入所する子ども", "Child"),
                 "fields": [
-                    {"key": "name", "type": "name", "label": label("氏名", "Name"), "required": True},
-                    {"key": "birth_date", "type": "date", "label": label("生年月日", "Date of birth"), "required": True, "max": "today"},
-                    {"key": "start_date", "type": "date", "label": label("入所希望日", "Desired start date"), "required": True, "min": "today"},
+                    {
+                        "key": "name",
+                        "type": "name",
+                        "label": label("氏名", "Name"),
+                        "required": True,
+                    },
+                    {
+                        "key": "birth_date",
+                        "type": "date",
+                        "label": label("生年月日", "Date of birth"),
+                        "required": True,
+                        "max": "today",
+                    },
+                    {
+                        "key": "start_date",
+                        "type": "date",
+                        "label": label("入所希望日", "Desired start date"),
+                        "required": True,
+                        "min": "today",
+                    },
                     {
                         "key": "reason",
                         "type": "choice",
@@ -294,20 +341,39 @@ FORMS: dict[str, dict[str, Any]] = {
                 "key": "pregnancy",
                 "title": label("妊娠について", "Pregnancy"),
                 "fields": [
-                    {"key": "due_date", "type": "date", "label": label("出産予定日", "Due date"), "required": True, "min": "today"},
-                    {"key": "clinic", "type": "text", "label": label("受診した医療機関", "Clinic"), "required": True, "max_length": 100},
+                    {
+                        "key": "due_date",
+                        "type": "date",
+                        "label": label("出産予定日", "Due date"),
+                        "required": True,
+                        "min": "today",
+                    },
+                    {
+                        "key": "clinic",
+                        "type": "text",
+                        "label": label("受診した医療機関", "Clinic"),
+                        "required": True,
+                        "max_length": 100,
+                    },
                     {
                         "key": "multiple",
                         "type": "choice",
                         "label": label("胎児の数", "Number of babies"),
                         "required": True,
                         "widget": "radio",
-                        "options": options(("1", "1人", "One"), ("2", "2人", "Two"), ("3", "3人以上", "Three or more")),
+                        "options": options(
+                            ("1", "1人", "One"),
+                            ("2", "2人", "Two"),
+                            ("3", "3人以上", "Three or more"),
+                        ),
                     },
                     {
                         "key": "consult",
                         "type": "checkbox",
-                        "label": label("保健師との面談を希望する", "I would like to talk with a public health nurse"),
+                        "label": label(
+                            "保健師との面談を希望する",
+                            "I would like to talk with a public health nurse",
+                        ),
                     },
                 ],
             },
@@ -320,9 +386,24 @@ FORMS: dict[str, dict[str, Any]] = {
                 "key": "applicant",
                 "title": label("申込者", "Applicant", "もうしこむ ひと"),
                 "fields": [
-                    {"key": "name", "type": "name", "label": label("氏名", "Name", "なまえ"), "required": True},
-                    {"key": "address", "type": "address", "label": label("収集場所の住所", "Collection address"), "required": True},
-                    {"key": "phone", "type": "phone", "label": label("電話番号", "Phone"), "required": True},
+                    {
+                        "key": "name",
+                        "type": "name",
+                        "label": label("氏名", "Name", "なまえ"),
+                        "required": True,
+                    },
+                    {
+                        "key": "address",
+                        "type": "address",
+                        "label": label("収集場所の住所", "Collection address"),
+                        "required": True,
+                    },
+                    {
+                        "key": "phone",
+                        "type": "phone",
+                        "label": label("電話番号", "Phone"),
+                        "required": True,
+                    },
                     {"key": "email", "type": "email", "label": label("メールアドレス", "E-mail")},
                 ],
             },
@@ -361,10 +442,24 @@ FORMS: dict[str, dict[str, Any]] = {
                                 "visible_if": {"field": "items.items.kind", "equals": "other"},
                                 "required_if": {"field": "items.items.kind", "equals": "other"},
                             },
-                            {"key": "count", "type": "number", "label": label("数", "Count"), "required": True, "integer": True, "min": 1, "max": 5},
+                            {
+                                "key": "count",
+                                "type": "number",
+                                "label": label("数", "Count"),
+                                "required": True,
+                                "integer": True,
+                                "min": 1,
+                                "max": 5,
+                            },
                         ],
                     },
-                    {"key": "date", "type": "date", "label": label("希望する収集日", "Preferred date"), "required": True, "min": "today"},
+                    {
+                        "key": "date",
+                        "type": "date",
+                        "label": label("希望する収集日", "Preferred date"),
+                        "required": True,
+                        "min": "today",
+                    },
                 ],
             },
         ],
@@ -377,9 +472,26 @@ FORMS: dict[str, dict[str, Any]] = {
                 "key": "dog",
                 "title": label("犬について", "Your dog", "いぬ"),
                 "fields": [
-                    {"key": "dog_name", "type": "text", "label": label("犬の名前", "Dog's name"), "required": True, "max_length": 40},
-                    {"key": "breed", "type": "text", "label": label("犬種", "Breed"), "required": True, "max_length": 60},
-                    {"key": "birth_date", "type": "date", "label": label("生年月日（わかる範囲で）", "Date of birth"), "max": "today"},
+                    {
+                        "key": "dog_name",
+                        "type": "text",
+                        "label": label("犬の名前", "Dog's name"),
+                        "required": True,
+                        "max_length": 40,
+                    },
+                    {
+                        "key": "breed",
+                        "type": "text",
+                        "label": label("犬種", "Breed"),
+                        "required": True,
+                        "max_length": 60,
+                    },
+                    {
+                        "key": "birth_date",
+                        "type": "date",
+                        "label": label("生年月日（わかる範囲で）", "Date of birth"),
+                        "max": "today",
+                    },
                     {
                         "key": "sex",
                         "type": "choice",
@@ -388,7 +500,13 @@ FORMS: dict[str, dict[str, Any]] = {
                         "widget": "radio",
                         "options": options(("male", "オス", "Male"), ("female", "メス", "Female")),
                     },
-                    {"key": "color", "type": "text", "label": label("毛色", "Coat colour"), "required": True, "max_length": 40},
+                    {
+                        "key": "color",
+                        "type": "text",
+                        "label": label("毛色", "Coat colour"),
+                        "required": True,
+                        "max_length": 40,
+                    },
                     {
                         "key": "vaccination",
                         "type": "file",
@@ -422,8 +540,22 @@ FORMS: dict[str, dict[str, Any]] = {
                             ("r6", "令和6年度（令和5年中の所得）", "FY2024 (2023 income)"),
                         ),
                     },
-                    {"key": "copies", "type": "number", "label": label("必要な通数", "Copies"), "required": True, "integer": True, "min": 1, "max": 5},
-                    {"key": "purpose", "type": "text", "label": label("使いみち", "Purpose"), "required": True, "max_length": 100},
+                    {
+                        "key": "copies",
+                        "type": "number",
+                        "label": label("必要な通数", "Copies"),
+                        "required": True,
+                        "integer": True,
+                        "min": 1,
+                        "max": 5,
+                    },
+                    {
+                        "key": "purpose",
+                        "type": "text",
+                        "label": label("使いみち", "Purpose"),
+                        "required": True,
+                        "max_length": 100,
+                    },
                 ],
             },
         ],
@@ -435,19 +567,56 @@ FORMS: dict[str, dict[str, Any]] = {
                 "key": "company",
                 "title": label("申請者（事業者）", "Applicant (business)"),
                 "fields": [
-                    {"key": "company_name", "type": "text", "label": label("名称", "Company name"), "required": True, "max_length": 100},
-                    {"key": "corporate_number", "type": "corporate_number", "label": label("法人番号", "Corporate number"), "required": True},
-                    {"key": "representative", "type": "name", "label": label("代表者氏名", "Representative"), "required": True},
-                    {"key": "address", "type": "address", "label": label("所在地", "Address"), "required": True},
-                    {"key": "phone", "type": "phone", "label": label("電話番号", "Phone"), "required": True},
-                    {"key": "email", "type": "email", "label": label("メールアドレス", "E-mail"), "required": True},
+                    {
+                        "key": "company_name",
+                        "type": "text",
+                        "label": label("名称", "Company name"),
+                        "required": True,
+                        "max_length": 100,
+                    },
+                    {
+                        "key": "corporate_number",
+                        "type": "corporate_number",
+                        "label": label("法人番号", "Corporate number"),
+                        "required": True,
+                    },
+                    {
+                        "key": "representative",
+                        "type": "name",
+                        "label": label("代表者氏名", "Representative"),
+                        "required": True,
+                    },
+                    {
+                        "key": "address",
+                        "type": "address",
+                        "label": label("所在地", "Address"),
+                        "required": True,
+                    },
+                    {
+                        "key": "phone",
+                        "type": "phone",
+                        "label": label("電話番号", "Phone"),
+                        "required": True,
+                    },
+                    {
+                        "key": "email",
+                        "type": "email",
+                        "label": label("メールアドレス", "E-mail"),
+                        "required": True,
+                    },
                 ],
             },
             {
                 "key": "occupancy",
                 "title": label("占用の内容", "Occupancy"),
                 "fields": [
-                    {"key": "location", "type": "text", "label": label("占用場所", "Location"), "required": True, "max_length": 200},
+                    {
+                        "key": "location",
+                        "type": "text",
+                        "label": label("占用場所", "Location"),
+                        "required": True,
+                        "max_length": 200,
+                    },
                     {
                         "key": "object",
                         "type": "choice",
@@ -461,9 +630,28 @@ FORMS: dict[str, dict[str, Any]] = {
                             ("pipe", "地下埋設管", "Underground pipe"),
                         ),
                     },
-                    {"key": "area", "type": "number", "label": label("面積（平方メートル）", "Area (m²)"), "required": True, "min": 0.01, "max": 10000},
-                    {"key": "start", "type": "date", "label": label("占用開始日", "Start"), "required": True, "min": "today"},
-                    {"key": "end", "type": "date", "label": label("占用終了日", "End"), "required": True, "min": "today"},
+                    {
+                        "key": "area",
+                        "type": "number",
+                        "label": label("面積（平方メートル）", "Area (m²)"),
+                        "required": True,
+                        "min": 0.01,
+                        "max": 10000,
+                    },
+                    {
+                        "key": "start",
+                        "type": "date",
+                        "label": label("占用開始日", "Start"),
+                        "required": True,
+                        "min": "today",
+                    },
+                    {
+                        "key": "end",
+                        "type": "date",
+                        "label": label("占用終了日", "End"),
+                        "required": True,
+                        "min": "today",
+                    },
                     {
                         "key": "drawing",
                         "type": "file",
@@ -484,8 +672,19 @@ FORMS: dict[str, dict[str, Any]] = {
                 "key": "damage",
                 "title": label("被害の内容", "Damage", "ひがい"),
                 "fields": [
-                    {"key": "disaster_date", "type": "date", "label": label("被災した日", "Date of the disaster"), "required": True, "max": "today"},
-                    {"key": "damaged_address", "type": "address", "label": label("被害を受けた建物の住所", "Address of the damaged building"), "required": True},
+                    {
+                        "key": "disaster_date",
+                        "type": "date",
+                        "label": label("被災した日", "Date of the disaster"),
+                        "required": True,
+                        "max": "today",
+                    },
+                    {
+                        "key": "damaged_address",
+                        "type": "address",
+                        "label": label("被害を受けた建物の住所", "Address of the damaged building"),
+                        "required": True,
+                    },
                     {
                         "key": "cause",
                         "type": "choice",
@@ -499,7 +698,13 @@ FORMS: dict[str, dict[str, Any]] = {
                             ("landslide", "土砂災害", "Landslide"),
                         ),
                     },
-                    {"key": "description", "type": "textarea", "label": label("被害の状況", "What was damaged"), "required": True, "max_length": 1000},
+                    {
+                        "key": "description",
+                        "type": "textarea",
+                        "label": label("被害の状況", "What was damaged"),
+                        "required": True,
+                        "max_length": 1000,
+                    },
                     {
                         "key": "photos",
                         "type": "file",
@@ -519,16 +724,38 @@ FORMS: dict[str, dict[str, Any]] = {
                 "key": "requester",
                 "title": label("請求者", "Requester"),
                 "fields": [
-                    {"key": "name", "type": "name", "label": label("氏名または名称", "Name"), "required": True, "kana": False},
-                    {"key": "address", "type": "address", "label": label("住所", "Address"), "required": True},
-                    {"key": "email", "type": "email", "label": label("メールアドレス", "E-mail"), "required": True},
+                    {
+                        "key": "name",
+                        "type": "name",
+                        "label": label("氏名または名称", "Name"),
+                        "required": True,
+                        "kana": False,
+                    },
+                    {
+                        "key": "address",
+                        "type": "address",
+                        "label": label("住所", "Address"),
+                        "required": True,
+                    },
+                    {
+                        "key": "email",
+                        "type": "email",
+                        "label": label("メールアドレス", "E-mail"),
+                        "required": True,
+                    },
                 ],
             },
             {
                 "key": "request",
                 "title": label("請求する公文書", "Documents requested"),
                 "fields": [
-                    {"key": "documents", "type": "textarea", "label": label("公文書の件名・内容", "Which documents"), "required": True, "max_length": 2000},
+                    {
+                        "key": "documents",
+                        "type": "textarea",
+                        "label": label("公文書の件名・内容", "Which documents"),
+                        "required": True,
+                        "max_length": 2000,
+                    },
                     {
                         "key": "method",
                         "type": "choice",

@@ -159,11 +159,14 @@ def step_add(
     if not KEY_PATTERN.match(key):
         raise InvalidInput(
             _("入力内容に誤りがあります。"),
-            field_errors={"key": [_("ステップIDは半角英小文字で始まる英数字と _ で入力してください。")]},
+            field_errors={
+                "key": [_("ステップIDは半角英小文字で始まる英数字と _ で入力してください。")]
+            },
         )
     if any(s["key"] == key for s in definition["steps"]):
         raise InvalidInput(
-            _("入力内容に誤りがあります。"), field_errors={"key": [_("同じステップIDは使えません。")]}
+            _("入力内容に誤りがあります。"),
+            field_errors={"key": [_("同じステップIDは使えません。")]},
         )
     result = copy.deepcopy(definition)
     title = {"ja": title_ja.strip() or key}

@@ -54,7 +54,9 @@ class CatalogSearchForm(AccessibleForm):
         label=_("キーワード"),
         required=False,
         max_length=100,
-        help_text=_("例: じゅうみんひょう、住民票、転出。ひらがな・カタカナ・漢字のどれでも探せます。"),
+        help_text=_(
+            "例: じゅうみんひょう、住民票、転出。ひらがな・カタカナ・漢字のどれでも探せます。"
+        ),
         widget=forms.TextInput(attrs={"type": "search"}),
     )
     municipality = forms.ChoiceField(label=_("団体"), required=False)

@@ -15,12 +15,11 @@ from datetime import date
 from typing import Any
 
 from django.conf import settings
-from django.db import IntegrityError, transaction
 from django.core.files.uploadedfile import UploadedFile
+from django.db import IntegrityError, transaction
 from django.db.models import F
 from django.http import FileResponse
-from django.utils import timezone
-from django.utils import translation
+from django.utils import timezone, translation
 from django.utils.translation import gettext as _
 
 from machi.core import notifications
@@ -275,9 +274,7 @@ def form_version_publish(*, actor: User | None, form_version: FormVersion) -> Fo
 
 def current_form_version(procedure: Procedure) -> FormVersion | None:
     """The newest published form version of a procedure."""
-    return (
-        procedure.form_versions.filter(published_at__isnull=False).order_by("-number").first()
-    )
+    return procedure.form_versions.filter(published_at__isnull=False).order_by("-number").first()
 
 
 # --- Sharing between municipalities (横展開) ---------------------------------------------------
@@ -385,7 +382,11 @@ def template_update_preview(*, procedure: Procedure) -> TemplateUpdate | None:
     new = template.snapshot
     procedure_changes = [
         _("%(field)s: 「%(old)s」→「%(new)s」")
-        % {"field": Procedure._meta.get_field(f).verbose_name, "old": getattr(procedure, f), "new": v}
+        % {
+            "field": getattr(Procedure._meta.get_field(f), "verbose_name", f),
+            "old": getattr(procedure, f),
+            "new": v,
+        }
         for f, v in new["procedure"].items()
         if f in PROCEDURE_FIELDS and getattr(procedure, f) != v
     ]
@@ -460,9 +461,7 @@ def application_start(
     if remote and not procedure.is_published:
         raise NotFound(_("この手続は現在オンラインで受け付けていません。"))
     if remote and not procedure.offers_online:
-        raise InvalidInput(
-            _("この手続はオンラインで申請できません。"), code="online_not_offered"
-        )
+        raise InvalidInput(_("この手続はオンラインで申請できません。"), code="online_not_offered")
     if remote and procedure.assurance_level != AssuranceLevel.NONE and applicant is None:
         raise Forbidden(_("この手続はサインインしてから申請してください。"))
     version = current_form_version(procedure)
@@ -486,7 +485,7 @@ def application_start(
         actor=actor or applicant,
         municipality_code=procedure.municipality_id,
         target_type="application",
-        target_id=application.pk,
+        target_id=str(application.pk),
         detail={"procedure": procedure.slug, "channel": channel},
     )
     return StartedApplication(application, token)
@@ -506,7 +505,9 @@ def _definition(application: Application) -> FormDefinition:
     return FormDefinition.from_json(application.form_version.definition)
 
 
-def _merge_step(answers: dict[str, Any], step_key: str, step_answers: dict[str, Any]) -> dict[str, Any]:
+def _merge_step(
+    answers: dict[str, Any], step_key: str, step_answers: dict[str, Any]
+) -> dict[str, Any]:
     merged = dict(answers)
     merged[step_key] = step_answers
     return merged
@@ -600,7 +601,9 @@ def register_transition_listener(listener: TransitionListener) -> None:
     _transition_listeners.append(listener)
 
 
-def submission_problems(application: Application, cleaned: dict[str, Any]) -> list[ApplicationError]:
+def submission_problems(
+    application: Application, cleaned: dict[str, Any]
+) -> list[ApplicationError]:
     """What the registered submission checks would refuse now (e.g. the fee is not paid yet).
 
     Runs the checks in a savepoint that is always rolled back, so nothing they write stays.
@@ -650,9 +653,7 @@ def _status_label(application: Application) -> str:
     return label
 
 
-def _notify_applicant(
-    application: Application, compose: Callable[[], tuple[str, str]]
-) -> None:
+def _notify_applicant(application: Application, compose: Callable[[], tuple[str, str]]) -> None:
     """Notify the applicant in the language they applied in (not the staff member's)."""
     if not application.contact_email:
         return
@@ -723,7 +724,7 @@ def application_submit(
         actor=actor,
         municipality_code=locked.municipality_id,
         target_type="application",
-        target_id=locked.pk,
+        target_id=str(locked.pk),
         personal_data=True,
         purpose="申請の受付",
         detail={"receipt_number": locked.receipt_number, "channel": locked.channel},
@@ -846,7 +847,7 @@ def application_transition(
         actor=actor,
         municipality_code=locked.municipality_id,
         target_type="application",
-        target_id=locked.pk,
+        target_id=str(locked.pk),
         detail={"outcome": outcome} if outcome else {},
     )
     if notify:
@@ -874,7 +875,10 @@ def application_withdraw(
     *, application: Application, actor: User | None, reason: str = ""
 ) -> Application:
     """The applicant withdraws (取下げ) before processing starts."""
-    if application.status not in (ApplicationStatus.SUBMITTED, ApplicationStatus.CORRECTION_REQUESTED):
+    if application.status not in (
+        ApplicationStatus.SUBMITTED,
+        ApplicationStatus.CORRECTION_REQUESTED,
+    ):
         raise Conflict(
             _("処理が始まっているため取り下げできません。担当課にご連絡ください。"),
             code="withdraw_not_allowed",
@@ -989,14 +993,14 @@ def file_lookup_for(application: Application) -> Callable[[str], FileInfo | None
 
     def lookup(file_id: str) -> FileInfo | None:
         try:
-            stored = file_get(
-                file_id=file_id, municipality_codes={application.municipality_id}
-            )
+            stored = file_get(file_id=file_id, municipality_codes={application.municipality_id})
         except NotFound:
             return None
         if stored.purpose != _attachment_purpose(application):
             return None
-        return FileInfo(content_type=stored.content_type, size=stored.size, name=stored.original_name)
+        return FileInfo(
+            content_type=stored.content_type, size=stored.size, name=stored.original_name
+        )
 
     return lookup
 

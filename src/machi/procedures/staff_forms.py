@@ -29,7 +29,9 @@ class ProcedureForm(AccessibleForm):
     name_kana = forms.CharField(label=_("手続名（かな）"), max_length=400, required=False)
     name_en = forms.CharField(label=_("手続名（英語）"), max_length=300, required=False)
     department = forms.ChoiceField(label=_("担当課"), required=False)
-    description = forms.CharField(label=_("説明"), widget=forms.Textarea(attrs={"rows": 4}), required=False)
+    description = forms.CharField(
+        label=_("説明"), widget=forms.Textarea(attrs={"rows": 4}), required=False
+    )
     description_easy = forms.CharField(
         label=_("説明（やさしい日本語）"), widget=forms.Textarea(attrs={"rows": 3}), required=False
     )
@@ -144,7 +146,9 @@ class FieldAddForm(AccessibleForm):
     )
     label_ja = forms.CharField(label=_("見出し（日本語）"), max_length=200)
     label_en = forms.CharField(label=_("見出し（英語）"), max_length=200, required=False)
-    label_easy = forms.CharField(label=_("見出し（やさしい日本語）"), max_length=200, required=False)
+    label_easy = forms.CharField(
+        label=_("見出し（やさしい日本語）"), max_length=200, required=False
+    )
     help_ja = forms.CharField(label=_("説明文"), max_length=500, required=False)
     required = forms.BooleanField(label=_("必須にする"), required=False)
     options_text = forms.CharField(

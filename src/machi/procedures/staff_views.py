@@ -35,14 +35,23 @@ def _editor_codes(request: HttpRequest) -> set[str]:
 
 def _procedure_or_404(request: HttpRequest, procedure_id: int) -> Procedure | HttpResponse:
     try:
-        return selectors.procedure_get_for_staff(user=staff_user(request), procedure_id=procedure_id)
+        return selectors.procedure_get_for_staff(
+            user=staff_user(request), procedure_id=procedure_id
+        )
     except NotFound as exc:
-        return render(request, "web/error.html", {"title": _("見つかりません"), "message": exc.message}, status=404)
+        return render(
+            request,
+            "web/error.html",
+            {"title": _("見つかりません"), "message": exc.message},
+            status=404,
+        )
 
 
 def _can_edit(request: HttpRequest, procedure: Procedure) -> bool:
     return user_has_role(
-        staff_user(request), municipality_code=procedure.municipality_id, roles=services.EDITOR_ROLES
+        staff_user(request),
+        municipality_code=procedure.municipality_id,
+        roles=services.EDITOR_ROLES,
     )
 
 
@@ -294,7 +303,10 @@ def form_preview(request: HttpRequest, procedure_id: int) -> HttpResponse:
     definition = FormDefinition.from_json(definition_data)
     language = request.GET.get("lang", "ja")
     steps = [
-        {"title": step.title_for(language), "html": render_step(definition, step.key, {}, {}, language=language)}
+        {
+            "title": step.title_for(language),
+            "html": render_step(definition, step.key, {}, {}, language=language),
+        }
         for step in definition.steps
     ]
     return render(
@@ -362,7 +374,10 @@ def template_list(request: HttpRequest) -> HttpResponse:
     codes = _editor_codes(request)
     form = TemplateAdoptForm(
         request.POST or None,
-        templates=[(t.pk, f"{t.name}（{t.municipality.name}・第{t.version}版）") for t in selectors.template_list()],
+        templates=[
+            (t.pk, f"{t.name}（{t.municipality.name}・第{t.version}版）")
+            for t in selectors.template_list()
+        ],
         municipalities=sorted(codes),
         departments=_department_choices(codes),
     )
@@ -381,11 +396,19 @@ def template_list(request: HttpRequest) -> HttpResponse:
             except ApplicationError as exc:
                 form.add_application_error(exc)
             else:
-                messages.success(request, _("テンプレートから手続を作成しました。担当課や手数料を確認してください。"))
+                messages.success(
+                    request,
+                    _("テンプレートから手続を作成しました。担当課や手数料を確認してください。"),
+                )
                 return redirect("procedures-staff:edit", procedure_id=procedure.pk)
     return render(
         request,
         "procedures/staff/templates.html",
-        {"templates": selectors.template_list(), "form": form, "can_adopt": bool(codes), "roles": Role},
+        {
+            "templates": selectors.template_list(),
+            "form": form,
+            "can_adopt": bool(codes),
+            "roles": Role,
+        },
         status=400 if form.is_bound and form.errors else 200,
     )

@@ -65,7 +65,9 @@ def simple_procedure(kakogawa, shimin) -> Procedure:
         life_events=["housing"],
         is_published=True,
     )
-    services.form_version_create(actor=None, procedure=procedure, definition=SIMPLE_FORM, publish=True)
+    services.form_version_create(
+        actor=None, procedure=procedure, definition=SIMPLE_FORM, publish=True
+    )
     return procedure
 
 

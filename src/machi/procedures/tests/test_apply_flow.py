@@ -35,7 +35,10 @@ def test_catalog_filters_by_life_event_and_audience(juminhyo, simple_procedure):
 def test_catalog_hides_unpublished(juminhyo):
     juminhyo.is_published = False
     juminhyo.save()
-    assert "住民票の写しの交付請求" not in Client().get("/procedures/", {"q": "住民票"}).content.decode()
+    assert (
+        "住民票の写しの交付請求"
+        not in Client().get("/procedures/", {"q": "住民票"}).content.decode()
+    )
     assert Client().get("/procedures/282103/juminhyo/").status_code == 404
 
 
@@ -252,7 +255,9 @@ def test_withdraw_before_processing(simple_procedure):
     application.answers = {"main": {"name": "太郎", "copies": "1"}, "confirm": {"agree": True}}
     application.save()
     services.application_submit(application=application, actor=None)
-    response = client.post(f"/my/applications/{application.pk}/", {"action": "withdraw", "reason": "不要になった"})
+    response = client.post(
+        f"/my/applications/{application.pk}/", {"action": "withdraw", "reason": "不要になった"}
+    )
     assert response.status_code == 302
     application.refresh_from_db()
     assert application.status == ApplicationStatus.WITHDRAWN

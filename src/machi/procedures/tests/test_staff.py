@@ -14,10 +14,20 @@ from machi.procedures.models import FormVersion, Procedure, ProcedureTemplate
 pytestmark = pytest.mark.django_db
 
 
-def test_procedure_list_is_tenant_scoped(simple_procedure, kobe, kobe_admin, kakogawa_admin, staff_client):
-    assert "粗大ごみ収集申込" in staff_client(kakogawa_admin).get("/staff/procedures/").content.decode()
-    assert "粗大ごみ収集申込" not in staff_client(kobe_admin).get("/staff/procedures/").content.decode()
-    assert staff_client(kobe_admin).get(f"/staff/procedures/{simple_procedure.pk}/").status_code == 404
+def test_procedure_list_is_tenant_scoped(
+    simple_procedure, kobe, kobe_admin, kakogawa_admin, staff_client
+):
+    assert (
+        "粗大ごみ収集申込"
+        in staff_client(kakogawa_admin).get("/staff/procedures/").content.decode()
+    )
+    assert (
+        "粗大ごみ収集申込"
+        not in staff_client(kobe_admin).get("/staff/procedures/").content.decode()
+    )
+    assert (
+        staff_client(kobe_admin).get(f"/staff/procedures/{simple_procedure.pk}/").status_code == 404
+    )
 
 
 def test_staff_pages_need_verified_staff(simple_procedure, resident):
@@ -56,7 +66,14 @@ def test_create_procedure_from_console(kakogawa, kakogawa_admin, staff_client):
 def test_create_procedure_bad_input_is_shown_next_to_fields(kakogawa, kakogawa_admin, staff_client):
     response = staff_client(kakogawa_admin).post(
         "/staff/procedures/new/",
-        {"municipality": "282103", "slug": "日本語", "name": "", "audience": "resident", "assurance_level": "none", "fee_yen": "-1"},
+        {
+            "municipality": "282103",
+            "slug": "日本語",
+            "name": "",
+            "audience": "resident",
+            "assurance_level": "none",
+            "fee_yen": "-1",
+        },
     )
     assert response.status_code == 400
     html = response.content.decode()
@@ -103,18 +120,36 @@ def test_form_editor_add_field_then_publish(simple_procedure, kakogawa_admin, st
     assert "希望日" in preview
 
 
-def test_form_editor_refuses_duplicate_key_and_bad_json(simple_procedure, kakogawa_admin, staff_client):
+def test_form_editor_refuses_duplicate_key_and_bad_json(
+    simple_procedure, kakogawa_admin, staff_client
+):
     client = staff_client(kakogawa_admin)
     url = f"/staff/procedures/{simple_procedure.pk}/form/"
     response = client.post(
-        url, {"action": "add_field", "step": "main", "key": "name", "field_type": "text", "label_ja": "重複"}
+        url,
+        {
+            "action": "add_field",
+            "step": "main",
+            "key": "name",
+            "field_type": "text",
+            "label_ja": "重複",
+        },
     )
     assert response.status_code == 400
     assert "同じ項目IDは使えません。" in response.content.decode()
     response = client.post(url, {"action": "import", "definition": "{not json"})
     assert response.status_code == 400
     assert "JSONとして読み取れません" in response.content.decode()
-    bad = {"schema": 1, "steps": [{"key": "main", "title": {"ja": "x"}, "fields": [{"key": "a", "type": "nope", "label": {"ja": "a"}}]}]}
+    bad = {
+        "schema": 1,
+        "steps": [
+            {
+                "key": "main",
+                "title": {"ja": "x"},
+                "fields": [{"key": "a", "type": "nope", "label": {"ja": "a"}}],
+            }
+        ],
+    }
     response = client.post(url, {"action": "import", "definition": json.dumps(bad)})
     assert response.status_code == 400
     assert FormVersion.objects.filter(procedure=simple_procedure).count() == 1
@@ -135,10 +170,14 @@ def test_form_export_round_trips_through_import(simple_procedure, kakogawa_admin
     assert latest.definition["steps"][0]["title"]["ja"] == "申込の内容"
 
 
-def test_template_publish_adopt_and_pull_update(simple_procedure, kakogawa_admin, hyogo, staff_client):
+def test_template_publish_adopt_and_pull_update(
+    simple_procedure, kakogawa_admin, hyogo, staff_client
+):
     from machi.core.tests.factories import MunicipalityFactory
 
-    inami = MunicipalityFactory(code="283819", name="稲美町", name_kana="いなみちょう", kind="town", prefecture=hyogo)
+    inami = MunicipalityFactory(
+        code="283819", name="稲美町", name_kana="いなみちょう", kind="town", prefecture=hyogo
+    )
     Department.objects.create(municipality=inami, code="jumin", name="住民課")
     inami_admin = staff_member("inami-admin", inami, Role.MUNICIPALITY_ADMIN)
     staff_client(kakogawa_admin).post(f"/staff/procedures/{simple_procedure.pk}/template/publish/")
@@ -152,13 +191,16 @@ def test_template_publish_adopt_and_pull_update(simple_procedure, kakogawa_admin
     assert response.status_code == 302, response.content.decode()
     adopted = Procedure.objects.get(municipality_id="283819", slug="simple")
     assert adopted.origin_template == template
-    assert services.current_form_version(adopted).definition == services.current_form_version(
-        simple_procedure
-    ).definition
+    assert (
+        services.current_form_version(adopted).definition
+        == services.current_form_version(simple_procedure).definition
+    )
     # the town adjusts its fee, the city improves the wording and republishes
     assert not adopted.is_published  # the town reviews before publishing
     services.procedure_update(actor=inami_admin, procedure=adopted, fee_yen=200, is_published=True)
-    services.procedure_update(actor=kakogawa_admin, procedure=simple_procedure, description="新しい説明")
+    services.procedure_update(
+        actor=kakogawa_admin, procedure=simple_procedure, description="新しい説明"
+    )
     services.template_publish(actor=kakogawa_admin, procedure=simple_procedure)
     page = client.get(f"/staff/procedures/{adopted.pk}/").content.decode()
     assert "新しい説明" in page  # the differences are shown before pulling
