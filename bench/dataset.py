@@ -1,13 +1,20 @@
-"""Bench data: 兵庫県 and its 41 municipalities, 25 departments each, one staff admin.
+"""Bench data: 兵庫県 and its 41 municipalities, 25 departments each, one staff admin,
+加古川市's demo catalog with forms, and a catalog of ≥ 5,000 published procedures.
 
 Loaded through Machi's own services (validation, audit entries), so the data is what a real
-installation would hold. Needs Django set up against the (empty, migrated) bench database.
+installation would hold; only the large catalog is bulk-inserted, with ``search_text`` built by
+the same ``procedure_search_text`` the services use. Needs Django set up against the (empty,
+migrated) bench database.
 """
 
 from __future__ import annotations
 
+import csv
+import datetime as dt
 import secrets
 from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
 
 from django.db import transaction
 
@@ -90,6 +97,45 @@ DEPARTMENTS = [
 ADMIN_MUNICIPALITY = "282103"  # 加古川市: the bench user's tenant
 ADMIN_USERNAME = "bench-admin"
 
+# The real list of procedures residents file with local governments (デジタル庁's survey of
+# 行政手続, 2,972 rows). Every catalog municipality offers every one of them, as real ones do.
+CATALOG_CSV = Path("/work/shared/real-data/procedures/resident_to_local_gov_applications.csv")
+CATALOG_MUNICIPALITIES = ("28100", "28201")  # 神戸市, 姫路市 (code bodies): 2 × 2,972 rows
+CATALOG_MINIMUM = 5000
+# 所管府省庁 → the bench department that would handle it at a municipality.
+MINISTRY_DEPARTMENTS = {
+    "総務省": "shimin",
+    "法務省": "shimin",
+    "厚生労働省": "fukushi",
+    "こども家庭庁": "kosodate",
+    "国土交通省": "toshikeikaku",
+    "農林水産省": "norin",
+    "環境省": "kankyo",
+    "経済産業省": "shoko-kanko",
+    "国家公安委員会・警察庁": "bousai",
+    "財務省": "zeimu",
+    "文部科学省": "kyoiku-somu",
+    "デジタル庁": "johoseisaku",
+}
+# 手続が行われるイベント(個人) → Machi's life events.
+LIFE_EVENTS = {
+    "出生・こども": ("birth", "childcare"),
+    "妊娠": ("birth",),
+    "引越し": ("moving",),
+    "結婚・離婚": ("marriage",),
+    "死亡・相続": ("death",),
+    "介護": ("nursing_care",),
+    "住宅の購入・保有": ("housing",),
+    "税金": ("tax",),
+}
+ONLINE_DONE = ("1 実施済", "5 一部実施済")
+
+# The submission benchmark: 加古川市's 粗大ごみ収集申込 (demo catalog, assurance level "none",
+# so anonymous API clients may submit), with a complete, valid form.
+SUBMIT_MUNICIPALITY = "282103"
+SUBMIT_PROCEDURE = "sodai-gomi"
+SUBMIT_EMAIL = "kakogawa.hanako@example.jp"
+
 
 @dataclass(frozen=True)
 class BenchData:
@@ -99,6 +145,13 @@ class BenchData:
     admin_password: str
     admin_municipality: str
     admin_departments: int  # rows the tenant-scoped list should return
+    demo_procedures: int  # demo catalog (加古川市 + 稲美町's adoptions), through the services
+    catalog_rows: int  # rows of CATALOG_CSV
+    catalog_municipalities: list[str]
+    published_procedures: int  # all published procedures (what catalog search scans)
+    submit_municipality: str
+    submit_procedure: str
+    submit_payload: dict[str, Any]  # the JSON body of POST /api/v1/applications
 
 
 def full_code(body: str) -> str:
@@ -108,10 +161,12 @@ def full_code(body: str) -> str:
 
 
 @transaction.atomic
-def load() -> BenchData:
-    """Create the bench tenants, departments and staff admin (into an empty database)."""
+def load(catalog_csv: Path = CATALOG_CSV) -> BenchData:
+    """Create the bench tenants, departments, staff admin and catalog (into an empty database)."""
     from machi.core import services
     from machi.core.models import Department, Municipality, MunicipalityKind, Role
+    from machi.procedures.demo import load_procedures_demo
+    from machi.procedures.models import Procedure
 
     code, name, kana, name_en = PREFECTURE
     services.municipality_create(
@@ -154,6 +209,14 @@ def load() -> BenchData:
         role=Role.MUNICIPALITY_ADMIN,
         department=department,
     )
+    # The demo catalog needs only 加古川市, 稲美町 and their departments, which exist by now
+    # (load_core_demo would add demo staff with the published demo password: not here).
+    demo_procedures = load_procedures_demo()
+    catalog_municipalities = [full_code(body) for body in CATALOG_MUNICIPALITIES]
+    catalog_rows = load_catalog(catalog_csv, catalog_municipalities)
+    published = Procedure.objects.filter(is_published=True).count()
+    if published < CATALOG_MINIMUM:
+        raise RuntimeError(f"only {published} published procedures; the bench needs ≥ 5,000")
     return BenchData(
         municipalities=Municipality.objects.count(),
         departments=Department.objects.count(),
@@ -161,7 +224,127 @@ def load() -> BenchData:
         admin_password=password,
         admin_municipality=ADMIN_MUNICIPALITY,
         admin_departments=Department.objects.filter(municipality_id=ADMIN_MUNICIPALITY).count(),
+        demo_procedures=demo_procedures,
+        catalog_rows=catalog_rows,
+        catalog_municipalities=catalog_municipalities,
+        published_procedures=published,
+        submit_municipality=SUBMIT_MUNICIPALITY,
+        submit_procedure=SUBMIT_PROCEDURE,
+        submit_payload=submission_payload(),
     )
+
+
+def load_catalog(path: Path, municipality_codes: list[str]) -> int:
+    """Publish every procedure of the CSV in each municipality; returns the CSV's row count.
+
+    Bulk-inserted (the services would write one audit entry per procedure, ~6,000 of them);
+    ``search_text`` comes from ``procedure_search_text``, exactly as ``procedure_create`` sets it.
+    """
+    from machi.core.japanese import kana_reading
+    from machi.core.models import Department
+    from machi.procedures.models import Procedure
+    from machi.procedures.services import procedure_search_text
+
+    if not path.is_file():
+        raise FileNotFoundError(f"catalog CSV not found: {path}")
+    with path.open(encoding="utf-8", newline="") as handle:
+        rows = list(csv.DictReader(handle))
+    prepared = []
+    for row in rows:
+        name = row["手続名"].strip()
+        law = row["法令名"].strip()
+        events = [e.strip() for e in row["手続が行われるイベント(個人)"].split(";")]
+        values = {
+            "slug": f"r{row['手続ID']}",
+            "name": name,
+            "name_kana": kana_reading(name)[:400],
+            "description": f"{law}{row['根拠条項号'].strip()}に基づく手続です。",
+            "legal_basis": f"{law} {row['根拠条項号'].strip()}".strip()[:300],
+            "channels": ["online", "counter"]
+            if row["オンライン化の実施状況"] in ONLINE_DONE
+            else ["counter"],
+            "life_events": sorted({v for e in events for v in LIFE_EVENTS.get(e, ())}),
+            "keywords": law[:500],
+            "annual_case_count": int(row["総手続件数"]) if row["総手続件数"].isdigit() else None,
+        }
+        values["search_text"] = procedure_search_text(Procedure(**values))
+        prepared.append((MINISTRY_DEPARTMENTS.get(row["所管府省庁"], "somu"), values))
+    for code in municipality_codes:
+        departments = {d.code: d for d in Department.objects.filter(municipality_id=code)}
+        Procedure.objects.bulk_create(
+            [
+                Procedure(
+                    municipality_id=code,
+                    department=departments[dept],
+                    is_published=True,
+                    **values,
+                )
+                for dept, values in prepared
+            ],
+            batch_size=1000,
+        )
+    return len(rows)
+
+
+def submission_payload() -> dict[str, Any]:
+    """A complete, valid 粗大ごみ収集申込 (validated with the form engine by the caller)."""
+    collection_day = dt.date.today() + dt.timedelta(days=14)
+    return {
+        "municipality_code": SUBMIT_MUNICIPALITY,
+        "procedure": SUBMIT_PROCEDURE,
+        "answers": {
+            "applicant": {
+                "name": {
+                    "family": "加古川",
+                    "given": "花子",
+                    "family_kana": "カコガワ",
+                    "given_kana": "ハナコ",
+                },
+                "address": {
+                    "postal_code": "675-0031",
+                    "prefecture": "兵庫県",
+                    "city": "加古川市",
+                    "town": "加古川町北在家",
+                    "street": "2000",
+                    "building": "",
+                },
+                "phone": "079-421-2000",
+                "email": SUBMIT_EMAIL,
+            },
+            "items": {
+                "items": [
+                    {"kind": "sofa", "count": 1},
+                    {"kind": "bicycle", "count": 2},
+                    {"kind": "other", "other_name": "電子レンジ台", "count": 1},
+                ],
+                "date": collection_day.isoformat(),
+            },
+        },
+        "contact_email": SUBMIT_EMAIL,
+    }
+
+
+def validate_submission(payload: dict[str, Any]) -> dict[str, Any]:
+    """Validate the payload's answers with the form engine against the published form.
+
+    Returns the cleaned answers; raises ValueError listing the errors when invalid.
+    """
+    from machi.procedures.formengine import FormDefinition, validate_answers
+    from machi.procedures.models import Procedure
+    from machi.procedures.services import current_form_version
+
+    procedure = Procedure.objects.get(
+        municipality_id=payload["municipality_code"], slug=payload["procedure"]
+    )
+    version = current_form_version(procedure)
+    if version is None:
+        raise ValueError(f"{procedure.slug} has no published form")
+    if procedure.assurance_level != "none":
+        raise ValueError(f"{procedure.slug} needs assurance {procedure.assurance_level!r}")
+    result = validate_answers(FormDefinition.from_json(version.definition), payload["answers"])
+    if result.errors:
+        raise ValueError(f"bench answers for {procedure.slug} are invalid: {result.errors}")
+    return result.cleaned
 
 
 def current_totp(username: str) -> str:

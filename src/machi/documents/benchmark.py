@@ -50,7 +50,12 @@ BENCH_DEFINITION: Final[dict[str, Any]] = {
 }
 BENCH_CLEANED: Final[dict[str, Any]] = {
     "applicant": {
-        "name": {"family": "加古川", "given": "花子", "family_kana": "カコガワ", "given_kana": "ハナコ"},
+        "name": {
+            "family": "加古川",
+            "given": "花子",
+            "family_kana": "カコガワ",
+            "given_kana": "ハナコ",
+        },
         "purpose": "ベンチマーク",
     }
 }
@@ -69,7 +74,11 @@ def _municipality(code: str | None) -> Municipality:
         return existing
     prefecture, _created = Municipality.objects.get_or_create(
         code="280003",
-        defaults={"name": "兵庫県", "name_kana": "ひょうごけん", "kind": MunicipalityKind.PREFECTURE},
+        defaults={
+            "name": "兵庫県",
+            "name_kana": "ひょうごけん",
+            "kind": MunicipalityKind.PREFECTURE,
+        },
     )
     municipality, _created = Municipality.objects.get_or_create(
         code="282103",

@@ -11,9 +11,7 @@ from typing import Final
 
 from machi.documents.models import DocumentKind
 
-_DETAILS: Final = (
-    "{% if rows %}記\n\n{% for row in rows %}{{ row.label }}：{{ row.display }}\n{% endfor %}{% endif %}"
-)
+_DETAILS: Final = "{% if rows %}記\n\n{% for row in rows %}{{ row.label }}：{{ row.display }}\n{% endfor %}{% endif %}"
 
 
 @dataclass(frozen=True)

@@ -24,7 +24,7 @@ class DocumentForm(AccessibleForm):
 class VerifyUploadForm(DocumentForm):
     pdf = forms.FileField(
         label=_("PDFファイル"),
-        help_text=_("Machi で発行された電子文書（PDF）を選んでください。20 MB まで。"),
+        help_text=_("Machi で発行された電子文書（PDF）を選んでください。"),
         widget=forms.ClearableFileInput(attrs={"accept": "application/pdf,.pdf"}),
         error_messages={
             "required": _("確認するPDFファイルを選んでください。"),
@@ -83,8 +83,8 @@ class TemplateForm(DocumentForm):
             "使える差し込み項目: {{ applicant_name }}（申請者名）、{{ receipt_number }}（受付番号）、"
             "{{ issue_date }}（発行日・和暦）、{{ submitted_date }}（申請日）、"
             "{{ procedure.name }}、{{ municipality.name }}、{{ municipality.head_title }}、"
-            "{{ note }}（理由・備考）、{{ display.ステップ.項目 }}（入力内容の表示）、"
-            "{% for row in rows %}{{ row.label }}：{{ row.display }}{% endfor %}（入力内容の一覧）"
+            "{{ note }}（理由・備考）、{{ display.ステップ.項目 }}（入力内容）。"
+            "入力内容の一覧は rows（row.label と row.display）を for タグで繰り返します。"
         ),
         widget=forms.Textarea(attrs={"rows": 12}),
         error_messages={"required": _("本文を入力してください。")},

@@ -274,7 +274,9 @@ class DocumentPki:
                 x509.NameAttribute(NameOID.COMMON_NAME, TSA_NAME),
             ]
         )
-        tsa, tsa_key = _leaf(tsa_root, tsa_root_key, tsa_subject, years=valid_years, time_stamping=True)
+        tsa, tsa_key = _leaf(
+            tsa_root, tsa_root_key, tsa_subject, years=valid_years, time_stamping=True
+        )
         for stem, certificate, key in (
             ("org-ca", org, org_key),
             ("tsa-root", tsa_root, tsa_root_key),
@@ -282,7 +284,10 @@ class DocumentPki:
         ):
             (staging / f"{stem}.pem").write_bytes(cert_pem(certificate))
             _write_private(staging / f"{stem}.key", key_pem(key))
-        for stem, certificate, key in (("org-ca", org, org_key), ("tsa-root", tsa_root, tsa_root_key)):
+        for stem, certificate, key in (
+            ("org-ca", org, org_key),
+            ("tsa-root", tsa_root, tsa_root_key),
+        ):
             (staging / f"{stem}.crl").write_bytes(
                 _crl(certificate, key).public_bytes(serialization.Encoding.PEM)
             )

@@ -104,10 +104,10 @@ def render_text(source: str, context: Mapping[str, Any]) -> str:
     """Render template text with plain data; control characters are dropped."""
     template = compile_template(source)
     try:
-        text = template.render(Context(dict(context)))
+        rendered: str = str(template.render(Context(dict(context))))
     except Exception as exc:  # a filter given odd data: staff must see why, not a 500
         raise RenderError(str(exc)) from exc
-    text = _CONTROL.sub("", text.replace("\r\n", "\n"))
+    text = _CONTROL.sub("", rendered.replace("\r\n", "\n"))
     return re.sub(r"\n{3,}", "\n\n", text).strip()
 
 
@@ -198,9 +198,7 @@ def template_context(
         "procedure": {"name": application.procedure.name},
         "receipt_number": application.receipt_number or "",
         "applicant_name": applicant_name(application),
-        "applicant_address": _address_text(
-            _first_value_of_type(definition, cleaned, "address")
-        ),
+        "applicant_address": _address_text(_first_value_of_type(definition, cleaned, "address")),
         "issue_date": _wareki(issued_on),
         "submitted_date": _wareki(submitted),
         "fee_yen": application.fee_yen,
@@ -291,12 +289,12 @@ def render_pdf(content: PdfContent) -> bytes:
     pdf.ln(3)
     pdf.cell(0, 7, content.head_title, align=Align.R, new_x=XPos.LMARGIN, new_y=YPos.NEXT)
     pdf.set_font(FONT_FAMILY, size=8.5)
-    pdf.cell(0, 5, _("（電子署名により押印を省略）"), align=Align.R, new_x=XPos.LMARGIN, new_y=YPos.NEXT)
+    pdf.cell(
+        0, 5, _("（電子署名により押印を省略）"), align=Align.R, new_x=XPos.LMARGIN, new_y=YPos.NEXT
+    )
     pdf.ln(8)
     pdf.set_font(FONT_FAMILY, size=18)
-    pdf.multi_cell(
-        width, 10, content.title, align=Align.C, new_x=XPos.LMARGIN, new_y=YPos.NEXT
-    )
+    pdf.multi_cell(width, 10, content.title, align=Align.C, new_x=XPos.LMARGIN, new_y=YPos.NEXT)
     pdf.ln(6)
     pdf.set_font(FONT_FAMILY, size=11.5)
     pdf.multi_cell(

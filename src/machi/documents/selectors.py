@@ -32,7 +32,7 @@ def normalize_verification_id(text: str) -> str | None:
     ``None`` when it cannot be a verification id.
     """
     cleaned = re.sub(r"[\s\-‐‑–—―ー－]", "", text or "").upper()
-    cleaned = cleaned.translate(str.maketrans({"O": "0", "I": "1", "L": "1"}))
+    cleaned = cleaned.translate(str.maketrans("OIL", "011"))
     return cleaned if _VERIFICATION_ID.match(cleaned) else None
 
 
@@ -106,7 +106,9 @@ def document_get_for_staff(*, document_id: str | uuid.UUID, user: User) -> Issue
         IssuedDocument.objects.select_related(
             "municipality", "application__procedure", "created_by", "revoked_by"
         )
-        .filter(pk=wanted, municipality_id__in=visible_municipality_codes(user, prefecture_wide=True))
+        .filter(
+            pk=wanted, municipality_id__in=visible_municipality_codes(user, prefecture_wide=True)
+        )
         .first()
     )
     if document is None:

@@ -464,4 +464,3 @@ def document_template_reset(*, procedure: Procedure, kind: str, actor: User | No
             target_id=procedure.pk,
             detail={"kind": kind},
         )
-

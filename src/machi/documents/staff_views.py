@@ -84,7 +84,9 @@ def issue(request: HttpRequest, application_id: str) -> HttpResponse:
     except NotFound as exc:
         return _error(request, exc)
     if request.method == "GET":
-        return _issue_page(request, application, IssueForm(initial={"next": request.GET.get("next", "")}))
+        return _issue_page(
+            request, application, IssueForm(initial={"next": request.GET.get("next", "")})
+        )
     if not _can_issue(request, application.municipality_id):
         return render(request, "web/staff/forbidden.html", status=403)
     form = IssueForm(request.POST)

@@ -1,9 +1,9 @@
 """Public document URLs; the project mounts them at the root (namespace ``documents``).
 
-    /verify/                         upload a PDF or enter a verification id
-    /verify/<id>/                    result for a verification id (the QR code's target)
-    /my/documents/<uuid>/download/   the applicant's own issued document
-    /tsa/                            Machi's built-in RFC 3161 time-stamping authority
+/verify/                         upload a PDF or enter a verification id
+/verify/<id>/                    result for a verification id (the QR code's target)
+/my/documents/<uuid>/download/   the applicant's own issued document
+/tsa/                            Machi's built-in RFC 3161 time-stamping authority
 """
 
 from __future__ import annotations

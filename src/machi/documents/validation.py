@@ -167,6 +167,4 @@ def validate_pdf(data: bytes, *, trust_roots: Sequence[x509.Certificate]) -> lis
     except RuntimeError:
         return asyncio.run(async_validate_pdf(data, trust_roots=trust_roots))
     with concurrent.futures.ThreadPoolExecutor(max_workers=1) as pool:
-        return pool.submit(
-            asyncio.run, async_validate_pdf(data, trust_roots=trust_roots)
-        ).result()
+        return pool.submit(asyncio.run, async_validate_pdf(data, trust_roots=trust_roots)).result()

@@ -56,7 +56,9 @@ class Verdict(StrEnum):
 HEADLINES: Final[dict[Verdict, Promise]] = {
     Verdict.VALID: gettext_lazy("Machi が発行した文書です。改ざんされていません。"),
     Verdict.REVOKED: gettext_lazy("Machi が発行した文書ですが、取り消されています。"),
-    Verdict.MODIFIED: gettext_lazy("文書が改ざんされています（発行されたものと内容が異なります）。"),
+    Verdict.MODIFIED: gettext_lazy(
+        "文書が改ざんされています（発行されたものと内容が異なります）。"
+    ),
     Verdict.INVALID_SIGNATURE: gettext_lazy("電子署名が正しくありません。"),
     Verdict.UNTRUSTED: gettext_lazy("署名者を信頼できません（信頼できる認証局につながりません）。"),
     Verdict.TIMESTAMP_INVALID: gettext_lazy("タイムスタンプがないか、有効ではありません。"),
@@ -282,7 +284,9 @@ def verify_upload(data: bytes) -> VerificationResult:
         checks.append(_status_check(document))
         problem = _signature_verdict(report)
         if problem is None:
-            verdict = Verdict.REVOKED if document.status == DocumentStatus.REVOKED else Verdict.VALID
+            verdict = (
+                Verdict.REVOKED if document.status == DocumentStatus.REVOKED else Verdict.VALID
+            )
         else:
             verdict = problem
     else:

@@ -151,7 +151,7 @@ def _handler(answer: Callable[[bytes], bytes]) -> type[http.server.BaseHTTPReque
     class TsaHandler(http.server.BaseHTTPRequestHandler):
         """RFC 3161 over HTTP on 127.0.0.1."""
 
-        def do_POST(self) -> None:  # noqa: N802
+        def do_POST(self) -> None:
             length = int(self.headers.get("Content-Length") or 0)
             body = self.rfile.read(length)
             if self.headers.get("Content-Type") != "application/timestamp-query":
@@ -202,13 +202,22 @@ def nss_db(document_pki: DocumentPki, tmp_path_factory: pytest.TempPathFactory) 
     if shutil.which("certutil") is None:
         return None
     directory = tmp_path_factory.mktemp("nssdb")
-    subprocess.run(
-        ["certutil", "-N", "-d", f"sql:{directory}", "--empty-password"], check=True
-    )
     root = directory / "org-ca.pem"
     root.write_bytes(cert_pem(document_pki.org_ca_certificate()))
-    subprocess.run(
-        ["certutil", "-A", "-d", f"sql:{directory}", "-n", "machi-org-ca", "-t", "CT,C,C", "-i", str(root)],
-        check=True,
-    )
+    database = f"sql:{directory}"
+    create = ["certutil", "-N", "-d", database, "--empty-password"]
+    trust = [
+        "certutil",
+        "-A",
+        "-d",
+        database,
+        "-n",
+        "machi-org-ca",
+        "-t",
+        "CT,C,C",
+        "-i",
+        str(root),
+    ]
+    for command in (create, trust):
+        subprocess.run(command, check=True)  # noqa: S603
     return directory

@@ -218,7 +218,7 @@ def test_custom_template_and_answers_appear_in_the_text(application, kakogawa_ad
     assert document.title == "住民票の写しの交付請求（写し）"
     if shutil.which("pdftotext") is None:
         pytest.skip("pdftotext (poppler-utils) is not installed")
-    text = subprocess.run(  # noqa: S603
+    text = subprocess.run(
         ["pdftotext", "-enc", "UTF-8", "-", "-"],  # noqa: S607
         input=bytes(document.pdf),
         capture_output=True,
@@ -246,7 +246,11 @@ def test_broken_template_is_refused_and_nothing_stored(application, procedure):
 def test_template_save_validates_and_needs_an_admin(procedure, kakogawa_admin, kakogawa_approver):
     with pytest.raises(InvalidInput) as excinfo:
         services.document_template_save(
-            procedure=procedure, kind="permit", title="許可書", body="{% for %}", actor=kakogawa_admin
+            procedure=procedure,
+            kind="permit",
+            title="許可書",
+            body="{% for %}",
+            actor=kakogawa_admin,
         )
     assert "body" in excinfo.value.field_errors
     with pytest.raises(Forbidden):
@@ -275,14 +279,12 @@ def test_pdf_embeds_a_japanese_font(application):
         for _name, font in fonts.items():
             for descendant in font.get("/DescendantFonts", []):
                 descriptor = descendant.FontDescriptor
-                embedded.append(
-                    "/FontFile2" in descriptor or "/FontFile3" in descriptor
-                )
+                embedded.append("/FontFile2" in descriptor or "/FontFile3" in descriptor)
             assert "/ToUnicode" in font  # text can be extracted and searched
         assert embedded and all(embedded)
     if shutil.which("pdftotext") is None:
         pytest.skip("pdftotext (poppler-utils) is not installed")
-    text = subprocess.run(  # noqa: S603
+    text = subprocess.run(
         ["pdftotext", "-enc", "UTF-8", "-", "-"],  # noqa: S607
         input=bytes(document.pdf),
         capture_output=True,

@@ -57,4 +57,7 @@ def test_revoked_document_is_gone(make_application, resident, kakogawa_admin):
 
 
 def test_unknown_id(client):
-    assert client.get("/my/documents/00000000-0000-0000-0000-000000000000/download/").status_code == 404
+    assert (
+        client.get("/my/documents/00000000-0000-0000-0000-000000000000/download/").status_code
+        == 404
+    )

@@ -54,7 +54,10 @@ def test_external_next_is_ignored(staff_client, application, kakogawa_admin):
 def test_case_handler_gets_403_and_other_municipality_404(
     staff_client, application, kakogawa_handler, kobe_admin, kobe_approver
 ):
-    assert staff_client(kakogawa_handler).post(issue_url(application), {"kind": "permit"}).status_code == 403
+    assert (
+        staff_client(kakogawa_handler).post(issue_url(application), {"kind": "permit"}).status_code
+        == 403
+    )
     for user in (kobe_admin, kobe_approver):
         client = staff_client(user)
         assert client.post(issue_url(application), {"kind": "permit"}).status_code == 404
@@ -143,15 +146,27 @@ def test_templates_page(staff_client, procedure, kakogawa_admin, kakogawa_approv
     assert "テンプレートに誤りがあります" in bad.content.decode()
 
     saved = admin.post(
-        url, {"kind": "permit", "permit-title": "{{ procedure.name }}許可書", "permit-body": "許可します。"}
+        url,
+        {
+            "kind": "permit",
+            "permit-title": "{{ procedure.name }}許可書",
+            "permit-body": "許可します。",
+        },
     )
     assert saved.status_code == 302
     template = DocumentTemplate.objects.get()
-    assert (template.kind, template.body, template.municipality_id) == ("permit", "許可します。", "282103")
+    assert (template.kind, template.body, template.municipality_id) == (
+        "permit",
+        "許可します。",
+        "282103",
+    )
 
-    assert staff_client(kakogawa_approver).post(
-        url, {"kind": "permit", "permit-title": "x", "permit-body": "y"}
-    ).status_code == 403
+    assert (
+        staff_client(kakogawa_approver)
+        .post(url, {"kind": "permit", "permit-title": "x", "permit-body": "y"})
+        .status_code
+        == 403
+    )
     assert staff_client(kobe_admin).get(url).status_code == 404
 
     reset = admin.post(url, {"kind": "permit", "reset": "1"})

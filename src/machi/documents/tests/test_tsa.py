@@ -13,7 +13,7 @@ pytestmark = [pytest.mark.django_db, pytest.mark.urls("machi.documents.tests.url
 class Reply(core.Sequence):
     """TimeStampResp with the token optional, as in RFC 3161 (asn1crypto requires it)."""
 
-    _fields = [  # noqa: RUF012
+    _fields = [
         ("status", tsp.PKIStatusInfo),
         ("time_stamp_token", cms.ContentInfo, {"optional": True}),
     ]

@@ -69,14 +69,11 @@ class Command(BaseCommand):
         except Municipality.DoesNotExist as exc:
             raise CommandError(f"no municipality {code}") from exc
         if force:
-            credential = pki.issue_signer(
-                code=code, name=municipality.name, kind=municipality.kind
-            )
+            credential = pki.issue_signer(code=code, name=municipality.name, kind=municipality.kind)
         else:
             credential = pki.signer(code=code, name=municipality.name, kind=municipality.kind)
         self.stdout.write(
-            f"{code}: {credential.certificate.subject.rfc4514_string()} "
-            f"({pki.signer_path(code)})"
+            f"{code}: {credential.certificate.subject.rfc4514_string()} ({pki.signer_path(code)})"
         )
 
     def _show(self) -> None:
