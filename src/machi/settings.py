@@ -331,6 +331,13 @@ MACHI_CARD_REVOCATION_CHECKERS = env_list(
 MACHI_EMAIL_VERIFICATION_SECONDS = int(
     os.environ.get("MACHI_EMAIL_VERIFICATION_SECONDS", str(3 * 24 * 3600))
 )
+# Passkeys (WebAuthn). The relying party ID must be a host name: browsers refuse IP addresses,
+# so open the demo at http://localhost:8000/ (not 127.0.0.1) to use passkeys. Empty: the host
+# of each request (one of MACHI_ALLOWED_HOSTS) and that request's origin. Production sets both,
+# e.g. machi.pref.hyogo.example and https://machi.pref.hyogo.example. Read when used.
+MACHI_WEBAUTHN_RP_ID = env_str("MACHI_WEBAUTHN_RP_ID")
+MACHI_WEBAUTHN_RP_NAME = env_str("MACHI_WEBAUTHN_RP_NAME", "Machi")
+MACHI_WEBAUTHN_ORIGINS = env_list("MACHI_WEBAUTHN_ORIGINS")
 
 # --- Documents (PAdES) -------------------------------------------------------------------------
 # Results issued as PDFs signed with the municipality's organisation certificate (PAdES B-LT) and

@@ -185,3 +185,73 @@ class CertificateEvidence(models.Model):
         if self.pk is not None:
             raise ValidationError(_("電子署名の検証記録は変更できません。"))
         super().save(*args, **kwargs)
+
+
+class PasskeyCeremony(models.TextChoices):
+    REGISTER = "register", _("パスキーの登録")
+    AUTHENTICATE = "authenticate", _("パスキーでサインイン")
+
+
+class PasskeyChallenge(models.Model):
+    """A WebAuthn challenge kept server-side: 5 minutes, one use (like :class:`CardLoginChallenge`).
+
+    ``challenge`` is the base64url text the browser echoes in clientDataJSON. ``consumed_at`` is
+    set by one conditional UPDATE, so an assertion can never be verified twice.
+    """
+
+    challenge = models.CharField(max_length=128, unique=True)
+    ceremony = models.CharField(max_length=20, choices=PasskeyCeremony.choices)
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.CASCADE,
+        null=True,
+        blank=True,
+        related_name="+",
+        help_text="For registration: the signed-in resident the passkey will belong to.",
+    )
+    rp_id = models.CharField(max_length=253)
+    created_at = models.DateTimeField(default=timezone.now)
+    expires_at = models.DateTimeField(db_index=True)
+    consumed_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        verbose_name = _("パスキー認証チャレンジ")
+        verbose_name_plural = _("パスキー認証チャレンジ")
+
+    def __str__(self) -> str:
+        return f"{self.ceremony}:{self.challenge[:8]}…"
+
+
+class Passkey(models.Model):
+    """A resident's WebAuthn credential (passkey): the public key and what the RP must remember.
+
+    ``credential_id`` is base64url (as browsers send it). ``sign_count`` only ever grows; many
+    synced passkeys always report 0, in which case the one-time challenge alone stops replays.
+    """
+
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        verbose_name=_("利用者"),
+        on_delete=models.CASCADE,
+        related_name="passkeys",
+    )
+    credential_id = models.CharField(max_length=1400, unique=True)
+    public_key = models.BinaryField(help_text="COSE_Key of the credential.")
+    sign_count = models.PositiveBigIntegerField(default=0)
+    transports = models.JSONField(default=list, blank=True)
+    user_handle = models.CharField(
+        max_length=128, help_text="base64url WebAuthn user.id (no personal data)."
+    )
+    aaguid = models.CharField(max_length=36, blank=True)
+    backed_up = models.BooleanField(default=False)
+    name = models.CharField(_("名前"), max_length=100)
+    created_at = models.DateTimeField(_("登録日時"), default=timezone.now)
+    last_used_at = models.DateTimeField(_("最終利用日時"), null=True, blank=True)
+
+    class Meta:
+        ordering: ClassVar[list[str]] = ["-created_at"]
+        verbose_name = _("パスキー")
+        verbose_name_plural = _("パスキー")
+
+    def __str__(self) -> str:
+        return f"{self.user} / {self.name}"

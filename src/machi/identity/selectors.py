@@ -1,4 +1,4 @@
-"""Reads of identity data: resident accounts, linked cards and signature evidence."""
+"""Reads of identity data: resident accounts, linked cards, passkeys and signature evidence."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ import unicodedata
 from django.db.models import QuerySet
 
 from machi.core.models import User
-from machi.identity.models import CardLink, CertificateEvidence, ResidentProfile
+from machi.identity.models import CardLink, CertificateEvidence, Passkey, ResidentProfile
 
 
 def normalize_email(email: str) -> str:
@@ -44,3 +44,13 @@ def card_link_find(*, issuer: str, serial: str) -> CardLink | None:
 def certificate_evidence_list(*, target_type: str, target_id: str) -> QuerySet[CertificateEvidence]:
     """Signature evidence recorded for one target (e.g. an application), newest first."""
     return CertificateEvidence.objects.filter(target_type=target_type, target_id=str(target_id))
+
+
+def passkey_list(*, user: User) -> QuerySet[Passkey]:
+    """The resident's passkeys, newest first."""
+    return Passkey.objects.filter(user=user).order_by("-created_at")
+
+
+def passkey_find(*, credential_id: str) -> Passkey | None:
+    """The passkey with this credential id (unpadded base64url), with its account."""
+    return Passkey.objects.select_related("user").filter(credential_id=credential_id).first()

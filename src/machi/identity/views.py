@@ -3,6 +3,7 @@
 Thin: parse, call a service, render. Mounted by the project at ``/account/`` (namespace
 ``identity``). Card steps are the simulator's UX: the page shows a challenge, the resident
 signs it with ``python -m machi card login`` and pastes signature and certificate (no JS).
+Passkeys (WebAuthn, with a page script) are in :mod:`machi.identity.passkey_views`.
 """
 
 from __future__ import annotations
@@ -37,6 +38,7 @@ from machi.identity.forms import (
     SignUpForm,
 )
 from machi.identity.models import ChallengePurpose
+from machi.identity.passkeys import passkey_page_context
 
 ViewFunc = Callable[..., HttpResponse]
 
@@ -65,13 +67,17 @@ def _resident(request: HttpRequest) -> User:
     return user
 
 
-def _safe_next(request: HttpRequest) -> str:
-    target = request.POST.get("next") or request.GET.get("next") or ""
+def safe_next_url(request: HttpRequest, target: str) -> str:
+    """``target`` when it is a URL of this site, else the account page."""
     if target and url_has_allowed_host_and_scheme(
         target, allowed_hosts={request.get_host()}, require_https=request.is_secure()
     ):
         return target
     return reverse("identity:account")
+
+
+def _safe_next(request: HttpRequest) -> str:
+    return safe_next_url(request, request.POST.get("next") or request.GET.get("next") or "")
 
 
 def _login_rate(group: str, request: HttpRequest) -> str:
@@ -214,6 +220,7 @@ def sign_in(request: HttpRequest) -> HttpResponse:
             "form": form,
             "next": request.GET.get("next", request.POST.get("next", "")),
             "unverified_email": unverified_email,
+            "passkey": passkey_page_context(request),
         },
         status=status,
     )
@@ -286,6 +293,9 @@ def _account_page(
             "links": selectors.card_link_list(user=user),
             "form": form or CardSignatureForm(),
             "challenge": challenge,
+            "passkeys": selectors.passkey_list(user=user),
+            "passkey": passkey_page_context(request),
+            "email_verified": selectors.resident_email_verified(user=user),
         },
         status=status,
     )
