@@ -15,6 +15,7 @@ urlpatterns = [
     path("i18n/", include("django.conf.urls.i18n")),
     path("account/", include("machi.identity.urls")),
     path("staff/procedures/", include("machi.procedures.staff_urls")),
+    path("staff/cases/", include("machi.cases.staff_urls")),
     path("staff/documents/", include("machi.documents.staff_urls")),
     path("payments/", include("machi.payments.urls")),
     path("staff/payments/", include("machi.payments.staff_urls")),

@@ -47,6 +47,7 @@ from machi.procedures.demo_forms import APPLICANT_STEP, label, options
 from machi.procedures.models import (
     Application,
     ApplicationOutcome,
+    ApplicationStatus,
     Procedure,
     StatusChange,
 )
@@ -396,39 +397,46 @@ class _Demo:
         )
 
     def backdate(self, case: Case, days: int) -> None:
-        """Move every timestamp of the case ``days`` into the past (demo data only)."""
-        delta = dt.timedelta(days=days)
+        """Spread the case's history over the last ``days`` days (demo data only).
+
+        The status changes are moved to evenly spaced times from ``days`` ago, and the
+        timings rebuilt from them, so the numbers page shows realistic durations.
+        """
+        now = timezone.now()
+        start = now - dt.timedelta(days=days)
         application_id = case.application_id
+        changes = list(StatusChange.objects.filter(application_id=application_id).order_by("id"))
+        span = dt.timedelta(days=days) * 0.9
+        for index, change in enumerate(changes):
+            change.at = start + span * (index / max(len(changes) - 1, 1))
+            StatusChange.objects.filter(pk=change.pk).update(at=change.at)
+        submitted_at = next(c.at for c in changes if c.to_status == ApplicationStatus.SUBMITTED)
+        completed_at = next(
+            (c.at for c in changes if c.to_status == ApplicationStatus.COMPLETED), None
+        )
+        shift = now - start
         Application.objects.filter(pk=application_id).update(
-            submitted_at=F("submitted_at") - delta, created_at=F("created_at") - delta
+            submitted_at=submitted_at, created_at=submitted_at, completed_at=completed_at
         )
-        Application.objects.filter(pk=application_id, completed_at__isnull=False).update(
-            completed_at=F("completed_at") - delta
-        )
-        StatusChange.objects.filter(application_id=application_id).update(at=F("at") - delta)
-        StepTiming.objects.filter(case=case).update(entered_at=F("entered_at") - delta)
-        StepTiming.objects.filter(case=case, left_at__isnull=False).update(
-            left_at=F("left_at") - delta
-        )
-        CaseEvent.objects.filter(case=case).update(at=F("at") - delta)
+        CaseEvent.objects.filter(case=case).update(at=F("at") - shift * 0.5)
         ApprovalStep.objects.filter(request__case=case, activated_at__isnull=False).update(
-            activated_at=F("activated_at") - delta
+            activated_at=F("activated_at") - shift * 0.3
         )
         ApprovalStep.objects.filter(request__case=case, decided_at__isnull=False).update(
-            decided_at=F("decided_at") - delta
+            decided_at=F("decided_at") - shift * 0.2
         )
-        ApprovalRequest.objects.filter(case=case).update(created_at=F("created_at") - delta)
+        ApprovalRequest.objects.filter(case=case).update(created_at=F("created_at") - shift * 0.3)
         fresh = Case.objects.select_related("procedure").get(pk=case.pk)
-        submitted_at = fresh.submitted_at - delta
-        Case.objects.filter(pk=case.pk).update(
-            submitted_at=submitted_at,
-            due_date=services.compute_due_date(
-                submitted_at=submitted_at, days=fresh.procedure.standard_processing_days
-            ),
+        StepTiming.objects.filter(case=fresh).delete()
+        fresh.history_applied_id = 0
+        fresh.correction_count = 0
+        services.fold_history(fresh, changes)
+        fresh.submitted_at = submitted_at
+        fresh.completed_at = completed_at
+        fresh.due_date = services.compute_due_date(
+            submitted_at=submitted_at, days=fresh.procedure.standard_processing_days
         )
-        Case.objects.filter(pk=case.pk, completed_at__isnull=False).update(
-            completed_at=F("completed_at") - delta
-        )
+        fresh.save()
 
 
 def _setup(demo: _Demo) -> None:

@@ -49,8 +49,13 @@ class Case(TenantOwnedModel):
     application = models.OneToOneField(
         Application, verbose_name=_("申請"), on_delete=models.CASCADE, related_name="case"
     )
+    # The composite indexes below lead with these keys, so no single-column indexes.
     procedure = models.ForeignKey(
-        Procedure, verbose_name=_("手続"), on_delete=models.PROTECT, related_name="+"
+        Procedure,
+        verbose_name=_("手続"),
+        on_delete=models.PROTECT,
+        related_name="+",
+        db_index=False,
     )
     department = models.ForeignKey(
         Department,
@@ -59,6 +64,7 @@ class Case(TenantOwnedModel):
         null=True,
         blank=True,
         related_name="+",
+        db_index=False,
     )
     assignee = models.ForeignKey(
         settings.AUTH_USER_MODEL,
@@ -67,6 +73,7 @@ class Case(TenantOwnedModel):
         null=True,
         blank=True,
         related_name="+",
+        db_index=False,
     )
     # Mirrors of the application (kept in step by services.case_sync).
     status = models.CharField(_("状態"), max_length=30, choices=ApplicationStatus.choices)
@@ -97,11 +104,16 @@ class Case(TenantOwnedModel):
             models.Index(
                 fields=["department", "is_open", "due_date", "id"], name="case_department"
             ),
+            models.Index(
+                fields=["department", "status", "due_date", "id"], name="case_department_status"
+            ),
             models.Index(fields=["assignee", "is_open", "due_date", "id"], name="case_assignee"),
             models.Index(fields=["municipality", "submitted_at"], name="case_submitted"),
             models.Index(fields=["procedure", "status"], name="case_procedure"),
-            # Prefecture-wide views: open cases in due order across municipalities.
+            # Prefecture-wide views: open cases (or one status) in due order across
+            # municipalities, without sorting every matching row.
             models.Index(fields=["is_open", "due_date", "id"], name="case_open_due"),
+            models.Index(fields=["status", "due_date", "id"], name="case_status_due"),
         ]
 
     def __str__(self) -> str:

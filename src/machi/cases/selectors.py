@@ -31,6 +31,7 @@ from machi.cases.models import (
     Case,
     CaseEvent,
     CaseEventKind,
+    ConfirmationMethod,
     Intake,
     StepTiming,
 )
@@ -48,6 +49,7 @@ from machi.procedures.models import (
     ApplicationOutcome,
     ApplicationStatus,
     AssuranceLevel,
+    Channel,
     Procedure,
 )
 
@@ -90,9 +92,17 @@ def case_queue(*, user: User, filters: QueueFilter, today: dt.date | None = None
     codes = policy.reader_codes(user)
     if filters.municipality_code:
         codes &= {filters.municipality_code}
-    queryset = Case.objects.filter(municipality_id__in=codes)
     if filters.department_id is not None:
-        queryset = queryset.filter(department_id=filters.department_id)
+        # A department belongs to one municipality: once that one is checked to be visible,
+        # filtering by department alone is the tenant scope (and lets PostgreSQL use one
+        # index instead of intersecting it with the municipality's).
+        if not Department.objects.filter(
+            pk=filters.department_id, municipality_id__in=codes
+        ).exists():
+            return Case.objects.none()
+        queryset = Case.objects.filter(department_id=filters.department_id)
+    else:
+        queryset = Case.objects.filter(municipality_id__in=codes)
     if filters.status == "open":
         queryset = queryset.filter(is_open=True)
     elif filters.status == "closed":
@@ -209,19 +219,34 @@ def queue_default_department(*, user: User) -> Department | None:
     return membership.department if membership else None
 
 
-def queue_departments(*, user: User) -> QuerySet[Department]:
-    """Departments the queue can be filtered by (of the municipalities the user reads)."""
+# Above this many municipalities (prefecture admins), departments and procedures are offered
+# only once a municipality is chosen: a thousand options would make every page slow.
+CHOICES_MUNICIPALITY_LIMIT = 3
+
+
+def queue_choice_codes(*, user: User, municipality_code: str = "") -> set[str]:
+    """Municipalities whose departments and procedures the queue's filters offer."""
+    codes = policy.reader_codes(user)
+    if municipality_code:
+        return codes & {municipality_code}
+    return codes if len(codes) <= CHOICES_MUNICIPALITY_LIMIT else set()
+
+
+def queue_departments(*, user: User, municipality_code: str = "") -> QuerySet[Department]:
+    """Departments the queue can be filtered by (see :func:`queue_choice_codes`)."""
+    codes = queue_choice_codes(user=user, municipality_code=municipality_code)
     return (
-        Department.objects.filter(municipality_id__in=policy.reader_codes(user))
+        Department.objects.filter(municipality_id__in=codes)
         .select_related("municipality")
         .order_by("municipality_id", "code")
     )
 
 
-def queue_procedures(*, user: User) -> QuerySet[Procedure]:
-    """Procedures the queue can be filtered by."""
+def queue_procedures(*, user: User, municipality_code: str = "") -> QuerySet[Procedure]:
+    """Procedures the queue can be filtered by (see :func:`queue_choice_codes`)."""
+    codes = queue_choice_codes(user=user, municipality_code=municipality_code)
     return (
-        Procedure.objects.filter(municipality_id__in=policy.reader_codes(user))
+        Procedure.objects.filter(municipality_id__in=codes)
         .select_related("municipality")
         .order_by("municipality_id", "name_kana", "name")
     )
@@ -416,9 +441,14 @@ def _event_title(event: CaseEvent, users: dict[int, User]) -> tuple[str, str]:
             text += _("（%(name)s の代決）") % {"name": person or detail.get("acting_for_username")}
         return label, text
     if event.kind == CaseEventKind.CREATED:
-        return label, _("受付方法: %(channel)s") % {"channel": detail.get("channel", "")}
+        channel = detail.get("channel", "")
+        shown = Channel(channel).label if channel in Channel.values else channel
+        return label, _("受付方法: %(channel)s") % {"channel": shown}
     if event.kind == CaseEventKind.INTAKE:
-        return label, str(detail.get("method", ""))
+        method = detail.get("method", "")
+        return label, str(
+            ConfirmationMethod(method).label if method in ConfirmationMethod.values else method
+        )
     return label, ""
 
 

@@ -25,6 +25,7 @@ Approval (電子決裁) decisions — documented choices:
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import logging
 from collections.abc import Iterable
@@ -60,6 +61,7 @@ from machi.cases.models import (
     StepTiming,
 )
 from machi.core.exceptions import Conflict, Forbidden, InvalidInput, NotFound
+from machi.core.japanese import JapaneseDataError, format_postal_code, normalize_postal_code
 from machi.core.models import Department, Membership, Role, User
 from machi.core.services import audit_record
 from machi.files.models import StoredFile
@@ -70,7 +72,6 @@ from machi.procedures.models import (
     Application,
     ApplicationOutcome,
     ApplicationStatus,
-    AssuranceLevel,
     Channel,
     CorrectionRequest,
     Procedure,
@@ -129,7 +130,7 @@ def compute_due_date(*, submitted_at: dt.datetime, days: int | None) -> dt.date 
     return start + dt.timedelta(days=days)
 
 
-def _fold_history(case: Case, changes: Iterable[StatusChange]) -> None:
+def fold_history(case: Case, changes: Iterable[StatusChange]) -> None:
     """Apply status changes not yet seen to the case's timings and counters (no save)."""
     open_timing = (
         StepTiming.objects.filter(case=case, left_at__isnull=True).order_by("-entered_at").first()
@@ -199,7 +200,7 @@ def case_create_for_application(*, application: Application, actor: User | None 
     except IntegrityError:
         return Case.objects.get(application_id=app.pk)
     changes = list(StatusChange.objects.filter(application_id=app.pk).order_by("id"))
-    _fold_history(case, changes)
+    fold_history(case, changes)
     case.save(update_fields=["history_applied_id", "correction_count"])
     submitter = next((c.actor for c in changes if c.to_status == ApplicationStatus.SUBMITTED), None)
     _event(case, CaseEventKind.CREATED, actor or submitter, channel=app.channel)
@@ -217,7 +218,7 @@ def case_sync(*, application: Application) -> Case | None:
     changes = StatusChange.objects.filter(
         application_id=app.pk, id__gt=case.history_applied_id
     ).order_by("id")
-    _fold_history(case, changes)
+    fold_history(case, changes)
     _copy_mirrors(case, app)
     case.save()
     return case
@@ -993,9 +994,12 @@ class IdentityCheck:
 
     @property
     def address_line(self) -> str:
-        parts = (self.prefecture, self.city, self.town, self.street, self.building)
-        line = "".join(p for p in parts[:4] if p)
-        return " ".join(p for p in (self.postal_code, line, self.building) if p)
+        postal = self.postal_code
+        if postal:
+            with contextlib.suppress(JapaneseDataError):
+                postal = "〒" + format_postal_code(normalize_postal_code(postal))
+        line = "".join(p for p in (self.prefecture, self.city, self.town, self.street) if p)
+        return " ".join(p for p in (postal, line, self.building) if p)
 
 
 def _require_intake(actor: User | None, municipality_code: str) -> User:
@@ -1007,10 +1011,10 @@ def _require_intake(actor: User | None, municipality_code: str) -> User:
 def intake_supported(procedure: Procedure) -> bool:
     """Whether counter and paper intake can submit this procedure.
 
-    ``application_submit`` asks a card signature for 電子署名 procedures whatever the channel,
-    so those cannot be registered by staff yet.
+    Every procedure with a published form can: the card signature is asked of remote channels
+    only (at the counter identity is checked in person; paper carries its own signature).
     """
-    return procedure.assurance_level != AssuranceLevel.CARD_SIGNATURE
+    return procedure_services.current_form_version(procedure) is not None
 
 
 def _start_intake_application(

@@ -97,16 +97,21 @@ def _user_choices(users: Any) -> list[tuple[str, str]]:
 
 def _queue_forms(request: HttpRequest, user: User) -> tuple[QueueFilterForm, int | None]:
     codes = policy.reader_codes(user)
-    many = len(codes) > 1
+    chosen = str(request.GET.get("municipality", ""))
+    many = len(codes) > 1 and not chosen
     departments = [
         (str(d.pk), f"{d.municipality.name} {d.name}" if many else d.name)
-        for d in selectors.queue_departments(user=user)
+        for d in selectors.queue_departments(user=user, municipality_code=chosen)
     ]
     procedures = [
         (str(p.pk), f"{p.municipality.name} {p.name}" if many else p.name)
-        for p in selectors.queue_procedures(user=user)
+        for p in selectors.queue_procedures(user=user, municipality_code=chosen)
     ]
-    assignees = _user_choices(selectors.assignable_staff(municipality_codes=codes))
+    assignees = _user_choices(
+        selectors.assignable_staff(
+            municipality_codes=selectors.queue_choice_codes(user=user, municipality_code=chosen)
+        )
+    )
     default = selectors.queue_default_department(user=user)
     default_id = default.pk if default is not None else None
     form = QueueFilterForm(
@@ -166,6 +171,7 @@ def queue(request: HttpRequest) -> HttpResponse:
             "bulk_form": bulk_form,
             "pending_approvals": selectors.approval_pending_for_user(user=user, limit=20),
             "can_intake": bool(policy.intake_codes(user)),
+            "many_municipalities": len(codes) > selectors.CHOICES_MUNICIPALITY_LIMIT,
             "can_edit_routes": bool(policy.route_editor_codes(user)),
         },
     )

@@ -700,7 +700,10 @@ def application_submit(
     result = validate_answers(definition, locked.answers, file_lookup=file_lookup, today=today)
     if result.errors:
         raise InvalidInput(_("入力内容に誤りがあります。"), field_errors=result.errors)
-    if locked.procedure.assurance_level == AssuranceLevel.CARD_SIGNATURE:
+    # At the counter the clerk checks identity in person, and a paper application carries its
+    # handwritten signature: the card signature is required for remote channels only.
+    remote = locked.channel in (Channel.ONLINE, Channel.API)
+    if remote and locked.procedure.assurance_level == AssuranceLevel.CARD_SIGNATURE:
         if signature is None:
             raise InvalidInput(
                 _("この手続はマイナンバーカードによる電子署名が必要です。"),

@@ -8,9 +8,10 @@ from typing import Any
 
 import pytest
 from django.core.files.uploadedfile import SimpleUploadedFile
+from django.urls import NoReverseMatch, reverse
 from django.utils import timezone
 
-from machi.cases import services
+from machi.cases import services, staff_views
 from machi.cases.models import ApprovalStep, Case
 from machi.cases.services import RouteStepSpec
 from machi.cases.tests.helpers import PERSON_FORM, case_of, fresh, make_procedure, member, submit
@@ -311,7 +312,6 @@ def test_workflow_through_the_case_page(
     body = html(handler.get(detail_url(case)))
     assert "決裁済み — 交付/通知の準備ができました" in body
     assert "文書を発行せずに完了する" in body
-    assert "文書を発行して完了する" not in body  # the documents app is not mounted here
     assert "の代決" in body
     response = handler.post(
         action_url(case, "complete"),
@@ -446,8 +446,30 @@ def test_issue_button_when_documents_are_mounted(
     )
     services.approval_decide(step=request.steps.get(), actor=approver, decision="approve")
     body = html(staff_client(kakogawa_handler).get(detail_url(case)))
-    assert f'action="/staff/documents/{case.application_id}/issue/"' in body
+    issue = reverse("documents-staff:issue", args=[str(case.application_id)])
+    assert f'action="{issue}"' in body
     assert "文書を発行して完了する" in body
+
+
+def test_case_page_works_without_the_documents_app(
+    procedure, kakogawa_handler, approver, staff_client, monkeypatch
+):
+    def missing(*args, **kwargs):
+        raise NoReverseMatch("documents-staff")
+
+    monkeypatch.setattr(staff_views, "reverse", missing)
+    case = case_of(submit(procedure))
+    services.case_start_review(case=case, actor=kakogawa_handler)
+    request = services.case_send_to_approval(
+        case=fresh(case), actor=kakogawa_handler, proposed_outcome=ApplicationOutcome.ISSUED
+    )
+    services.approval_decide(step=request.steps.get(), actor=approver, decision="approve")
+    response = staff_client(kakogawa_handler).get(detail_url(case))
+    body = html(response)
+    assert response.status_code == 200
+    assert "決裁済み — 交付/通知の準備ができました" in body
+    assert "文書を発行して完了する" not in body
+    assert "文書を発行せずに完了する" in body
 
 
 def test_counter_clerk_cannot_process(procedure, counter_clerk, staff_client):

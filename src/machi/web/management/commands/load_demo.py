@@ -7,6 +7,7 @@ from typing import Any
 from django.core.management.base import BaseCommand, CommandParser
 
 from machi.core.demo import DEMO_PASSWORD, DEMO_TOTP_BASE32, load_core_demo
+from machi.cases.demo import load_cases_demo
 from machi.identity.demo import DEMO_RESIDENT_PASSWORD, load_identity_demo
 from machi.procedures.demo import load_procedures_demo
 
@@ -21,6 +22,7 @@ class Command(BaseCommand):
     def handle(self, *args: Any, **options: Any) -> None:
         logins = load_core_demo()
         load_procedures_demo()
+        load_cases_demo()
         demo_card = load_identity_demo()
         if options["quiet"]:
             return
