@@ -99,6 +99,7 @@ class Scenario:
     db_script: Callable[[Capture], str] | None = None
     created_sql: str | None = None
     invariant_sql: str | None = None
+    invariant_note: str = ""  # what invariant_sql = 0 means, for the report
     goal: Goal | None = None
     # per request path: EXPLAIN ANALYZE of its first query, and its time in-process when idle
     explain: bool = False
@@ -206,6 +207,10 @@ SCENARIOS: list[Scenario] = [
             "SELECT (SELECT count(*) FROM core_outboxmessage WHERE status <> 'sent') "
             "+ (SELECT count(*) FROM procedures_application a WHERE a.status = 'submitted' "
             "AND NOT EXISTS (SELECT 1 FROM cases_case c WHERE c.application_id = a.id))"
+        ),
+        invariant_note=(
+            "Afterwards every outbox message is sent and every submitted application has its "
+            "case, for the HTTP and the pgbench submissions alike."
         ),
         goal=Goal("≥ 300 submissions/s and p95 ≤ 150 ms", min_rps=300, max_p95_ms=150),
     ),
@@ -961,7 +966,14 @@ def run_pgbench(
 # --- Machine facts and the report --------------------------------------------------------------
 
 
-def machine_facts(args: argparse.Namespace, server: Server) -> dict[str, str]:
+def load_average() -> str:
+    """The 1/5/15-minute load averages (other work on the machine skews every number)."""
+    with contextlib.suppress(OSError):
+        return " / ".join(Path("/proc/loadavg").read_text(encoding="utf-8").split()[:3])
+    return "?"
+
+
+def machine_facts(args: argparse.Namespace, server: Server, load_before: str) -> dict[str, str]:
     import django
     from django.db import connection
 
@@ -997,6 +1009,7 @@ def machine_facts(args: argparse.Namespace, server: Server) -> dict[str, str]:
     return {
         "CPU": f"{cpu}, {os.cpu_count()} logical CPUs (`nproc`)",
         "Memory": memory,
+        "Load average": f"{load_before} when the run started, {load_average()} at its end",
         "OS": f"{platform.system()} {platform.release()}",
         "Python": platform.python_version(),
         "Django": django.get_version(),
@@ -1390,10 +1403,8 @@ def measure_db(args: argparse.Namespace, pg_env: dict[str, str], result: Scenari
         left = count_rows(scenario.invariant_sql)
         if left:
             raise BenchError(f"{scenario.name}: invariant check counted {left}, expected 0")
-        result.notes.append(
-            "Afterwards every outbox message is sent and every submitted application has its "
-            "case, for the HTTP and the pgbench submissions alike."
-        )
+        if scenario.invariant_note:
+            result.notes.append(scenario.invariant_note)
 
 
 def server_connections(args: argparse.Namespace) -> int:
@@ -1404,6 +1415,7 @@ def server_connections(args: argparse.Namespace) -> int:
 def main() -> int:
     args = parse_args()
     started = dt.datetime.now().astimezone()
+    load_before = load_average()
     clock = time.monotonic()
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))  # still stop gunicorn
     OUT_DIR.mkdir(exist_ok=True)
@@ -1503,7 +1515,7 @@ def main() -> int:
     if expected and transactions / (expected + unseen) > 1.05:
         log(f"WARNING: server ran {transactions / expected:.2f}× the captured transactions")
 
-    facts = machine_facts(args, server)
+    facts = machine_facts(args, server, load_before)
     connection.close()
     report = render_report(
         started=started,

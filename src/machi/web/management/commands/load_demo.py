@@ -8,6 +8,7 @@ from django.core.management.base import BaseCommand, CommandParser
 
 from machi.core.demo import DEMO_PASSWORD, DEMO_TOTP_BASE32, load_core_demo
 from machi.cases.demo import load_cases_demo
+from machi.documents.demo import load_documents_demo
 from machi.identity.demo import DEMO_RESIDENT_PASSWORD, load_identity_demo
 from machi.procedures.demo import load_procedures_demo
 
@@ -23,6 +24,7 @@ class Command(BaseCommand):
         logins = load_core_demo()
         load_procedures_demo()
         load_cases_demo()
+        load_documents_demo()
         demo_card = load_identity_demo()
         if options["quiet"]:
             return
@@ -34,6 +36,7 @@ class Command(BaseCommand):
         out(f"  Staff console  (職員コンソール): {base}/staff/")
         out(f"  API (OpenAPI 3):                 {base}/api/v1/openapi.json")
         out(f"  Health:                          {base}/healthz")
+        out(f"  Verify a document (文書の検証):  {base}/verify/")
         out("")
         out(f"  Demo password for every account: {DEMO_PASSWORD}")
         out(f"  TOTP secret (base32) for every demo account: {DEMO_TOTP_BASE32}")
