@@ -19,6 +19,19 @@ from machi.core.tests.factories import (
 
 
 @pytest.fixture(autouse=True)
+def _keep_test_connection_open() -> Iterator[None]:
+    """Closing a response outside the test client (a FileResponse, say) sends request_finished,
+    which would close the database connection mid-test on PostgreSQL. The test client does the
+    same around its own requests (and reconnects the handler after each), so this runs per test."""
+    from django.core.signals import request_finished
+    from django.db import close_old_connections
+
+    request_finished.disconnect(close_old_connections)
+    yield
+    request_finished.connect(close_old_connections)
+
+
+@pytest.fixture(autouse=True)
 def _fast_hashing_and_clean_cache(settings: pytest.FixtureRequest) -> Iterator[None]:
     settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]  # type: ignore[attr-defined]
     cache.clear()
