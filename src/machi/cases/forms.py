@@ -12,52 +12,13 @@ from django.utils.translation import gettext_lazy as _
 from machi.cases.models import ApprovalDecision, ConfirmationMethod, IdentityDocument
 from machi.cases.selectors import QUEUE_STATUSES, QueueFilter
 from machi.cases.services import IdentityCheck, RouteStepSpec
-from machi.core.exceptions import ApplicationError
+from machi.core.forms import AccessibleForm
 from machi.core.japanese import PREFECTURES
 from machi.core.models import Role
 from machi.procedures.models import ApplicationOutcome, ApplicationStatus, Channel
 
 Choices = list[tuple[str, Any]]
 DATE_ERROR = _("日付を YYYY-MM-DD の形で入力してください。")
-
-
-class AccessibleForm(forms.Form):
-    """Ties each field's error list to its input (aria-describedby, aria-invalid).
-
-    The same pattern as the console's own forms (``web.forms``), which cases cannot import.
-    """
-
-    def full_clean(self) -> None:
-        super().full_clean()
-        for name in self.errors:
-            if name not in self.fields:
-                continue
-            bound = self[name]
-            described_by = [f"{bound.auto_id}_error"]
-            if self.fields[name].help_text:
-                described_by.append(f"{bound.auto_id}_helptext")
-            attrs = self.fields[name].widget.attrs
-            attrs["aria-describedby"] = " ".join(described_by)
-            attrs["aria-invalid"] = "true"
-
-    def add_application_error(self, error: ApplicationError) -> None:
-        """Show a service's refusal: on its fields when it names them, else on the form."""
-        placed = False
-        for name, messages in error.field_errors.items():
-            if name in self.fields:
-                for message in messages:
-                    self.add_error(name, message)
-                placed = True
-        if not placed:
-            self.add_error(None, str(error.message))
-        self.full_clean_aria()
-
-    def full_clean_aria(self) -> None:
-        for name in self.errors:
-            if name in self.fields:
-                attrs = self.fields[name].widget.attrs
-                attrs["aria-describedby"] = f"{self[name].auto_id}_error"
-                attrs["aria-invalid"] = "true"
 
 
 def _set_choices(form: forms.Form, name: str, choices: Choices) -> None:

@@ -40,7 +40,8 @@ from machi.cases.forms import (
 from machi.cases.models import Case, ConfirmationMethod, Intake
 from machi.core.auth import staff_required, staff_user
 from machi.core.exceptions import ApplicationError, Conflict, Forbidden, NotFound
-from machi.core.models import Department, Municipality, User
+from machi.core.models import Department, Municipality, Role, User
+from machi.core.selectors import user_has_role
 from machi.core.services import audit_record
 from machi.files.selectors import file_get
 from machi.files.services import file_response
@@ -229,6 +230,9 @@ def _case_or_error(request: HttpRequest, application_id: Any) -> Case | HttpResp
         return _error(request, str(exc.message))
 
 
+ISSUER_ROLES = (Role.APPROVER, Role.MUNICIPALITY_ADMIN)
+
+
 def _issue_url(case: Case) -> str | None:
     """The documents app's issue view, when it exists (it is built separately)."""
     try:
@@ -327,6 +331,13 @@ def _detail_context(
         "decisions": decisions,
         "forms": forms,
         "issue_url": _issue_url(case) if actions.approved else None,
+        # Issuing a signed document is for 決裁者 and 団体管理者 (the documents app's rule).
+        "can_issue": user_has_role(
+            user,
+            municipality_code=case.municipality_id,
+            roles=ISSUER_ROLES,
+            prefecture_wide=False,
+        ),
         "is_overdue": case.is_open
         and case.due_date is not None
         and case.due_date < timezone.localdate(),

@@ -5,36 +5,7 @@ from __future__ import annotations
 from django import forms
 from django.utils.translation import gettext_lazy as _
 
-
-class AccessibleForm(forms.Form):
-    """Ties each field's error list to its input (aria-describedby, aria-invalid).
-
-    The same pattern as the staff console's forms (kept local: identity may not import web).
-    """
-
-    def full_clean(self) -> None:
-        super().full_clean()
-        self.mark_invalid_fields()
-
-    def add_field_errors(self, field_errors: dict[str, list[str]]) -> None:
-        """Show a service's ``field_errors`` on the matching fields (others at the top)."""
-        for name, messages in field_errors.items():
-            for message in messages:
-                self.add_error(name if name in self.fields else None, message)
-        self.mark_invalid_fields()
-
-    def mark_invalid_fields(self) -> None:
-        """Point each invalid input at its error list (also for errors added after cleaning)."""
-        for name in self.errors:
-            if name not in self.fields:
-                continue
-            bound = self[name]
-            described_by = [f"{bound.auto_id}_error"]
-            if self.fields[name].help_text:
-                described_by.append(f"{bound.auto_id}_helptext")
-            attrs = self.fields[name].widget.attrs
-            attrs["aria-describedby"] = " ".join(described_by)
-            attrs["aria-invalid"] = "true"
+from machi.core.forms import AccessibleForm
 
 
 def _email_field() -> forms.EmailField:

@@ -13,24 +13,8 @@ from typing import Any
 from django.utils.translation import gettext as _
 
 from machi.core.exceptions import InvalidInput
+from machi.procedures.formengine import FIELD_TYPES
 
-FIELD_TYPES = [
-    "text",
-    "textarea",
-    "number",
-    "date",
-    "choice",
-    "multichoice",
-    "checkbox",
-    "email",
-    "phone",
-    "postal_code",
-    "name",
-    "address",
-    "my_number",
-    "corporate_number",
-    "file",
-]
 KEY_PATTERN = re.compile(r"^[a-z][a-z0-9_]{0,39}$")
 
 

@@ -7,44 +7,8 @@ from typing import Any
 from django import forms
 from django.utils.translation import gettext_lazy as _
 
-from machi.core.exceptions import ApplicationError
+from machi.core.forms import AccessibleForm
 from machi.procedures.models import Audience, LifeEvent
-
-
-class AccessibleForm(forms.Form):
-    """Ties each field's error list to its input (aria-describedby, aria-invalid)."""
-
-    def full_clean(self) -> None:
-        super().full_clean()
-        for name in self.errors:
-            if name not in self.fields:
-                continue
-            bound = self[name]
-            described_by = [f"{bound.auto_id}_error"]
-            if self.fields[name].help_text:
-                described_by.append(f"{bound.auto_id}_helptext")
-            attrs = self.fields[name].widget.attrs
-            attrs["aria-describedby"] = " ".join(described_by)
-            attrs["aria-invalid"] = "true"
-
-    def add_application_error(self, error: ApplicationError) -> None:
-        """Show a service's error on the fields it names (or at the top of the form)."""
-        placed = False
-        for field, messages in error.field_errors.items():
-            for message in messages:
-                self.add_error(field if field in self.fields else None, message)
-                placed = True
-        if not placed:
-            self.add_error(None, str(error.message))
-        self.full_clean_aria()
-
-    def full_clean_aria(self) -> None:
-        """Re-tie error ids after errors were added outside ``full_clean``."""
-        for name in self.errors:
-            if name in self.fields:
-                attrs = self.fields[name].widget.attrs
-                attrs["aria-describedby"] = f"{self[name].auto_id}_error"
-                attrs["aria-invalid"] = "true"
 
 
 class CatalogSearchForm(AccessibleForm):

@@ -8,22 +8,7 @@ from typing import Any
 from django import forms
 from django.utils.translation import gettext_lazy as _
 
-
-class AccessibleForm(forms.Form):
-    """Ties each field's error list to its input (aria-describedby, aria-invalid)."""
-
-    def full_clean(self) -> None:
-        super().full_clean()
-        for name in self.errors:
-            if name not in self.fields:
-                continue
-            bound = self[name]
-            described_by = [f"{bound.auto_id}_error"]
-            if self.fields[name].help_text:
-                described_by.append(f"{bound.auto_id}_helptext")
-            attrs = self.fields[name].widget.attrs
-            attrs["aria-describedby"] = " ".join(described_by)
-            attrs["aria-invalid"] = "true"
+from machi.core.forms import AccessibleForm
 
 
 class StaffSignInForm(AccessibleForm):

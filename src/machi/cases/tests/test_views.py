@@ -445,10 +445,13 @@ def test_issue_button_when_documents_are_mounted(
         case=fresh(case), actor=kakogawa_handler, proposed_outcome=ApplicationOutcome.ISSUED
     )
     services.approval_decide(step=request.steps.get(), actor=approver, decision="approve")
-    body = html(staff_client(kakogawa_handler).get(detail_url(case)))
     issue = reverse("documents-staff:issue", args=[str(case.application_id)])
+    body = html(staff_client(approver).get(detail_url(case)))
     assert f'action="{issue}"' in body
     assert "文書を発行して完了する" in body
+    # 担当者 may complete without a document but not issue one (決裁者・団体管理者 only).
+    body = html(staff_client(kakogawa_handler).get(detail_url(case)))
+    assert f'action="{issue}"' not in body
 
 
 def test_case_page_works_without_the_documents_app(

@@ -6,8 +6,8 @@ from typing import Any
 
 from django.core.management.base import BaseCommand, CommandParser
 
-from machi.core.demo import DEMO_PASSWORD, DEMO_TOTP_BASE32, load_core_demo
 from machi.cases.demo import load_cases_demo
+from machi.core.demo import DEMO_PASSWORD, DEMO_TOTP_BASE32, load_core_demo
 from machi.documents.demo import load_documents_demo
 from machi.identity.demo import DEMO_RESIDENT_PASSWORD, load_identity_demo
 from machi.procedures.demo import load_procedures_demo
