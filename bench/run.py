@@ -1076,9 +1076,10 @@ def render_report(
         f"{args.connections} concurrent connections (queueing in gunicorn's backlog included): "
         f"with {low} busy workers, a request waits for about {args.connections / low:g} others, "
         "so these percentiles are mostly queueing. Scenarios with a goal from the issue are "
-        f"therefore also run with {low} connections, one per worker: every worker stays busy "
-        "(the rate is about the same) but nothing waits in the backlog, so the latency is the "
-        "server's own at full load. The goal is judged on that run; the verdict at "
+        f"therefore also run with {low} connections, one per worker: every worker has a request "
+        "and nothing waits in the backlog, so the latency is the server's own at full load (the "
+        "rate can be a little lower: gunicorn's sync workers close the connection after each "
+        "response, and a worker idles while wrk reconnects). The goal is judged on that run; the verdict at "
         f"{args.connections} connections is shown too.",
         "",
         "## Run",
@@ -1142,6 +1143,22 @@ def render_report(
         "",
     ]
     return "\n".join(lines)
+
+
+def compact_sql(statements: list[str]) -> list[str]:
+    """The statements for the report: a run of ones that differ only in numbers shown once."""
+    lines: list[str] = []
+    index = 0
+    while index < len(statements):
+        shape = re.sub(r"\b\d+\b", "N", statements[index])
+        end = index + 1
+        while end < len(statements) and re.sub(r"\b\d+\b", "N", statements[end]) == shape:
+            end += 1
+        lines.append(f"{statements[index]};")
+        if end - index > 1:
+            lines.append(f"-- … and {end - index - 1} more like it, with other ids")
+        index = end
+    return lines
 
 
 def render_scenario(result: ScenarioResult, args: argparse.Namespace) -> list[str]:
@@ -1211,7 +1228,7 @@ def render_scenario(result: ScenarioResult, args: argparse.Namespace) -> list[st
             f"transaction{'' if capture.transactions == 1 else 's'}, {origin})</summary>",
             "",
             "```sql",
-            *[f"{sql};" for sql in capture.sql],
+            *compact_sql(capture.sql),
             "```",
             "",
             "</details>",

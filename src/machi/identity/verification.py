@@ -75,12 +75,12 @@ ERROR_MESSAGES: Final[dict[str, Promise]] = {
 WRONG_PURPOSE_MESSAGES: Final[dict[Purpose, Promise]] = {
     # What was expected: "sign" means the auth certificate was presented for signing.
     "sign": _(
-        "利用者証明用電子証明書（ログイン用）では申請に署名できません。"
+        "利用者証明用電子証明書（サインイン用）では申請に署名できません。"
         "署名用電子証明書を使ってください。"
     ),
     "auth": _(
-        "署名用電子証明書ではログインできません。"
-        "利用者証明用電子証明書（ログイン用）を使ってください。"
+        "署名用電子証明書ではサインインできません。"
+        "利用者証明用電子証明書（サインイン用）を使ってください。"
     ),
 }
 
