@@ -344,9 +344,7 @@ MACHI_WEBAUTHN_ORIGINS = env_list("MACHI_WEBAUTHN_ORIGINS")
 # time-stamped (RFC 3161). `python -m machi documents_pki init` creates a TEST organisation CA,
 # per-municipality signing certificates and a TEST time-stamping authority here (private keys
 # 0600); outside production they are also created on first use. Read when used, not at import.
-MACHI_DOCUMENTS_PKI_DIR = Path(
-    os.environ.get("MACHI_DOCUMENTS_PKI_DIR", VAR_DIR / "documents-pki")
-)
+MACHI_DOCUMENTS_PKI_DIR = Path(os.environ.get("MACHI_DOCUMENTS_PKI_DIR", VAR_DIR / "documents-pki"))
 # Empty: Machi's built-in TSA (in-process, also served at /tsa/). Else the http(s) URL of an
 # RFC 3161 time-stamping authority.
 MACHI_TSA_URL = env_str("MACHI_TSA_URL")

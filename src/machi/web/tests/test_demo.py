@@ -31,7 +31,9 @@ def test_demo_catalog_has_real_procedures_with_complete_forms(demo):
     assert with_forms.filter(assurance_level="card_signature").exists()
     assert with_forms.filter(fee_yen__gt=0).exists()
     # 横展開: 稲美町 adopted templates from 加古川市
-    assert Procedure.objects.filter(municipality_id="283819", origin_template__isnull=False).exists()
+    assert Procedure.objects.filter(
+        municipality_id="283819", origin_template__isnull=False
+    ).exists()
 
 
 def test_demo_has_cases_in_every_state_and_verifiable_documents(demo):
