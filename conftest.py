@@ -6,6 +6,7 @@ from collections.abc import Callable, Iterator
 
 import pytest
 from django.core.cache import cache
+from django.utils import translation
 from django.test import Client
 from django_otp import DEVICE_ID_SESSION_KEY
 
@@ -35,8 +36,12 @@ def _keep_test_connection_open() -> Iterator[None]:
 def _fast_hashing_and_clean_cache(settings: pytest.FixtureRequest) -> Iterator[None]:
     settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]  # type: ignore[attr-defined]
     cache.clear()
+    # Each test starts in Japanese: a request through LocaleMiddleware leaves its language
+    # active in this thread, which would leak into the next test.
+    translation.activate("ja")
     yield
     cache.clear()
+    translation.activate("ja")
 
 
 @pytest.fixture

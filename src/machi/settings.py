@@ -307,6 +307,8 @@ LOGGING = {
 # --- Machi -------------------------------------------------------------------------------------
 # The prefecture that runs this installation (共同利用の主体), by 全国地方公共団体コード.
 MACHI_PREFECTURE_CODE = os.environ.get("MACHI_PREFECTURE_CODE", "280003")
+# Audit chains per municipality (by worker process), so writers never queue on one chain head.
+MACHI_AUDIT_CHAIN_SHARDS = int(os.environ.get("MACHI_AUDIT_CHAIN_SHARDS", "8"))
 MACHI_SITE_NAME = _("Machi スマート自治体プラットフォーム")
 
 # --- Identity (My Number card style) -----------------------------------------------------------

@@ -12,6 +12,7 @@ GENESIS_HASH = "0" * 64
 
 def entry_digest(
     *,
+    chain: str,
     sequence: int,
     occurred_at: datetime,
     actor_id: int | None,
@@ -29,6 +30,7 @@ def entry_digest(
 ) -> str:
     """SHA-256 over a canonical JSON form of every field of the entry and the previous hash."""
     payload = {
+        "chain": chain,
         "sequence": sequence,
         # Canonical instant: UTC, microseconds, so SQLite and PostgreSQL read back the same text.
         "occurred_at": occurred_at.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ"),

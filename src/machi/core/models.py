@@ -173,16 +173,17 @@ class Membership(TimeStampedModel):
 class AuditChainHead(models.Model):
     """The last link of one audit chain; locked while an entry is appended so links never fork.
 
-    There is one chain per municipality (``""`` for platform-wide events), so tenants do not
-    queue behind each other's writes and each chain can be verified on its own.
+    Each municipality (``-`` for platform-wide events) has a few chains (``282103.0`` …
+    ``282103.7``; see ``core.services.audit_chain_for``), so neither tenants nor the worker
+    processes of one tenant queue behind each other's writes, and every chain verifies on its own.
     """
 
-    chain = models.CharField(max_length=6, primary_key=True, blank=True)
+    chain = models.CharField(max_length=16, primary_key=True)
     last_sequence = models.BigIntegerField(default=0)
     last_hash = models.CharField(max_length=64, default="0" * 64)
 
     def __str__(self) -> str:
-        return f"{self.chain or 'platform'}@{self.last_sequence}"
+        return f"{self.chain}@{self.last_sequence}"
 
 
 class AuditEntry(models.Model):
@@ -194,7 +195,8 @@ class AuditEntry(models.Model):
     Database triggers refuse UPDATE (and DELETE on PostgreSQL) on this table.
     """
 
-    sequence = models.BigIntegerField(help_text="Position in this municipality's chain, from 1.")
+    chain = models.CharField(max_length=16)
+    sequence = models.BigIntegerField(help_text="Position in its chain, from 1.")
     occurred_at = models.DateTimeField(db_index=True)
     actor = models.ForeignKey(
         User,
@@ -223,12 +225,12 @@ class AuditEntry(models.Model):
         verbose_name_plural = _("監査ログ")
         constraints: ClassVar[list[models.BaseConstraint]] = [
             models.UniqueConstraint(
-                fields=["municipality_code", "sequence"], name="audit_chain_sequence_unique"
+                fields=["chain", "sequence"], name="audit_chain_sequence_unique"
             )
         ]
 
     def __str__(self) -> str:
-        return f"{self.municipality_code or 'platform'}#{self.sequence} {self.action}"
+        return f"{self.chain}#{self.sequence} {self.action}"
 
     def save(self, *args: Any, **kwargs: Any) -> None:
         if self.pk is not None:

@@ -198,14 +198,14 @@ def audit_verify() -> AuditVerification:
     """Recompute every chain and report the first broken entry of each chain that fails."""
     breaks: list[ChainBreak] = []
     checked = 0
-    chains = set(AuditEntry.objects.values_list("municipality_code", flat=True).distinct())
+    chains = set(AuditEntry.objects.values_list("chain", flat=True).distinct())
     heads = {head.chain: head for head in AuditChainHead.objects.all()}
     chains.update(heads)
     for chain in sorted(chains):
         expected_sequence = 1
         expected_prev = GENESIS_HASH
         broken: ChainBreak | None = None
-        entries = AuditEntry.objects.filter(municipality_code=chain).order_by("sequence")
+        entries = AuditEntry.objects.filter(chain=chain).order_by("sequence")
         for entry in entries.iterator(chunk_size=2000):
             checked += 1
             if entry.sequence != expected_sequence:
@@ -215,6 +215,7 @@ def audit_verify() -> AuditVerification:
                 broken = ChainBreak(chain, entry.sequence, entry.pk, "prev_hash_mismatch")
                 break
             digest = entry_digest(
+                chain=entry.chain,
                 sequence=entry.sequence,
                 occurred_at=entry.occurred_at,
                 actor_id=entry.actor_id,

@@ -25,6 +25,10 @@ def load_documents_demo(*, municipality_code: str = "282103") -> int:
     for application in completed:
         if IssuedDocument.objects.filter(application=application).exists():
             continue
-        document_issue(application=application, actor=None, kind=OUTCOME_KIND[application.outcome])
+        document_issue(
+            application=application,
+            actor=None,
+            kind=OUTCOME_KIND[ApplicationOutcome(application.outcome)],
+        )
         issued += 1
     return issued

@@ -58,6 +58,9 @@ class ProcedureOut(Schema):
 
     @staticmethod
     def resolve_form_version(obj: Procedure) -> int | None:
+        if hasattr(obj, "current_form_number"):  # annotated by selectors.procedure_search
+            number: int | None = obj.current_form_number
+            return number
         version = services.current_form_version(obj)
         return version.number if version else None
 

@@ -5,14 +5,20 @@ from __future__ import annotations
 import uuid
 from dataclasses import dataclass
 
-from django.db.models import Q, QuerySet
+from django.db.models import OuterRef, Q, QuerySet, Subquery
 from django.utils.translation import gettext as _
 
 from machi.core.exceptions import NotFound
 from machi.core.japanese import search_key
 from machi.core.models import User
 from machi.core.selectors import visible_municipality_codes
-from machi.procedures.models import Application, ApplicationStatus, Procedure, ProcedureTemplate
+from machi.procedures.models import (
+    Application,
+    ApplicationStatus,
+    FormVersion,
+    Procedure,
+    ProcedureTemplate,
+)
 
 
 @dataclass(frozen=True)
@@ -48,8 +54,19 @@ def procedure_search(*, query: CatalogQuery, published_only: bool = True) -> Que
     if query.life_event:
         # JSON "contains" differs between SQLite and PostgreSQL; the quoted key is exact on both.
         queryset = queryset.filter(life_events__icontains=f'"{query.life_event}"')
-    return queryset.select_related("municipality", "department").order_by(
-        "municipality_id", "name_kana", "name"
+    return (
+        queryset.select_related("municipality", "department")
+        .annotate(current_form_number=_current_form_number())
+        .order_by("municipality_id", "name_kana", "name")
+    )
+
+
+def _current_form_number() -> Subquery:
+    """The newest published form version's number, in the same query (no query per row)."""
+    return Subquery(
+        FormVersion.objects.filter(procedure=OuterRef("pk"), published_at__isnull=False)
+        .order_by("-number")
+        .values("number")[:1]
     )
 
 

@@ -21,7 +21,7 @@ class Migration(migrations.Migration):
         migrations.CreateModel(
             name='AuditChainHead',
             fields=[
-                ('chain', models.CharField(blank=True, max_length=6, primary_key=True, serialize=False)),
+                ('chain', models.CharField(max_length=16, primary_key=True, serialize=False)),
                 ('last_sequence', models.BigIntegerField(default=0)),
                 ('last_hash', models.CharField(default='0000000000000000000000000000000000000000000000000000000000000000', max_length=64)),
             ],
@@ -114,7 +114,8 @@ class Migration(migrations.Migration):
             name='AuditEntry',
             fields=[
                 ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('sequence', models.BigIntegerField(help_text="Position in this municipality's chain, from 1.")),
+                ('chain', models.CharField(max_length=16)),
+                ('sequence', models.BigIntegerField(help_text='Position in its chain, from 1.')),
                 ('occurred_at', models.DateTimeField(db_index=True)),
                 ('actor_username', models.CharField(blank=True, max_length=150)),
                 ('municipality_code', models.CharField(blank=True, max_length=6)),
@@ -134,7 +135,7 @@ class Migration(migrations.Migration):
                 'verbose_name': '監査ログ',
                 'verbose_name_plural': '監査ログ',
                 'ordering': ['-id'],
-                'constraints': [models.UniqueConstraint(fields=('municipality_code', 'sequence'), name='audit_chain_sequence_unique')],
+                'constraints': [models.UniqueConstraint(fields=('chain', 'sequence'), name='audit_chain_sequence_unique')],
             },
         ),
         migrations.AddConstraint(

@@ -77,7 +77,7 @@ def test_changed_entry_is_detected_and_named():
     assert not result.ok
     (broken,) = result.breaks
     assert (broken.chain, broken.sequence, broken.entry_id, broken.reason) == (
-        "282103",
+        entries[2].chain,
         3,
         entries[2].pk,
         "content_changed",
@@ -116,6 +116,7 @@ def test_rehashed_forgery_is_still_detected_by_its_successor():
     forged = AuditEntry.objects.get(pk=entries[0].pk)
     forged.purpose = "別の目的"
     new_hash = entry_digest(
+        chain=forged.chain,
         sequence=forged.sequence,
         occurred_at=forged.occurred_at,
         actor_id=forged.actor_id,
@@ -149,7 +150,7 @@ def test_verify_audit_command_reports_ok_and_failure(capsys):
     with pytest.raises(CommandError):
         call_command("verify_audit")
     err = capsys.readouterr().err
-    assert "chain 282103" in err
+    assert f"chain {entries[1].chain}" in err
     assert "sequence 2" in err
     assert f"entry id {entries[1].pk}" in err
 
@@ -160,3 +161,26 @@ def test_entry_rolled_back_with_its_transaction():
         raise RuntimeError("the change failed")
     assert AuditEntry.objects.count() == 0
     assert audit_verify().ok
+
+
+def test_chains_are_sharded_per_worker_process(settings, monkeypatch):
+    settings.MACHI_AUDIT_CHAIN_SHARDS = 4
+    monkeypatch.setattr("machi.core.services.os.getpid", lambda: 6)
+    first = audit_record(action="x", municipality_code="282103")
+    monkeypatch.setattr("machi.core.services.os.getpid", lambda: 7)
+    second = audit_record(action="x", municipality_code="282103")
+    platform = audit_record(action="y")
+    assert (first.chain, second.chain, platform.chain) == ("282103.2", "282103.3", "-.3")
+    assert first.sequence == second.sequence == 1  # two chains, each starting at 1
+    assert audit_verify().chains_checked == 3
+    assert audit_verify().ok
+
+
+def test_moving_an_entry_to_another_chain_is_detected(settings, monkeypatch):
+    settings.MACHI_AUDIT_CHAIN_SHARDS = 2
+    monkeypatch.setattr("machi.core.services.os.getpid", lambda: 0)
+    moved = audit_record(action="x", municipality_code="282103")
+    _disable_guard()
+    AuditEntry.objects.filter(pk=moved.pk).update(chain="282103.1")
+    reasons = {b.reason for b in audit_verify().breaks}
+    assert "content_changed" in reasons

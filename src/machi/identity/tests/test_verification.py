@@ -122,7 +122,7 @@ def test_signing_certificate_presented_for_login(card_settings):
         purpose="auth",
     )
     assert error.code == "wrong_purpose"
-    assert "署名用電子証明書ではログインできません" in str(error.message)
+    assert "署名用電子証明書ではサインインできません" in str(error.message)
 
 
 def test_certificate_from_an_untrusted_ca_with_the_same_name(card_settings):

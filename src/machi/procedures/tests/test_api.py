@@ -7,6 +7,7 @@ import base64
 import pytest
 from django.test import Client
 
+from machi.procedures import services
 from machi.procedures.models import Application, ApplicationStatus, Channel
 from machi.procedures.tests.conftest import JUMINHYO_ANSWERS
 
@@ -146,3 +147,22 @@ def test_api_card_procedure_without_signature_is_refused(juminhyo, resident):
 def test_my_applications_needs_sign_in(db):
     response = Client().get("/api/v1/my/applications")
     assert response.status_code == 401
+
+
+def test_catalog_api_query_count_does_not_grow_with_results(
+    simple_procedure, juminhyo, django_assert_max_num_queries
+):
+    for n in range(10):
+        services.procedure_create(
+            actor=None,
+            municipality_code="282103",
+            slug=f"extra-{n}",
+            name=f"証明書の交付 {n}",
+            is_published=True,
+            channels=["counter"],
+        )
+    client = Client()
+    client.get("/api/v1/procedures")  # warm up (session, translations)
+    with django_assert_max_num_queries(3):
+        body = client.get("/api/v1/procedures").json()
+    assert len(body) == 12

@@ -30,7 +30,7 @@ class Command(BaseCommand):
             )
             return
         for broken in result.breaks:
-            chain = broken.chain or "platform"
+            chain = broken.chain
             entry = f" (entry id {broken.entry_id})" if broken.entry_id else ""
             self.stderr.write(
                 f"BROKEN chain {chain}: first bad entry is sequence {broken.sequence}{entry}: "
