@@ -1,5 +1,6 @@
 """Bench data: 兵庫県 and its 41 municipalities, 25 departments each, one staff admin,
-加古川市's demo catalog with forms, and a catalog of ≥ 5,000 published procedures.
+加古川市's demo catalog with forms, and a catalog of ≥ 5,000 published procedures; then
+(``load_cases``) a million bulk cases over 40 municipalities and a 担当者 of 加古川市.
 
 Loaded through Machi's own services (validation, audit entries), so the data is what a real
 installation would hold; only the large catalog is bulk-inserted, with ``search_text`` built by
@@ -345,6 +346,77 @@ def validate_submission(payload: dict[str, Any]) -> dict[str, Any]:
     if result.errors:
         raise ValueError(f"bench answers for {procedure.slug} are invalid: {result.errors}")
     return result.cleaned
+
+
+HANDLER_USERNAME = f"bench-handler-{ADMIN_MUNICIPALITY}"  # machi.cases.benchmark.bench_handler's
+
+
+@dataclass(frozen=True)
+class CaseData:
+    """The bulk cases of the queue scenarios and the 担当者 who works them."""
+
+    cases: int
+    municipalities: int
+    open_cases: int
+    seconds: float  # bulk loading, VACUUM ANALYZE of the two tables included
+    handler_username: str
+    handler_password: str
+    handler_municipality: str
+    handler_department: str  # the department the handler's queue opens on
+    handler_readable: int  # cases the handler may read (their municipality's)
+    handler_department_cases: int  # of those, in the department the queue opens on
+    handler_default_open: int  # what the default queue filters to: open, that department
+    handler_assigned: int  # assigned to the handler
+
+
+def load_cases(n: int, municipalities: int) -> CaseData:
+    """Bulk-load ``n`` cases over ``municipalities`` (``machi.cases.benchmark``), and a 担当者.
+
+    The handler is a real staff account (password + TOTP device, through the services) of
+    加古川市; ``bulk_create_cases`` makes them 担当者 of the department holding the bench
+    procedure (their queue's default) and assigns them a tenth of its cases. Run outside a
+    transaction (it VACUUMs the case tables at the end).
+    """
+    from machi.cases import benchmark, policy
+    from machi.cases.models import Case
+    from machi.cases.selectors import QueueFilter, case_queue, queue_default_department
+    from machi.core import services
+    from machi.core.models import User
+
+    password = secrets.token_urlsafe(24)
+    services.staff_user_create(
+        username=HANDLER_USERNAME,
+        password=password,
+        display_name="ベンチ 担当",
+        email=f"{HANDLER_USERNAME}@bench.machi.example",
+    )
+    written = benchmark.bulk_create_cases(n=n, municipalities=municipalities)
+    if ADMIN_MUNICIPALITY not in written.municipalities:
+        raise RuntimeError(f"{ADMIN_MUNICIPALITY} got no bulk cases: {written.municipalities}")
+    handler = User.objects.get(username=HANDLER_USERNAME)
+    readable = policy.reader_codes(handler)
+    if readable != {ADMIN_MUNICIPALITY}:
+        raise RuntimeError(f"the bench handler reads {sorted(readable)}, not {ADMIN_MUNICIPALITY}")
+    department = queue_default_department(user=handler)
+    if department is None:
+        raise RuntimeError("the bench handler's queue opens on no department")
+    in_department = Case.objects.filter(department=department)
+    return CaseData(
+        cases=written.cases,
+        municipalities=len(written.municipalities),
+        open_cases=written.open_cases,
+        seconds=written.seconds,
+        handler_username=HANDLER_USERNAME,
+        handler_password=password,
+        handler_municipality=ADMIN_MUNICIPALITY,
+        handler_department=department.name,
+        handler_readable=Case.objects.filter(municipality_id__in=readable).count(),
+        handler_department_cases=in_department.count(),
+        handler_default_open=case_queue(
+            user=handler, filters=QueueFilter(department_id=department.pk)
+        ).count(),
+        handler_assigned=Case.objects.filter(assignee=handler).count(),
+    )
 
 
 def current_totp(username: str) -> str:

@@ -1,13 +1,17 @@
 """`make bench`: production-like Machi on PostgreSQL under load; writes docs/benchmarks.md.
 
 Steps: check wrk/pgbench → recreate the bench database and migrate → load bench data through
-Machi's services (plus a ≥ 5,000-procedure catalog in bulk) → start gunicorn on a free loopback
-port → sign in (password + TOTP) → for each scenario capture the SQL Django runs per request,
-then load it with wrk (scenarios with a goal also at one connection per worker) → stop
-gunicorn → run the same SQL through pgbench (for writes: the captured SQL with fresh values per
-transaction) → write the report, with each goal of the issue judged met or not.
+Machi's services (plus a ≥ 5,000-procedure catalog in bulk) → bulk-load 1,000,000 cases over 40
+municipalities (``--cases``) and a 担当者 to work them → VACUUM ANALYZE → start gunicorn on a
+free loopback port → sign in (password + TOTP: the 団体管理者, and the 担当者 for the case
+queue) → for each scenario capture the SQL Django runs per request, then load it with wrk
+(scenarios with a goal also at one connection per worker) → stop gunicorn → run the same SQL
+through pgbench (for writes: the captured SQL with fresh values per transaction) → issue signed,
+time-stamped documents in-process for 30 s and compare with pyHanko alone
+(``bench/document_rate.py``) → write the report, with each goal of the issue judged met or not.
 
-Add a benchmark by appending to ``SCENARIOS``. Knobs: ``python bench/run.py --help``.
+Add a benchmark by appending to ``SCENARIOS``. Knobs: ``python bench/run.py --help``;
+``--quick`` for a short developer run (100,000 cases, 5 s runs; about 4 minutes).
 Artifacts of the last run (pgbench scripts, raw tool output, gunicorn log) go to bench/out/.
 """
 
@@ -44,6 +48,7 @@ PROJECT_DIR = BENCH_DIR.parent
 OUT_DIR = BENCH_DIR / "out"
 REPORT = PROJECT_DIR / "docs" / "benchmarks.md"
 LUA_SCRIPT = BENCH_DIR / "wrk_report.lua"
+PKI_DIR = OUT_DIR / "var" / "documents-pki"
 HOST = "127.0.0.1"
 
 
@@ -83,6 +88,9 @@ class Scenario:
     ``created_sql``: counts the rows one request creates, to check that every counted request
     (and pgbench transaction) really did the work. ``invariant_sql`` must count 0 afterwards.
     ``goal``: the issue's target, checked at the server's own concurrency and at wrk's.
+    ``explain_query``: a regex choosing the captured query to EXPLAIN (default: the first).
+    ``session``: whose staff session (``"admin"`` or ``"handler"``, see ``main``).
+    ``results``: how many results a (decoded) response shows, for the report.
     """
 
     name: str
@@ -101,8 +109,14 @@ class Scenario:
     invariant_sql: str | None = None
     invariant_note: str = ""  # what invariant_sql = 0 means, for the report
     goal: Goal | None = None
-    # per request path: EXPLAIN ANALYZE of its first query, and its time in-process when idle
+    # per request path: EXPLAIN ANALYZE of a query (the first one containing ``explain_query``,
+    # else the first), and the request's time in-process when idle
     explain: bool = False
+    explain_query: str = ""
+    # with staff_session: whose session ("admin": 団体管理者 of 加古川市, "handler": its 担当者)
+    session: str = "admin"
+    # the number of results a response shows (the report's "Results" column); JSON lists: len
+    results: Callable[[Any], int] | None = None
 
     @property
     def request_paths(self) -> tuple[str, ...]:
@@ -144,6 +158,47 @@ def _check_catalog(body: Any, data: dict[str, Any]) -> str | None:
 
 # What residents type: kanji, hiragana, half-width katakana; long and two-character words.
 CATALOG_QUERIES = ("じゅうみんひょう", "住民票", "ｼﾞｭｳﾐﾝﾋｮｳ", "転出", "児童手当", "ごみ")
+
+
+QUEUE_PAGE_SIZE = 50  # machi.cases.selectors.PAGE_SIZE: the first page shows this many cases
+_QUEUE_ROW = re.compile(r'<input type="checkbox" name="cases" value="\d+"')
+
+
+def queue_rows(body: Any) -> int:
+    """Cases on a queue page: one tick box per row (the signed-in 担当者 may act on them)."""
+    return len(_QUEUE_ROW.findall(body)) if isinstance(body, str) else 0
+
+
+def _check_queue(*markers: str) -> Callable[[Any, dict[str, Any]], str | None]:
+    """A full first page with a next page and capped tab counts; each marker on every row."""
+
+    def check(body: Any, data: dict[str, Any]) -> str | None:
+        if not isinstance(body, str) or "<table" not in body:
+            return f"expected the HTML queue page, got {str(body)[:200]}"
+        rows = queue_rows(body)
+        if rows != QUEUE_PAGE_SIZE:
+            return f"expected a full first page of {QUEUE_PAGE_SIZE} cases, got {rows}"
+        if "page=2" not in body:
+            return "no link to a second page: the filter matched too few cases"
+        if '<span class="count">1,000+</span>' not in body:
+            return "no tab count reached the cap: the handler does not see the bulk cases"
+        for marker in markers:
+            if body.count(marker) < QUEUE_PAGE_SIZE:
+                return f"{body.count(marker)} rows show {marker!r}, expected all {rows}"
+        return None
+
+    return check
+
+
+def _queue_description(what: str) -> str:
+    return (
+        f"案件一覧 (the staff queue, HTML): {what} Signed in (password + TOTP) as the 担当者 of "
+        "加古川市 whose queue opens on their department, the one holding all of 加古川市's bulk "
+        "cases (see *Case queue data*). The page runs the first page (51 rows, along an index) "
+        "and capped per-status tab counts, plus the filter form's choices (departments, "
+        "procedures, staff). The check: 50 rows (one tick box each), a next page, a tab count "
+        "at its 1,000+ cap. Raw-DB equivalent: every query Django runs for the request."
+    )
 
 
 def _submission_body(data: dict[str, Any]) -> Any:
@@ -232,6 +287,42 @@ SCENARIOS: list[Scenario] = [
         goal=Goal("p95 ≤ 20 ms", max_p95_ms=20),
         explain=True,
     ),
+    *[
+        Scenario(
+            name=name,
+            method="GET",
+            path=path,
+            description=_queue_description(what),
+            staff_session=True,
+            session="handler",
+            check=_check_queue(*markers),
+            goal=Goal("p95 ≤ 100 ms (first page, 1,000,000 cases)", max_p95_ms=100),
+            explain=True,
+            explain_query=r'FROM "cases_case" .* LIMIT 51$',
+            results=queue_rows,
+        )
+        for name, path, what, markers in (
+            (
+                "case-queue",
+                "/staff/cases/",
+                "the default view — open cases of the handler's department, nearest deadline "
+                "first.",
+                (),
+            ),
+            (
+                "case-queue-review-overdue",
+                "/staff/cases/?status=in_review&overdue=1",
+                "filtered to 審査中 and past the deadline (期限超過).",
+                ('class="status status-in_review"', 'class="overdue"'),
+            ),
+            (
+                "case-queue-unassigned",
+                "/staff/cases/?assignee=none",
+                "filtered to unassigned open cases (担当者: 未割当).",
+                (),
+            ),
+        )
+    ],
 ]
 
 
@@ -800,7 +891,7 @@ def capture_sql(
         path=path,
         sql=[query["sql"] for query in captured.captured_queries],
         status=response.status_code,
-        body=json.loads(response.content),
+        body=decode_body(response.content, response.get("Content-Type", "")),
         headers=sent,
     )
 
@@ -815,15 +906,33 @@ def sample_request(
     headers = dict(headers)
     if scenario.unique_header:
         headers[scenario.unique_header] = f"bench-sample-{secrets.token_hex(8)}"
-    status, _headers, body = http_request(
+    status, response_headers, body = http_request(
         server.port, scenario.method, path, headers=headers, body=request_body(scenario, data)
     )
     if not 200 <= status < 300 or (scenario.expect_status and status != scenario.expect_status):
         raise BenchError(f"{scenario.method} {path} answered {status}: {body[:300]!r}")
     if scenario.check is not None:
-        problem = scenario.check(json.loads(body), data)
+        problem = scenario.check(decode_body(body, response_headers.get("Content-Type", "")), data)
         if problem:
             raise BenchError(f"{path}: {problem}")
+
+
+def decode_body(content: bytes, content_type: str) -> Any:
+    """A response body: decoded JSON, or the text of anything else (HTML pages)."""
+    if content_type.split(";")[0].strip() == "application/json":
+        return json.loads(content)
+    return content.decode("utf-8", errors="replace")
+
+
+def explained_query(scenario: Scenario, sql: list[str]) -> str:
+    """The captured query to EXPLAIN: the first matching ``explain_query``, else the first."""
+    if not scenario.explain_query:
+        return sql[0]
+    pattern = re.compile(scenario.explain_query, re.S)
+    found = next((query for query in sql if pattern.search(query)), None)
+    if found is None:
+        raise BenchError(f"{scenario.name}: no captured query matches {scenario.explain_query!r}")
+    return found
 
 
 def explain(sql: str) -> str:
@@ -839,11 +948,16 @@ def explain(sql: str) -> str:
 IDLE_REPEAT = 15
 
 
-def idle_time(path: str, repeat: int) -> float:
-    """Median milliseconds of an anonymous GET in-process (test client: no HTTP, no queueing)."""
+def idle_time(path: str, repeat: int, session_key: str | None = None) -> float:
+    """Median milliseconds of a GET in-process (test client: no HTTP, no queueing).
+
+    Anonymous, or with the given staff session.
+    """
     from django.test import Client
 
     client = Client(HTTP_HOST=HOST)
+    if session_key:
+        client.cookies["sessionid"] = session_key
     times = []
     for _ in range(repeat):
         start = time.perf_counter()
@@ -1049,6 +1163,8 @@ def render_report(
     results: list[ScenarioResult],
     server_check: str,
     args: argparse.Namespace,
+    cases: dict[str, Any] | None = None,
+    documents: dict[str, Any] | None = None,
 ) -> str:
     extra = " ".join(sys.argv[1:])
     command = f".venv/bin/python bench/run.py {extra}" if extra else "make bench"
@@ -1132,9 +1248,14 @@ def render_report(
             f"{result.statements_label()} | {db.tps:,.0f} | {http_result.rps / db.tps:.3f} | "
             f"{goal_cells} |"
         )
+    lines += ["", *render_goals(results, args, command)]
+    if cases is not None:
+        lines += ["", *render_cases(cases, data)]
     for result in results:
         assert result.http is not None and result.db is not None
         lines += ["", *render_scenario(result, args)]
+    if documents is not None:
+        lines += ["", *render_documents(documents, args)]
     lines += [
         "",
         "## Server-side check",
@@ -1143,6 +1264,138 @@ def render_report(
         "",
     ]
     return "\n".join(lines)
+
+
+def render_goals(
+    results: list[ScenarioResult], args: argparse.Namespace, command: str
+) -> list[str]:
+    """Every goal of the issue with its verdict and the numbers behind it."""
+    low = server_connections(args)
+    lines = [
+        "## Goals",
+        "",
+        f"Judged at {low} connections (one per gunicorn worker: the server's own latency at "
+        f"full load); {args.connections} connections (queueing in the backlog) for comparison. "
+        f"Reproduce with `{command}` (`.venv/bin/python bench/run.py --quick` for a shorter "
+        "developer run; `--help` for the knobs).",
+        "",
+        f"| Scenario | Goal | Verdict | p95 at {low} conns | req/s at {low} | "
+        f"p95 at {args.connections} conns | req/s at {args.connections} |",
+        "| --- | --- | --- | ---: | ---: | ---: | ---: |",
+    ]
+    judged = [r for r in results if r.scenario.goal is not None]
+    for result in judged:
+        goal, low_run, high_run = result.scenario.goal, result.http_server, result.http
+        assert goal is not None and low_run is not None and high_run is not None
+        lines.append(
+            f"| `{result.scenario.method} {result.scenario.path}` | {goal.text} | "
+            f"{'met' if goal.met(low_run) else 'not met'} at {low} "
+            f"({'met' if goal.met(high_run) else 'not met'} at {args.connections}) | "
+            f"{ms(low_run.latency_us['p95'])} ms | {low_run.rps:,.0f} | "
+            f"{ms(high_run.latency_us['p95'])} ms | {high_run.rps:,.0f} |"
+        )
+    if not judged:
+        lines.append("| (no scenario with a goal ran) | | | | | | |")
+    return lines
+
+
+def render_cases(cases: dict[str, Any], data: dict[str, Any]) -> list[str]:
+    """The bulk case data behind the queue scenarios, and the queue's selectors in-process."""
+    lines = [
+        "## Case queue data",
+        "",
+        f"{cases['cases']:,} applications with their cases, bulk-inserted by "
+        f"`machi.cases.benchmark.bulk_create_cases(n={cases['cases']:_}, "
+        f"municipalities={cases['municipalities']})` after the data above (batches of 5,000; "
+        f"no services, no audit entries): {cases['cases'] // cases['municipalities']:,} per "
+        f"municipality in {cases['municipalities']} of 兵庫県's, one bench procedure each in its "
+        f"own department, submitted over the last two years with a 14-day deadline; "
+        f"{cases['open_cases']:,} open (受付, 審査中, 補正依頼中, 決裁中: most of them overdue), "
+        "the rest 完了 (90 %) or 取下げ; a tenth assigned to the municipality's 担当者. "
+        f"{cases['seconds']:.0f} s including `VACUUM ANALYZE` of both tables, then "
+        "`VACUUM ANALYZE` of the database.",
+        "",
+        f"The queue scenarios sign in (password + TOTP, through the login form) as "
+        f"`{cases['handler_username']}`, a 担当者 of {cases['handler_municipality']} (加古川市) "
+        "only — not the 団体管理者 `bench-admin` of the other scenarios, whose queue would open "
+        "on all departments, since an admin has no department of their own. The handler may "
+        f"read {cases['handler_readable']:,} cases (加古川市's); their queue opens on their "
+        f"department {cases['handler_department']}, which holds "
+        f"{cases['handler_department_cases']:,} of them, {cases['handler_default_open']:,} "
+        f"open; {cases['handler_assigned']:,} are assigned to them.",
+    ]
+    timings = cases.get("timings") or []
+    if timings:
+        lines += [
+            "",
+            "The queue's data for this handler in-process, idle database, no HTTP, no template "
+            "(`machi.cases.benchmark.time_queue_scenarios`: `case_queue_page` + "
+            "`case_status_counts`, 5 runs each) — the filter combinations a handler uses:",
+            "",
+            "| Filters | Rows | SQL statements | Best ms | Median ms |",
+            "| --- | ---: | ---: | ---: | ---: |",
+        ]
+        for timing in timings:
+            lines.append(
+                f"| {timing['scenario']} | {timing['rows']} | {timing['queries']} | "
+                f"{timing['best_ms']:.2f} | {timing['median_ms']:.2f} |"
+            )
+    return lines
+
+
+def render_documents(documents: dict[str, Any], args: argparse.Namespace) -> list[str]:
+    """Signed-and-time-stamped documents per second, its breakdown and the raw pyHanko rate."""
+    raw = documents["raw"]
+    lines = [
+        "## Signed and time-stamped documents",
+        "",
+        "In the bench process after the HTTP runs (gunicorn stopped; one thread, so one CPU), "
+        "with production settings: `machi.documents.benchmark.documents_per_second"
+        f"({args.documents_seconds:g}, municipality_code={DOCUMENT_MUNICIPALITY!r})`. Each "
+        "document is a 証明書 for a fresh application of 加古川市, through "
+        "`documents.services.document_issue`: render the PDF, sign it PAdES "
+        f"{documents['pades_level']} with the municipality's organisation certificate, "
+        f"time-stamp it ({documents['tsa']} TSA), verify it, then store it and complete the "
+        "application in one transaction. The certificates are the TEST document PKI "
+        "(`python -m machi documents_pki init`), its two roots trusted through "
+        "`MACHI_DOCUMENTS_TRUST_ROOTS`. No goal is given in the issue. Raw equivalent: pyHanko "
+        "alone signing the last rendered PDF again and again — same certificate, TSA and "
+        "signature settings (B-LT validation data from the same roots and CRLs), keys and "
+        "certificates loaded once, no TSA check, no verification, no database "
+        "(`bench/document_rate.py`).",
+        "",
+        "| Measure | Value |",
+        "| --- | ---: |",
+        f"| Documents issued (after 1 warm-up) | {documents['documents']:,} in "
+        f"{documents['wall_seconds']:.1f} s |",
+        f"| Documents per second (time inside `document_issue`) | {documents['per_second']:.2f} |",
+        f"| Per document p50 / p95 / max | {documents['p50_ms']:.1f} / "
+        f"{documents['p95_ms']:.1f} / {documents['max_ms']:.1f} ms |",
+        f"| Mean signed PDF size | {documents['mean_pdf_bytes']:,} bytes "
+        f"(unsigned: {raw['pdf_bytes']:,}) |",
+        f"| Raw: pyHanko sign + time stamp + B-LT data | {raw['per_second']:.2f} documents/s, "
+        f"p50 / p95 {raw['p50_ms']:.1f} / {raw['p95_ms']:.1f} ms ({raw['documents']:,} "
+        "signatures) |",
+        f"| Documents/s ÷ raw pyHanko/s | {documents['per_second'] / raw['per_second']:.3f} |",
+        f"| One verification of a signed PDF (`validate_pdf`), for scale | "
+        f"{raw['verify_ms']:.1f} ms |",
+        "",
+        "Where a document's time goes (mean per document, timers around the steps):",
+        "",
+        "| Step | Mean ms | Share |",
+        "| --- | ---: | ---: |",
+    ]
+    import document_rate
+
+    breakdown = documents["breakdown_ms"]
+    total = breakdown["issue"] or 1.0
+    for key, label in document_rate.STEPS:
+        depth = len(label) - len(label.lstrip(" "))
+        text = label.strip()
+        if depth:
+            text = "↳ " * (depth // 2) + text
+        lines.append(f"| {text} | {breakdown[key]:.1f} | {breakdown[key] / total:.0%} |")
+    return lines
 
 
 def compact_sql(statements: list[str]) -> list[str]:
@@ -1208,16 +1461,21 @@ def render_scenario(result: ScenarioResult, args: argparse.Namespace) -> list[st
             "Per request, on the idle server before the load (Django test client in the bench "
             f"process: no HTTP, no queueing; median of {IDLE_REPEAT}):",
             "",
-            "| Request | Results | SQL statements | First query (EXPLAIN ANALYZE) | Time |",
+            "| Request | Results | SQL statements | Main query (EXPLAIN ANALYZE) | Time |",
             "| --- | ---: | ---: | ---: | ---: |",
         ]
         for capture in result.captures:
             found = re.search(r"Execution Time: ([0-9.]+) ms", capture.plan)
-            count = len(capture.body) if isinstance(capture.body, list) else "—"
+            count: int | str = "—"
+            if scenario.results is not None:
+                count = scenario.results(capture.body)
+            elif isinstance(capture.body, list):
+                count = len(capture.body)
             lines.append(
                 f"| `{urllib.parse.unquote(capture.path)}` | {count} | {capture.statements} | "
                 f"{found.group(1) if found else '?'} ms | {capture.idle_ms:.1f} ms |"
             )
+    what_explained = "page's case query" if scenario.explain_query else "search"
     for capture in result.captures:
         where = f" for `{urllib.parse.unquote(capture.path)}`" if len(result.captures) > 1 else ""
         origin = "given" if scenario.db_sql is not None else "captured from Django"
@@ -1236,7 +1494,7 @@ def render_scenario(result: ScenarioResult, args: argparse.Namespace) -> list[st
         if capture.plan:
             lines += [
                 "",
-                f"<details><summary>Query plan of the search{where} "
+                f"<details><summary>Query plan of the {what_explained}{where} "
                 "(EXPLAIN ANALYZE, idle server)</summary>",
                 "",
                 "```",
@@ -1263,11 +1521,52 @@ def render_scenario(result: ScenarioResult, args: argparse.Namespace) -> list[st
 # --- Main --------------------------------------------------------------------------------------
 
 
+FULL: dict[str, float] = {
+    "duration": 15,
+    "warmup": 3,
+    "cases": 1_000_000,
+    "documents_seconds": 30,
+}
+QUICK: dict[str, float] = {
+    "duration": 5,
+    "warmup": 1,
+    "cases": 100_000,
+    "documents_seconds": 5,
+}
+CASE_MUNICIPALITIES = 40  # the issue: 1,000,000 cases in 40 municipalities
+DOCUMENT_MUNICIPALITY = "282103"  # 加古川市 issues the bench documents
+MIN_CASES = 80_000
+
+
 def parse_args() -> argparse.Namespace:
     cpus = os.cpu_count() or 1
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--duration", type=float, default=15, help="seconds per measured run")
-    parser.add_argument("--warmup", type=float, default=3, help="seconds of warm-up per run")
+    parser.add_argument(
+        "--quick",
+        action="store_true",
+        help=f"for developers: {QUICK['cases']:,} cases, {QUICK['duration']:g} s runs, "
+        f"{QUICK['warmup']:g} s warm-ups, {QUICK['documents_seconds']:g} s of documents "
+        "(explicit options still win)",
+    )
+    parser.add_argument(
+        "--duration", type=float, default=None, help="seconds per measured run (default 15)"
+    )
+    parser.add_argument(
+        "--warmup", type=float, default=None, help="seconds of warm-up per run (default 3)"
+    )
+    parser.add_argument(
+        "--cases",
+        type=int,
+        default=None,
+        help="cases bulk-loaded for the queue scenarios, over 40 municipalities (default "
+        "1,000,000; 0 skips the queue scenarios)",
+    )
+    parser.add_argument(
+        "--documents-seconds",
+        type=float,
+        default=None,
+        help="seconds of issuing signed, time-stamped documents (default 30; 0 skips it)",
+    )
     parser.add_argument("--connections", type=int, default=32, help="wrk connections")
     parser.add_argument("--wrk-threads", type=int, default=2, help="wrk threads")
     parser.add_argument("--workers", type=int, default=2 * cpus, help="gunicorn workers")
@@ -1295,6 +1594,15 @@ def parse_args() -> argparse.Namespace:
         help="run only this scenario (repeatable; for trying things out)",
     )
     args = parser.parse_args()
+    for name, value in (QUICK if args.quick else FULL).items():
+        if getattr(args, name) is None:
+            setattr(args, name, value)
+    if args.cases and args.cases < MIN_CASES:
+        # the queue pages' checks need full pages and a capped tab count in every filter
+        parser.error(
+            f"--cases: at least {MIN_CASES:,} "
+            f"({MIN_CASES // CASE_MUNICIPALITIES:,} per municipality), or 0"
+        )
     if args.worker_class == "sync":
         args.worker_threads = 1
     if args.db_clients is None:
@@ -1306,11 +1614,14 @@ def measure_http(
     args: argparse.Namespace,
     server: Server,
     result: ScenarioResult,
-    session_key: str,
+    sessions: dict[str, str],
     data: dict[str, Any],
 ) -> None:
     """Sample, capture the SQL, then load the scenario with wrk (gunicorn is up)."""
     scenario = result.scenario
+    session_key = sessions.get(scenario.session) if scenario.staff_session else None
+    if scenario.staff_session and not session_key:
+        raise BenchError(f"{scenario.name}: no signed-in {scenario.session} session")
     headers = request_headers(scenario, session_key)
     for path in scenario.request_paths:
         sample_request(server, scenario, path, headers, data)
@@ -1323,8 +1634,8 @@ def measure_http(
         # sample (HTTP), warm-up and captured request (in-process)
         result.setup_transactions += 3 * capture.transactions
         if scenario.explain:
-            capture.plan = explain(capture.sql[0])
-            capture.idle_ms = idle_time(path, IDLE_REPEAT)
+            capture.plan = explain(explained_query(scenario, capture.sql))
+            capture.idle_ms = idle_time(path, IDLE_REPEAT, session_key)
             result.setup_transactions += 2 + IDLE_REPEAT * capture.transactions
         result.captures.append(capture)
     if scenario.db_sql:
@@ -1390,6 +1701,17 @@ def measure_http(
             )
 
 
+def queue_timings(username: str) -> list[dict[str, Any]]:
+    """The queue's selectors in-process for the user, per filter combination (idle DB)."""
+    from machi.cases import benchmark
+    from machi.core.models import User
+
+    user = User.objects.get(username=username)
+    return [
+        dataclasses.asdict(timing) for timing in benchmark.time_queue_scenarios(user=user, repeat=5)
+    ]
+
+
 def measure_db(args: argparse.Namespace, pg_env: dict[str, str], result: ScenarioResult) -> None:
     """Run the scenario's SQL through pgbench (gunicorn is stopped)."""
     scenario = result.scenario
@@ -1450,6 +1772,13 @@ def main() -> int:
         "MACHI_STATIC_ROOT": str(OUT_DIR / "static"),
         "MACHI_MEDIA_ROOT": str(OUT_DIR / "files"),
         "MACHI_VAR_DIR": str(OUT_DIR / "var"),
+        # Signed documents: the TEST document PKI (made by `documents_pki init` below), its
+        # roots trusted explicitly, as production requires of real ones.
+        "MACHI_DOCUMENTS_PKI_DIR": str(PKI_DIR),
+        "MACHI_DOCUMENTS_TRUST_ROOTS": ",".join(
+            str(PKI_DIR / "authority" / name) for name in ("org-ca.pem", "tsa-root.pem")
+        ),
+        "MACHI_TSA_URL": "",  # the built-in TSA, in-process
         # Outbox e-mails are still delivered after each commit, to a backend that drops them.
         "MACHI_EMAIL_BACKEND": "django.core.mail.backends.dummy.EmailBackend",
     }
@@ -1488,22 +1817,58 @@ def main() -> int:
         raise BenchError(str(exc)) from exc
     log(
         f"{data['published_procedures']:,} published procedures; the submission's answers "
-        "pass formengine.validate_answers; VACUUM ANALYZE"
+        "pass formengine.validate_answers"
     )
+    scenarios = [s for s in SCENARIOS if not args.only or s.name in args.only]
+    cases: dict[str, Any] | None = None
+    if args.cases:
+        log(f"bulk-loading {args.cases:,} cases over {CASE_MUNICIPALITIES} municipalities")
+        try:
+            cases = dataclasses.asdict(dataset.load_cases(args.cases, CASE_MUNICIPALITIES))
+        except RuntimeError as exc:
+            raise BenchError(str(exc)) from exc
+        data["handler_username"] = cases["handler_username"]
+        data["handler_password"] = cases["handler_password"]
+        # bulk_create_cases added a bench department to each case municipality
+        from machi.core.models import Department
+
+        data["departments"] = Department.objects.count()
+        data["admin_departments"] = Department.objects.filter(
+            municipality_id=data["admin_municipality"]
+        ).count()
+        log(
+            f"{cases['cases']:,} cases in {cases['seconds']:.0f} s; the 担当者 reads "
+            f"{cases['handler_readable']:,}, their default queue holds "
+            f"{cases['handler_default_open']:,} open ones"
+        )
+    else:
+        scenarios = [s for s in scenarios if s.session != "handler"]
+        log("--cases 0: no case queue scenarios")
+    if args.documents_seconds:
+        from django.core.management import call_command
+
+        call_command("documents_pki", "init", "--municipality", DOCUMENT_MUNICIPALITY)
+    log("VACUUM ANALYZE")
     with connection.cursor() as cursor:
         cursor.execute("VACUUM ANALYZE")  # planner statistics as a settled database has them
+    if cases is not None:
+        cases["timings"] = queue_timings(cases["handler_username"])
     connection.close()  # its backend flushes its statistics on exit
 
-    scenarios = [s for s in SCENARIOS if not args.only or s.name in args.only]
     results = [ScenarioResult(scenario) for scenario in scenarios]
     server = Server(env, args)
     transactions_before = settled_db_transactions(args.pg_url, args.db_name)
     try:
         server.start()
-        session_key = sign_in(server.port, data["admin_username"], data["admin_password"])
-        log("signed in as the bench staff user (password + TOTP)")
+        sessions = {"admin": sign_in(server.port, data["admin_username"], data["admin_password"])}
+        log("signed in as the bench 団体管理者 (password + TOTP)")
+        if any(s.staff_session and s.session == "handler" for s in scenarios):
+            sessions["handler"] = sign_in(
+                server.port, data["handler_username"], data["handler_password"]
+            )
+            log("signed in as the bench 担当者 (password + TOTP)")
         for result in results:
-            measure_http(args, server, result, session_key, data)
+            measure_http(args, server, result, sessions, data)
         connection.close()
     finally:
         server.stop()
@@ -1512,6 +1877,27 @@ def main() -> int:
     for result in results:
         measure_db(args, pg_env, result)
     connection.close()
+
+    documents: dict[str, Any] | None = None
+    if args.documents_seconds:
+        import document_rate
+
+        raw_seconds = min(10.0, max(2.0, args.documents_seconds / 3))
+        log(
+            f"signed documents: issuing for {args.documents_seconds:g} s, then raw pyHanko "
+            f"signing for {raw_seconds:g} s"
+        )
+        try:
+            documents = document_rate.measure(
+                args.documents_seconds, DOCUMENT_MUNICIPALITY, raw_seconds
+            )
+        except Exception as exc:
+            raise BenchError(f"signed documents: {exc!r}") from exc
+        log(
+            f"{documents['per_second']:.1f} documents/s (p95 {documents['p95_ms']:.0f} ms); "
+            f"raw pyHanko {documents['raw']['per_second']:.1f}/s"
+        )
+        connection.close()
 
     expected = sum(r.transactions * r.http_served for r in results)
     unseen = sum(r.transactions * r.http_unseen for r in results)
@@ -1544,6 +1930,8 @@ def main() -> int:
         results=results,
         server_check=server_check,
         args=args,
+        cases=cases,
+        documents=documents,
     )
     args.output.parent.mkdir(parents=True, exist_ok=True)
     args.output.write_text(report, encoding="utf-8")

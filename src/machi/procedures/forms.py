@@ -6,6 +6,7 @@ from typing import Any
 
 from django import forms
 from django.utils.translation import gettext_lazy as _
+from django.utils.translation import pgettext_lazy
 
 from machi.core.forms import AccessibleForm
 from machi.procedures.models import Audience, LifeEvent
@@ -26,7 +27,9 @@ class CatalogSearchForm(AccessibleForm):
     municipality = forms.ChoiceField(label=_("団体"), required=False)
     department = forms.ChoiceField(label=_("担当課"), required=False)
     audience = forms.ChoiceField(
-        label=_("対象"), required=False, choices=[("", _("すべて")), *Audience.choices]
+        label=pgettext_lazy("procedure audience", "対象"),
+        required=False,
+        choices=[("", _("すべて")), *Audience.choices],
     )
     life_event = forms.ChoiceField(
         label=_("ライフイベント"), required=False, choices=[("", _("すべて")), *LifeEvent.choices]

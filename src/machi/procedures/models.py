@@ -8,6 +8,7 @@ from typing import ClassVar
 from django.conf import settings
 from django.db import models
 from django.utils.translation import gettext_lazy as _
+from django.utils.translation import pgettext_lazy
 
 from machi.core.models import Department, Municipality, TenantOwnedModel, TimeStampedModel
 
@@ -76,7 +77,10 @@ class Procedure(TenantOwnedModel):
         related_name="+",
     )
     audience = models.CharField(
-        _("対象"), max_length=20, choices=Audience.choices, default=Audience.RESIDENT
+        pgettext_lazy("procedure audience", "対象"),
+        max_length=20,
+        choices=Audience.choices,
+        default=Audience.RESIDENT,
     )
     legal_basis = models.CharField(_("根拠法令"), max_length=300, blank=True)
     assurance_level = models.CharField(

@@ -7,6 +7,7 @@ from typing import Any
 
 from django import forms
 from django.utils.translation import gettext_lazy as _
+from django.utils.translation import pgettext_lazy
 
 from machi.procedures.form_editing import FIELD_TYPES
 from machi.procedures.forms import AccessibleForm
@@ -38,7 +39,9 @@ class ProcedureForm(AccessibleForm):
     description_en = forms.CharField(
         label=_("説明（英語）"), widget=forms.Textarea(attrs={"rows": 3}), required=False
     )
-    audience = forms.ChoiceField(label=_("対象"), choices=Audience.choices)
+    audience = forms.ChoiceField(
+        label=pgettext_lazy("procedure audience", "対象"), choices=Audience.choices
+    )
     legal_basis = forms.CharField(label=_("根拠法令"), max_length=300, required=False)
     assurance_level = forms.ChoiceField(label=_("本人確認"), choices=AssuranceLevel.choices)
     fee_yen = forms.IntegerField(label=_("手数料（円）"), min_value=0, initial=0)

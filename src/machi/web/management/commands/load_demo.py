@@ -8,6 +8,7 @@ from django.core.management.base import BaseCommand, CommandParser
 
 from machi.cases.demo import load_cases_demo
 from machi.core.demo import DEMO_PASSWORD, DEMO_TOTP_BASE32, load_core_demo
+from machi.core.models import User
 from machi.documents.demo import load_documents_demo
 from machi.identity.demo import DEMO_RESIDENT_PASSWORD, load_identity_demo
 from machi.procedures.demo import load_procedures_demo
@@ -52,3 +53,6 @@ class Command(BaseCommand):
         out("  Staff accounts (username — role — municipality code):")
         for login in logins:
             out(f"    {login.username:<20} {login.role:<12} {login.municipality}")
+        # Added by the cases demo: the second approver of the two-step routes (課長決裁).
+        for extra in User.objects.filter(username__startswith="kakogawa-kacho"):
+            out(f"    {extra.username:<20} {'決裁者（課長）':<10} 282103")
