@@ -17,7 +17,6 @@ from typing import Any
 from django.conf import settings
 from django.core.files.uploadedfile import UploadedFile
 from django.db import IntegrityError, transaction
-from django.db.models import F
 from django.http import FileResponse
 from django.utils import timezone, translation
 from django.utils.translation import gettext as _
@@ -530,9 +529,8 @@ def application_save_step(
     definition.step(step_key)  # raises for unknown steps
     locked.answers = _merge_step(locked.answers, step_key, step_answers)
     locked.current_step = step_key
-    locked.lock_version = F("lock_version") + 1
+    locked.lock_version += 1  # the row is locked: no concurrent increment to lose
     locked.save(update_fields=["answers", "current_step", "lock_version", "updated_at"])
-    locked.refresh_from_db(fields=["lock_version"])
     application.answers = locked.answers
     application.current_step = step_key
     application.lock_version = locked.lock_version
