@@ -19,6 +19,7 @@ import hashlib
 import logging
 import secrets
 import urllib.request
+from abc import ABC, abstractmethod
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from pathlib import Path
@@ -72,7 +73,7 @@ class RevocationStatus:
     detail: str = ""
 
 
-class RevocationChecker:
+class RevocationChecker(ABC):
     """Base class of revocation checkers.
 
     Subclasses set ``name`` (recorded with the evidence) and ``priority`` (lower runs first)
@@ -85,11 +86,11 @@ class RevocationChecker:
     name: ClassVar[str] = "custom"
     priority: ClassVar[int] = 100
 
+    @abstractmethod
     def check(
         self, certificate: x509.Certificate, issuer: x509.Certificate, *, at: datetime
     ) -> RevocationStatus:
         """The status of ``certificate`` (issued by ``issuer``) at ``at``."""
-        raise NotImplementedError
 
     def unknown(self, detail: str, *, source: str = "") -> RevocationStatus:
         return RevocationStatus(state="unknown", method=self.name, source=source, detail=detail)
@@ -248,7 +249,7 @@ class CrlRevocationChecker(RevocationChecker):
 # --- OCSP plugin base -------------------------------------------------------------------------
 
 
-class OcspRevocationChecker(RevocationChecker):
+class OcspRevocationChecker(RevocationChecker, ABC):
     """Base for an OCSP checker: builds the request and validates the response.
 
     Subclasses implement only :meth:`fetch`, the transport (J-LIS's responder is reached
@@ -266,11 +267,11 @@ class OcspRevocationChecker(RevocationChecker):
     cert_id_hash: ClassVar[type[hashes.HashAlgorithm]] = hashes.SHA1
     send_nonce: ClassVar[bool] = True
 
+    @abstractmethod
     def fetch(
         self, request_der: bytes, *, certificate: x509.Certificate, issuer: x509.Certificate
     ) -> bytes | None:
         """Send the DER OCSP request, return the DER response (``None`` when unreachable)."""
-        raise NotImplementedError
 
     def check(
         self, certificate: x509.Certificate, issuer: x509.Certificate, *, at: datetime
