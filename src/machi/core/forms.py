@@ -11,7 +11,7 @@ class AccessibleForm(forms.Form):
     """Ties each field's error list to its input (``aria-describedby``, ``aria-invalid``).
 
     Templates render the errors of field ``x`` in an element with id ``id_x_error`` and its help
-    text with id ``id_x_helptext`` (see ``web/staff/_field.html``).
+    text with id ``id_x_helptext`` (see ``core/_field.html``).
     """
 
     def full_clean(self) -> None:
