@@ -84,7 +84,7 @@ def municipality_create_api(request: HttpRequest, payload: MunicipalityIn) -> St
     parent = _checked_code(payload.prefecture_code) if payload.prefecture_code else None
     allowed_on = parent or code
     if not selectors.user_has_role(
-        user, municipality_code=allowed_on, roles=[Role.PREFECTURE_ADMIN]
+        user, municipality_code=allowed_on, roles=[Role.PREFECTURE_ADMIN], prefecture_wide=False
     ):
         raise Forbidden(_("団体を登録できるのは都道府県の県管理者だけです。"))
     municipality = services.municipality_create(

@@ -50,7 +50,7 @@ def visible_municipality_codes(
     user: User | None,
     *,
     roles: Iterable[str] | None = None,
-    prefecture_wide: bool = False,
+    prefecture_wide: bool,
 ) -> set[str]:
     """Codes of the municipalities whose records ``user`` may see.
 
@@ -80,10 +80,24 @@ def visible_municipality_codes(
     return codes
 
 
+# Where the 県管理者 (prefecture admin) may write in a member municipality. Everywhere else the
+# prefecture reads across its municipalities but writes only in its own tenant.
+PREFECTURE_WRITE_RULES: dict[str, str] = {
+    "municipality.create": "onboarding: register a municipality of its prefecture",
+    "membership.grant.municipality_admin": (
+        "onboarding: give a member municipality its first 団体管理者 (municipality admin)"
+    ),
+}
+
+
 def user_has_role(
-    user: User | None, *, municipality_code: str, roles: Iterable[str], prefecture_wide: bool = True
+    user: User | None, *, municipality_code: str, roles: Iterable[str], prefecture_wide: bool
 ) -> bool:
-    """Whether ``user`` holds one of ``roles`` in the municipality (or is its prefecture's admin)."""
+    """Whether ``user`` holds one of ``roles`` in the municipality.
+
+    ``prefecture_wide`` has no default: pass True for reads, and for writes only where
+    ``PREFECTURE_WRITE_RULES`` names the write; the prefecture writes nowhere else.
+    """
     return municipality_code in visible_municipality_codes(
         user, roles=roles, prefecture_wide=prefecture_wide
     )

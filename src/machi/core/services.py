@@ -172,7 +172,10 @@ def department_create(
     """Add a department (課) to a municipality. Needs 団体管理者 there (or its 県管理者)."""
     municipality = municipality_get(code=municipality_code)
     if actor is not None and not user_has_role(
-        actor, municipality_code=municipality.code, roles=[Role.MUNICIPALITY_ADMIN]
+        actor,
+        municipality_code=municipality.code,
+        roles=[Role.MUNICIPALITY_ADMIN],
+        prefecture_wide=False,
     ):
         raise Forbidden(_("この団体の課を登録する権限がありません。"))
     department = Department(
@@ -260,10 +263,21 @@ def membership_grant(
             _("県管理者の役割は都道府県にだけ付与できます。"),
             field_errors={"role": [_("県管理者の役割は都道府県にだけ付与できます。")]},
         )
+    # PREFECTURE_WRITE_RULES["membership.grant.municipality_admin"]: onboarding only.
     if actor is not None and not user_has_role(
-        actor, municipality_code=municipality.code, roles=[Role.MUNICIPALITY_ADMIN]
+        actor,
+        municipality_code=municipality.code,
+        roles=[Role.MUNICIPALITY_ADMIN],
+        prefecture_wide=False,
     ):
-        raise Forbidden(_("この団体の役割を付与する権限がありません。"))
+        onboarding = role == Role.MUNICIPALITY_ADMIN and user_has_role(
+            actor,
+            municipality_code=municipality.code,
+            roles=[Role.PREFECTURE_ADMIN],
+            prefecture_wide=True,
+        )
+        if not onboarding:
+            raise Forbidden(_("この団体の役割を付与する権限がありません。"))
     if department is not None and department.municipality_id != municipality.code:
         raise InvalidInput(
             _("他の団体の課は指定できません。"),

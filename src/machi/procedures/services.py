@@ -83,7 +83,7 @@ PROCEDURE_FIELDS = (
 
 def _require_editor(actor: User | None, municipality_code: str) -> None:
     if actor is not None and not user_has_role(
-        actor, municipality_code=municipality_code, roles=EDITOR_ROLES
+        actor, municipality_code=municipality_code, roles=EDITOR_ROLES, prefecture_wide=False
     ):
         raise Forbidden(_("この団体の手続を編集する権限がありません。"))
 

@@ -29,7 +29,7 @@ from machi.procedures.staff_forms import (
 
 def _editor_codes(request: HttpRequest) -> set[str]:
     return visible_municipality_codes(
-        staff_user(request), roles=services.EDITOR_ROLES, prefecture_wide=True
+        staff_user(request), roles=services.EDITOR_ROLES, prefecture_wide=False
     )
 
 
@@ -52,6 +52,7 @@ def _can_edit(request: HttpRequest, procedure: Procedure) -> bool:
         staff_user(request),
         municipality_code=procedure.municipality_id,
         roles=services.EDITOR_ROLES,
+        prefecture_wide=False,
     )
 
 
