@@ -1,0 +1,70 @@
+"""Extension points of ``procedures`` that higher apps plug into (never imported the other way).
+
+``application_sections``: parts of a page about one application, contributed by higher apps
+(documents: download links and the issue form; payments: the fee panel and the pay link).
+Procedures' and cases' templates render them with
+``{% load machi_sections %}{% application_sections "resident_detail" application %}``.
+
+Places:
+- ``resident_detail``: the applicant's "my application" page.
+- ``review``: the review page before submission (``incomplete`` is in the context there).
+- ``staff_case``: the case page in the staff console.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from django.http import HttpRequest
+from django.template.loader import render_to_string
+from django.utils.safestring import SafeString, mark_safe
+
+from machi.core.registry import Registry
+from machi.procedures.models import Application
+
+PLACES = ("resident_detail", "review", "staff_case")
+
+
+@dataclass(frozen=True)
+class ApplicationSection:
+    """A template rendered in one place of the application pages.
+
+    ``context`` builds the template's context from the request and the application, or returns
+    None when the section has nothing to show for this application (then nothing is rendered).
+    """
+
+    place: str
+    template_name: str
+    context: Callable[[HttpRequest | None, Application, dict[str, Any]], dict[str, Any] | None]
+    extra: dict[str, Any] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        if self.place not in PLACES:
+            raise ValueError(f"unknown application page place {self.place!r}")
+
+
+application_sections: Registry[ApplicationSection] = Registry(
+    "procedures.application_sections",
+    description="parts of the application pages contributed by higher apps",
+)
+
+
+def render_sections(
+    place: str,
+    *,
+    request: HttpRequest | None,
+    application: Application,
+    page_context: dict[str, Any] | None = None,
+) -> SafeString:
+    """The HTML of every section registered for ``place``, in registry order."""
+    parts: list[str] = []
+    for section in application_sections:
+        if section.place != place:
+            continue
+        context = section.context(request, application, dict(page_context or {}))
+        if context is None:
+            continue
+        parts.append(render_to_string(section.template_name, context, request=request))
+    return mark_safe("".join(parts))  # noqa: S308 - each part is an auto-escaped template
