@@ -1,5 +1,8 @@
 """Extension points of ``procedures`` that higher apps plug into (never imported the other way).
 
+``application_hooks``: checks and reactions around submissions and status changes (see
+``ApplicationHooks``); cases and payments register theirs.
+
 ``application_sections``: parts of a page about one application, contributed by higher apps
 (documents: download links and the issue form; payments: the fee panel and the pay link).
 Procedures' and cases' templates render them with
@@ -68,3 +71,41 @@ def render_sections(
             continue
         parts.append(render_to_string(section.template_name, context, request=request))
     return mark_safe("".join(parts))  # noqa: S308 - each part is an auto-escaped template
+
+
+class ApplicationHooks:
+    """What a higher app adds to the life of an application: one protocol for every hook.
+
+    Subclass, override what you need and register an instance in ``application_hooks`` from the
+    app's ``AppConfig.ready()`` (``application_hooks.register("payments", PaymentHooks())``).
+    ``procedures.services`` calls every registered hooks object in registry order:
+
+    - ``check_submission(application, cleaned)`` before a submission; raise an
+      ``ApplicationError`` to refuse it (e.g. the fee is not paid yet). Also run as a dry run to
+      list what would be refused (its writes are rolled back then).
+    - ``check_transition(application, to_status, outcome)`` before any status change; raise to
+      refuse.
+    - ``in_transaction(application, from_status, to_status)`` inside the same transaction as the
+      status change, after it is written: an exception rolls the whole change back (cases create
+      the case of a submitted application here, so no application is ever left without one).
+    - ``after_commit(application, from_status, to_status)`` once the change has committed, for
+      side effects that may fail without undoing it; retried work goes through the outbox.
+    """
+
+    def check_submission(self, application: Application, cleaned: dict[str, Any]) -> None:
+        """Raise an ``ApplicationError`` to refuse the submission."""
+
+    def check_transition(self, application: Application, to_status: str, outcome: str) -> None:
+        """Raise an ``ApplicationError`` to refuse the status change."""
+
+    def in_transaction(self, application: Application, from_status: str, to_status: str) -> None:
+        """Write what must exist together with the new status (same transaction)."""
+
+    def after_commit(self, application: Application, from_status: str, to_status: str) -> None:
+        """React once the status change has committed."""
+
+
+application_hooks: Registry[ApplicationHooks] = Registry(
+    "procedures.application_hooks",
+    description="checks and reactions of higher apps around submissions and status changes",
+)
