@@ -146,3 +146,16 @@ def _is_uuid(value: str) -> bool:
     except ValueError:
         return False
     return True
+
+
+def application_get(*, application_id: uuid.UUID | str) -> Application:
+    """One application with what pages about it show (municipality, procedure, form, applicant).
+
+    For other apps' internal use after their own permission check; not scoped to a user.
+    """
+    try:
+        return Application.objects.select_related(
+            "municipality", "procedure", "form_version", "applicant"
+        ).get(pk=application_id)
+    except Application.DoesNotExist as exc:
+        raise NotFound(_("申請が見つかりません。")) from exc
