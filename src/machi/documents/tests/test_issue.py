@@ -189,7 +189,7 @@ def test_a_refused_transition_rolls_the_document_back(monkeypatch, application):
     def refuse(app, to_status, outcome):
         raise Conflict("手数料が未納です。", code="fee_unpaid")
 
-    monkeypatch.setattr(procedure_services, "_transition_checks", [refuse])
+    monkeypatch.setattr(procedure_services.hooks, "_transition_checks", [refuse])
     with pytest.raises(Conflict):
         services.document_issue(application=application, actor=None, kind="certificate")
     assert not IssuedDocument.objects.exists()
