@@ -218,8 +218,8 @@ def application_submit(
                 field_errors={"signature": [_("電子署名をしてください。")]},
             )
         _verify_and_record_signature(locked, result.cleaned, signature, actor)
-    for check in list(hooks._submission_checks):
-        check(locked, result.cleaned)
+    hooks.run_submission_checks(locked, result.cleaned)
+    hooks.run_transition_checks(locked, ApplicationStatus.SUBMITTED, "")
     locked.cleaned = result.cleaned
     locked.receipt_number = _next_receipt_number(locked.municipality_id)
     locked.submitted_at = timezone.now()
@@ -228,7 +228,7 @@ def application_submit(
     _status_change(locked, ApplicationStatus.SUBMITTED, actor=actor)
     locked.lock_version += 1
     locked.save()
-    hooks._after_commit_listeners(locked, ApplicationStatus.DRAFT, ApplicationStatus.SUBMITTED)
+    hooks.status_changed(locked, ApplicationStatus.DRAFT, ApplicationStatus.SUBMITTED)
     audit_record(
         action="application.submit",
         actor=actor,

@@ -122,8 +122,7 @@ def application_transition(
             },
             code="invalid_transition",
         )
-    for check in list(hooks._transition_checks):
-        check(locked, to_status, outcome)
+    hooks.run_transition_checks(locked, to_status, outcome)
     from_status = locked.status
     if to_status == ApplicationStatus.COMPLETED:
         if outcome not in ApplicationOutcome.values:
@@ -133,7 +132,7 @@ def application_transition(
     _status_change(locked, to_status, actor=actor, note=note)
     locked.lock_version += 1
     locked.save()
-    hooks._after_commit_listeners(locked, from_status, to_status)
+    hooks.status_changed(locked, from_status, to_status)
     audit_record(
         action=f"application.{to_status}",
         actor=actor,
