@@ -13,7 +13,7 @@ import secrets
 from pathlib import Path
 
 PROJECT_DIR = Path(__file__).resolve().parents[3]
-SECRET_KEY_FILE = "secret_key"
+SECRET_KEY_FILE = "secret_key"  # noqa: S105 (a file name)
 SQLITE_FILE = "machi.sqlite3"
 DIRECTORY_MODE = 0o700
 FILE_MODE = 0o600
@@ -75,7 +75,12 @@ def prepare_var_dir(
     var_dir = var_dir or var_dir_path()
     if database_url is None:
         database_url = os.environ.get("MACHI_DATABASE_URL", "")
-    production = os.environ.get("MACHI_PRODUCTION", "").strip().lower() in {"1", "true", "yes", "on"}
+    production = os.environ.get("MACHI_PRODUCTION", "").strip().lower() in {
+        "1",
+        "true",
+        "yes",
+        "on",
+    }
     if create_secret_key is None:
         create_secret_key = not production and not (
             os.environ.get("MACHI_SECRET_KEY") or os.environ.get("MACHI_SECRET_KEY_FILE")

@@ -73,7 +73,7 @@ def test_sqlite_database_created_by_the_entry_point_is_owner_only(tmp_path):
         "MACHI_SECRET_KEY": "",
         "MACHI_PRODUCTION": "0",
     }
-    subprocess.run(  # noqa: S603 (our own interpreter and module)
+    subprocess.run(
         [sys.executable, "-m", "machi", "migrate", "--noinput", "-v", "0", "core"],
         env=env,
         check=True,

@@ -87,8 +87,7 @@ def test_without_a_proxy_setting_forwarded_for_is_ignored(kakogawa_admin, settin
     settings.MACHI_PROXY_COUNT = 0
     settings.LOGIN_RATE_LIMIT = "3/m"
     statuses = [
-        sign_in(_from(f"203.0.113.{i}"), f"nobody{i}", "x", "123456").status_code
-        for i in range(4)
+        sign_in(_from(f"203.0.113.{i}"), f"nobody{i}", "x", "123456").status_code for i in range(4)
     ]
     assert statuses == [400, 400, 400, 429]  # all from the one peer address
 
