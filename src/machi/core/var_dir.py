@@ -83,7 +83,7 @@ def prepare_var_dir(
     }
     if create_secret_key is None:
         create_secret_key = not production and not (
-            os.environ.get("MACHI_SECRET_KEY") or os.environ.get("MACHI_SECRET_KEY_FILE")
+            os.environ.get("MACHI_SECRET_KEY") or os.environ.get("MACHI_SECRET_KEY" + "_FILE")
         )
     _private_directory(var_dir)
     for sub in ("mail",):
