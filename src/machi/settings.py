@@ -192,6 +192,8 @@ MACHI_PROXY_COUNT = int(os.environ.get("MACHI_PROXY_COUNT", "0"))
 AXES_CLIENT_IP_CALLABLE = "machi.core.client_address.client_ip"
 RATELIMIT_IP_META_KEY = "machi.core.client_address.client_ip"
 LOGIN_RATE_LIMIT = os.environ.get("MACHI_LOGIN_RATE_LIMIT", "30/m")
+# Lifetime of API tokens for kiosks and LINE mini-apps (POST /api/v1/tokens; machi.core.auth).
+MACHI_API_TOKEN_SECONDS = int(os.environ.get("MACHI_API_TOKEN_SECONDS", str(30 * 24 * 3600)))
 LOGIN_ACCOUNT_FAILURE_LIMIT = int(os.environ.get("MACHI_LOGIN_ACCOUNT_FAILURE_LIMIT", "20"))
 RATELIMIT_VIEW = "machi.web.views.rate_limited"
 
