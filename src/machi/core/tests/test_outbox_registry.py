@@ -69,15 +69,17 @@ class _Recorder(notifications.Channel):
 
 def test_a_plugged_in_channel_receives_notifications(django_capture_on_commit_callbacks):
     channel = _Recorder()
-    with notifications.channels.override(**{channel.id: channel}):
-        with django_capture_on_commit_callbacks(execute=True):
-            notifications.notify(
-                notifications.Notification(
-                    subject="受付しました",
-                    body="本文",
-                    address={"test-line": "U123", "sms": "09000000000"},
-                )
+    with (
+        notifications.channels.override(**{channel.id: channel}),
+        django_capture_on_commit_callbacks(execute=True),
+    ):
+        notifications.notify(
+            notifications.Notification(
+                subject="受付しました",
+                body="本文",
+                address={"test-line": "U123", "sms": "09000000000"},
             )
+        )
     assert channel.sent == [("U123", "受付しました")]
     # Only registered channels get a message: nothing is queued for the unknown "sms".
     assert list(OutboxMessage.objects.values_list("payload__channel", flat=True)) == ["test-line"]
