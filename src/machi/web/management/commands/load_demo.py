@@ -6,6 +6,7 @@ Refused under production settings: the demo's passwords and TOTP secret are publ
 from __future__ import annotations
 
 import ipaddress
+import os
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -19,7 +20,6 @@ from machi.documents.demo import load_documents_demo
 from machi.identity.demo import DEMO_RESIDENT_PASSWORD, load_identity_demo
 from machi.procedures.demo import load_procedures_demo
 
-
 PRODUCTION_REFUSAL = (
     "本番設定（MACHI_PRODUCTION=1）ではデモデータを読み込めません。"
     "デモのアカウントのパスワードと TOTP の秘密鍵は公開されています。何も作成していません。\n"
@@ -32,7 +32,13 @@ DEFAULT_BASE_URL = "http://localhost:8000"
 
 def demo_base_url(option: str | None) -> str:
     """The address printed: --base-url, else the public base URL setting, else the default."""
-    base = option or getattr(settings, "MACHI_PUBLIC_BASE_URL", "") or DEFAULT_BASE_URL
+    base = (
+        option
+        or getattr(settings, "MACHI_PUBLIC_BASE_URL", "")
+        # Until every checkout has the setting, `make demo`'s environment variable itself.
+        or os.environ.get("MACHI_PUBLIC_BASE_URL", "")
+        or DEFAULT_BASE_URL
+    )
     return str(base).rstrip("/")
 
 
@@ -77,7 +83,9 @@ class Command(BaseCommand):
         out(f"  Verify a document (文書の検証):  {base}/verify/")
         if is_ip_address(host):
             # Browsers refuse an IP address as a WebAuthn relying party ID.
-            out(f"  Passkeys (パスキー) need a host name, not {host}: run `make demo HOST=localhost`")
+            out(
+                f"  Passkeys (パスキー) need a host name, not {host}: run `make demo HOST=localhost`"
+            )
         else:
             out(f"  Passkeys (パスキー) work at {base}/ (open every page at this host, {host})")
         out("")
