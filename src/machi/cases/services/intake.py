@@ -31,7 +31,7 @@ from machi.core.models import User
 from machi.files.services import file_store
 from machi.procedures import services as procedure_services
 from machi.procedures.formengine import FormDefinition, FormResult, validate_answers
-from machi.procedures.states import ApplicationStatus, Channel
+from machi.procedures.states import ApplicationStatus, AssuranceLevel, Channel
 
 if TYPE_CHECKING:
     # Types only: other apps read procedures' rows through its selectors and services.
@@ -80,22 +80,29 @@ def _require_intake(actor: User | None, municipality_code: str) -> User:
     return actor
 
 
-def intake_supported(procedure: Procedure) -> bool:
-    """Whether counter and paper intake can submit this procedure.
+def intake_supported(procedure: Procedure, channel: str = Channel.COUNTER) -> bool:
+    """Whether counter or paper intake can submit this procedure.
 
-    Every procedure with a published form can: the card signature is asked of remote channels
-    only (at the counter identity is checked in person; paper carries its own signature).
+    At the counter every procedure with a published form can, also one that needs a card
+    signature online (住民票の写し): the card signature is asked of remote channels only, and
+    the clerk checks the identity document in person instead (recorded on the intake: which
+    document, who checked). A paper application carries only a handwritten signature, which is
+    not enough where the procedure asks for a card signature.
     """
-    return procedure_services.current_form_version(procedure) is not None
+    if procedure_services.current_form_version(procedure) is None:
+        return False
+    return channel == Channel.COUNTER or procedure.assurance_level != AssuranceLevel.CARD_SIGNATURE
 
 
 def _start_intake_application(
     procedure: Procedure, actor: User, channel: str, contact_email: str
 ) -> Application:
-    if not intake_supported(procedure):
+    if procedure_services.current_form_version(procedure) is None:
+        raise InvalidInput(_("この手続には公開中の様式がありません。"), code="intake_not_supported")
+    if not intake_supported(procedure, channel):
         raise InvalidInput(
             _(
-                "この手続はマイナンバーカードによる電子署名が必要なため、窓口・紙での登録には対応していません。"
+                "この手続はマイナンバーカードによる電子署名が必要なため、紙での登録には対応していません。窓口で本人確認をして受け付けてください。"
             ),
             code="intake_not_supported",
         )
