@@ -329,3 +329,50 @@ def test_one_list_of_editable_procedure_fields():
         "is_published",
     }
     assert set(services.PROCEDURE_FIELDS) == set(PROCEDURE_EDITABLE_FIELDS)
+
+
+def _counts(procedure: Procedure) -> tuple[int, int, int, object]:
+    procedure.refresh_from_db()
+    return (
+        Procedure.objects.count(),
+        FormVersion.objects.filter(procedure=procedure).count(),
+        ProcedureTemplate.objects.count(),
+        (procedure.name, procedure.is_published, procedure.updated_at),
+    )
+
+
+@pytest.mark.parametrize(
+    ("path", "data"),
+    [
+        ("new/", {"municipality": "282103", "slug": "pref", "name": "県が作る", "audience": "resident", "assurance_level": "none", "fee_yen": "0", "payment_timing": "none", "channels": ["online"]}),  # noqa: E501
+        ("{pk}/", {"name": "県が変える", "audience": "resident", "assurance_level": "none", "fee_yen": "0", "payment_timing": "none", "channels": ["online"]}),  # noqa: E501
+        ("{pk}/form/", {"action": "add_step", "key": "extra", "title_ja": "追加"}),
+        ("{pk}/form/", {"action": "publish"}),
+        ("{pk}/template/publish/", {}),
+        ("{pk}/template/update/", {}),
+    ],
+)
+def test_prefecture_admin_cannot_write_a_municipality_procedure(
+    path, data, simple_procedure, prefecture_admin, staff_client
+):
+    """The 県管理者 reads member municipalities' procedures but changes none of them."""
+    before = _counts(simple_procedure)
+    audit_before = AuditEntry.objects.count()
+    client = staff_client(prefecture_admin)
+    response = client.post(f"/staff/procedures/{path.format(pk=simple_procedure.pk)}", data)
+    assert response.status_code == 403
+    assert _counts(simple_procedure) == before
+    assert AuditEntry.objects.count() == audit_before
+
+
+def test_prefecture_admin_cannot_adopt_a_template_for_a_municipality(
+    simple_procedure, kakogawa_admin, prefecture_admin, staff_client, kobe
+):
+    template = services.template_publish(actor=kakogawa_admin, procedure=simple_procedure)
+    count = Procedure.objects.count()
+    response = staff_client(prefecture_admin).post(
+        "/staff/procedures/templates/",
+        {"template": template.pk, "municipality": "281000", "department": "", "slug": "copy"},
+    )
+    assert response.status_code == 403
+    assert Procedure.objects.count() == count
