@@ -167,9 +167,9 @@ def step(request: HttpRequest, application_id: Any, step: str) -> HttpResponse:
                 _step_context(application, definition, step, index, answers, errors),
                 status=status,
             )
-        errors = {**result.errors}
-        for path, messages_ in upload_errors.items():
-            errors.setdefault(path, []).extend(messages_)
+        # A refused upload says only why it was refused: not also "attach a file" for a
+        # required field, since the resident did attach one.
+        errors = {**result.errors, **upload_errors}
         going_back = "_back" in request.POST
         if going_back and index > 0:
             return redirect(

@@ -344,8 +344,30 @@ def _counts(procedure: Procedure) -> tuple[int, int, int, object]:
 @pytest.mark.parametrize(
     ("path", "data"),
     [
-        ("new/", {"municipality": "282103", "slug": "pref", "name": "県が作る", "audience": "resident", "assurance_level": "none", "fee_yen": "0", "payment_timing": "none", "channels": ["online"]}),  # noqa: E501
-        ("{pk}/", {"name": "県が変える", "audience": "resident", "assurance_level": "none", "fee_yen": "0", "payment_timing": "none", "channels": ["online"]}),  # noqa: E501
+        (
+            "new/",
+            {
+                "municipality": "282103",
+                "slug": "pref",
+                "name": "県が作る",
+                "audience": "resident",
+                "assurance_level": "none",
+                "fee_yen": "0",
+                "payment_timing": "none",
+                "channels": ["online"],
+            },
+        ),  # noqa: E501
+        (
+            "{pk}/",
+            {
+                "name": "県が変える",
+                "audience": "resident",
+                "assurance_level": "none",
+                "fee_yen": "0",
+                "payment_timing": "none",
+                "channels": ["online"],
+            },
+        ),  # noqa: E501
         ("{pk}/form/", {"action": "add_step", "key": "extra", "title_ja": "追加"}),
         ("{pk}/form/", {"action": "publish"}),
         ("{pk}/template/publish/", {}),
