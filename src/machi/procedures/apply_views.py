@@ -341,27 +341,15 @@ def my_applications(request: HttpRequest) -> HttpResponse:
     return render(request, "procedures/apply/my_list.html", {"applications": applications})
 
 
-@require_http_methods(["GET", "POST"])
+@require_GET
 def my_application(request: HttpRequest, application_id: Any) -> HttpResponse:
-    """One application: status history, withdrawal, answering a correction request (補正)."""
+    """One application: status history, links to withdraw and to answer a correction (補正)."""
     found = _application_or_404(request, application_id)
     if isinstance(found, HttpResponse):
         return found
     application = found
     definition = FormDefinition.from_json(application.form_version.definition)
     language = _language()
-    if request.method == "POST" and request.POST.get("action") == "withdraw":
-        try:
-            services.application_withdraw(
-                application=application,
-                actor=_user(request),
-                reason=request.POST.get("reason", "")[:500],
-            )
-        except ApplicationError as exc:
-            messages.error(request, str(exc.message))
-        else:
-            messages.success(request, _("申請を取り下げました。"))
-        return redirect("procedures:my-application", application_id=application.pk)
     correction = application.corrections.filter(answered_at__isnull=True).first()
     return render(
         request,
@@ -373,10 +361,40 @@ def my_application(request: HttpRequest, application_id: Any) -> HttpResponse:
             if application.cleaned
             else [],
             "correction": correction,
-            "can_withdraw": application.status
-            in (ApplicationStatus.SUBMITTED, ApplicationStatus.CORRECTION_REQUESTED),
+            "can_withdraw": application.status in WITHDRAWABLE,
         },
     )
+
+
+# The statuses in which the applicant may still withdraw (the service has the final word).
+WITHDRAWABLE = (ApplicationStatus.SUBMITTED, ApplicationStatus.CORRECTION_REQUESTED)
+
+
+@require_http_methods(["GET", "POST"])
+def withdraw(request: HttpRequest, application_id: Any) -> HttpResponse:
+    """Withdraw (取下げ) after a confirmation page that says what happens to fees and refunds."""
+    found = _application_or_404(request, application_id)
+    if isinstance(found, HttpResponse):
+        return found
+    application = found
+    if application.status not in WITHDRAWABLE:
+        messages.error(
+            request, _("処理が始まっているため取り下げできません。担当課にご連絡ください。")
+        )
+        return redirect("procedures:my-application", application_id=application.pk)
+    if request.method == "POST":
+        try:
+            services.application_withdraw(
+                application=application,
+                actor=_user(request),
+                reason=request.POST.get("reason", "")[:500],
+            )
+        except ApplicationError as exc:
+            messages.error(request, str(exc.message))
+        else:
+            messages.success(request, _("申請を取り下げました。"))
+        return redirect("procedures:my-application", application_id=application.pk)
+    return render(request, "procedures/apply/withdraw_confirm.html", {"application": application})
 
 
 @require_http_methods(["GET", "POST"])

@@ -21,6 +21,11 @@ urlpatterns = [
         name="my-application",
     ),
     path(
+        "my/applications/<uuid:application_id>/withdraw/",
+        apply_views.withdraw,
+        name="withdraw",
+    ),
+    path(
         "my/applications/<uuid:application_id>/correction/",
         apply_views.correction,
         name="correction",

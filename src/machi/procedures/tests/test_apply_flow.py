@@ -274,19 +274,72 @@ def test_signature_over_other_data_is_refused(juminhyo, resident, card_settings)
     assert Application.objects.get(pk=application.pk).status == ApplicationStatus.DRAFT
 
 
-def test_withdraw_before_processing(simple_procedure):
-    client = Client()
-    application = _start(client, simple_procedure)
+def _submitted(client: Client, procedure) -> Application:
+    application = _start(client, procedure)
     application.answers = {"main": {"name": "太郎", "copies": "1"}, "confirm": {"agree": True}}
     application.save()
-    services.application_submit(application=application, actor=None)
-    response = client.post(
-        f"/my/applications/{application.pk}/", {"action": "withdraw", "reason": "不要になった"}
+    return services.application_submit(application=application, actor=None)
+
+
+def test_withdraw_asks_for_confirmation_first(simple_procedure):
+    client = Client()
+    application = _submitted(client, simple_procedure)
+    detail = client.get(f"/my/applications/{application.pk}/").content.decode()
+    withdraw_url = f"/my/applications/{application.pk}/withdraw/"
+    assert f'href="{withdraw_url}"' in detail
+    # the status page no longer withdraws in one click
+    assert (
+        client.post(f"/my/applications/{application.pk}/", {"action": "withdraw"}).status_code
+        == 405
     )
-    assert response.status_code == 302
+    page = client.get(withdraw_url)
+    assert page.status_code == 200
+    html = page.content.decode()
+    assert "<h1>申請を取り下げますか</h1>" in html
+    assert "この申請に手数料はかかりません。" in html
+    application.refresh_from_db()
+    assert application.status == ApplicationStatus.SUBMITTED
+    response = client.post(withdraw_url, {"reason": "不要になった"})
+    assert response["Location"] == f"/my/applications/{application.pk}/"
     application.refresh_from_db()
     assert application.status == ApplicationStatus.WITHDRAWN
-    assert AuditEntry.objects.filter(action="application.withdrawn").exists()
+    assert application.history.latest("at").note == "不要になった"
+    assert (
+        AuditEntry.objects.filter(
+            action="application.withdrawn", target_id=str(application.pk)
+        ).count()
+        == 1
+    )
+    # once withdrawn, the confirmation page sends the resident back with the reason
+    response = client.get(withdraw_url)
+    assert response["Location"] == f"/my/applications/{application.pk}/"
+
+
+def test_withdraw_confirmation_says_what_happens_to_the_fee(simple_procedure, monkeypatch):
+    from machi.procedures import extensions
+
+    client = Client()
+    application = _submitted(client, simple_procedure)
+    url = f"/my/applications/{application.pk}/withdraw/"
+    application.fee_yen = 300
+    application.save(update_fields=["fee_yen"])
+    # no app says anything about refunds: the page still says what the fee is
+    html = client.get(url).content.decode()
+    assert (
+        "この申請の手数料は300円です。支払い済みの手数料の扱いは、担当課にお問い合わせください。"
+        in html
+    )
+    # payments contributes the refund rule through the "withdraw_confirm" place
+    monkeypatch.setattr(
+        extensions, "render_to_string", lambda name, context, request=None: f"<p>{name}</p>"
+    )
+    section = extensions.ApplicationSection(
+        place="withdraw_confirm", template_name="refund.html", context=lambda r, a, c: {}
+    )
+    with extensions.application_sections.override({"payments": section}):
+        html = client.get(url).content.decode()
+    assert "<p>refund.html</p>" in html
+    assert "担当課にお問い合わせください" not in html
 
 
 def test_correction_request_and_answer(simple_procedure, kakogawa_handler):
