@@ -94,17 +94,26 @@ def resume(request: HttpRequest, token: str) -> HttpResponse:
 
 
 def _file_ids_from_upload(
-    request: HttpRequest, application: Application, definition: FormDefinition, step: str
+    request: HttpRequest,
+    application: Application,
+    definition: FormDefinition,
+    step: str,
+    *,
+    only: set[str] | None = None,
 ) -> tuple[dict[str, list[str]], dict[str, list[str]]]:
     """Store the step's uploaded files (made safe) and return their ids and upload errors.
 
     Uploads arrive under their instance path (e.g. ``items.items.0.photo`` inside a group).
+    ``only``: the ``step.field`` answers that may change (a correction); other uploads are
+    ignored, never stored.
     """
     ids: dict[str, list[str]] = {}
     errors: dict[str, list[str]] = {}
     for path in request.FILES:
         field = definition.field_at(path)
         if field is None or field.type != "file" or definition.step_of(path) != step:
+            continue
+        if only is not None and ".".join(path.split(".")[:2]) not in only:
             continue
         for upload in request.FILES.getlist(path):
             try:
@@ -395,70 +404,6 @@ def withdraw(request: HttpRequest, application_id: Any) -> HttpResponse:
             messages.success(request, _("申請を取り下げました。"))
         return redirect("procedures:my-application", application_id=application.pk)
     return render(request, "procedures/apply/withdraw_confirm.html", {"application": application})
-
-
-@require_http_methods(["GET", "POST"])
-def correction(request: HttpRequest, application_id: Any) -> HttpResponse:
-    """Answer a correction request: change the named fields or files, then resubmit."""
-    found = _application_or_404(request, application_id)
-    if isinstance(found, HttpResponse):
-        return found
-    application = found
-    correction_request = application.corrections.filter(answered_at__isnull=True).first()
-    if application.status != ApplicationStatus.CORRECTION_REQUESTED or correction_request is None:
-        return redirect("procedures:my-application", application_id=application.pk)
-    definition = FormDefinition.from_json(application.form_version.definition)
-    language = _language()
-    steps = [s.key for s in definition.steps]
-    answers = application.answers
-    errors: dict[str, list[str]] = {}
-    status = 200
-    if request.method == "POST":
-        new_answers = dict(answers)
-        upload_errors: dict[str, list[str]] = {}
-        for step_key in steps:
-            file_ids, step_upload_errors = _file_ids_from_upload(
-                request, application, definition, step_key
-            )
-            upload_errors.update(step_upload_errors)
-            new_answers[step_key] = answers_from_post(
-                definition, request.POST, step_key=step_key, file_ids=file_ids
-            )
-        try:
-            if upload_errors:
-                raise InvalidInput(_("入力内容に誤りがあります。"), field_errors=upload_errors)
-            services.application_answer_correction(
-                application=application,
-                actor=_user(request),
-                answers=new_answers,
-                note=request.POST.get("note", "")[:2000],
-                file_lookup=services.file_lookup_for(application),
-            )
-        except InvalidInput as exc:
-            errors = exc.field_errors
-            answers = new_answers
-            status = 400
-        else:
-            messages.success(request, _("補正に回答しました。担当課が確認します。"))
-            return redirect("procedures:my-application", application_id=application.pk)
-    return render(
-        request,
-        "procedures/apply/correction.html",
-        {
-            "application": application,
-            "correction": correction_request,
-            "steps": [
-                {
-                    "title": definition.step(k).title_for(language),
-                    "html": render_step(definition, k, answers, errors, language=language),
-                }
-                for k in steps
-            ],
-            "error_list": _error_list(definition, errors, language),
-            "has_files": any(definition.file_fields(k) for k in steps),
-        },
-        status=status,
-    )
 
 
 @require_GET

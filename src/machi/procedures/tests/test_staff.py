@@ -356,7 +356,7 @@ def _counts(procedure: Procedure) -> tuple[int, int, int, object]:
                 "payment_timing": "none",
                 "channels": ["online"],
             },
-        ),  # noqa: E501
+        ),
         (
             "{pk}/",
             {
@@ -367,7 +367,7 @@ def _counts(procedure: Procedure) -> tuple[int, int, int, object]:
                 "payment_timing": "none",
                 "channels": ["online"],
             },
-        ),  # noqa: E501
+        ),
         ("{pk}/form/", {"action": "add_step", "key": "extra", "title_ja": "追加"}),
         ("{pk}/form/", {"action": "publish"}),
         ("{pk}/template/publish/", {}),
