@@ -11,6 +11,8 @@ from django.utils.translation import gettext_lazy as _
 from django.utils.translation import pgettext_lazy
 
 from machi.core.models import Department, Municipality, TenantOwnedModel, TimeStampedModel
+from machi.procedures.formengine.cache import cached_definition
+from machi.procedures.formengine.definition import FormDefinition
 from machi.procedures.states import (
     ApplicationOutcome,
     ApplicationStatus,
@@ -121,6 +123,13 @@ class FormVersion(TimeStampedModel):
     def version_id(self) -> str:
         """Stable identifier of this exact definition, included in signed submissions."""
         return f"{self.procedure_id}:{self.number}:{self.definition_sha256[:16]}"
+
+    @property
+    def form(self) -> FormDefinition:
+        """The parsed definition, parsed once per process (keyed by id and definition hash)."""
+        if self.pk is None or not self.definition_sha256:
+            return FormDefinition.from_json(self.definition)
+        return cached_definition((self.pk, self.definition_sha256), self.definition)
 
 
 class ProcedureTemplate(TenantOwnedModel):
