@@ -243,6 +243,11 @@ class CorrectionRequest(models.Model):
     requested_at = models.DateTimeField(auto_now_add=True)
     answered_at = models.DateTimeField(null=True, blank=True)
     answer_note = models.TextField(_("回答"), blank=True)
+    # The cleaned value of each flagged field before and after the answer:
+    # [{"path": "request.purpose", "before": ..., "after": ...}] (shown to staff as a diff).
+    changes = models.JSONField(_("補正前後の内容"), default=list, blank=True)
+    # The new card signature's evidence when the answer changed a card-signed application.
+    signature_evidence_id = models.CharField(max_length=64, blank=True)
 
     class Meta:
         ordering: ClassVar[list[str]] = ["-requested_at"]

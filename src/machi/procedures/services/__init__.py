@@ -40,6 +40,12 @@ from machi.procedures.services.catalog import (
     procedure_search_text,
     procedure_update,
 )
+from machi.procedures.services.corrections import (
+    application_answer_correction,
+    application_request_correction,
+    correction_needs_signature,
+    correction_signing_bytes,
+)
 from machi.procedures.services.hooks import (
     SubmissionCheck,
     TransitionCheck,
@@ -59,8 +65,6 @@ from machi.procedures.services.sharing import (
 )
 from machi.procedures.services.transitions import (
     TRANSITIONS,
-    application_answer_correction,
-    application_request_correction,
     application_transition,
     application_withdraw,
 )
@@ -92,6 +96,8 @@ __all__ = [
     "application_withdraw",
     "attachment_response",
     "attachment_store",
+    "correction_needs_signature",
+    "correction_signing_bytes",
     "current_form_version",
     "file_lookup_for",
     "form_version_create",

@@ -5,6 +5,7 @@ from __future__ import annotations
 import datetime as dt
 import json
 import threading
+from typing import Any
 
 import pytest
 from django.core.files.uploadedfile import SimpleUploadedFile
@@ -20,7 +21,7 @@ from machi.procedures.states import ApplicationStatus
 
 pytestmark = pytest.mark.django_db
 
-VALID = {"main": {"name": "API 太郎", "copies": 2}, "confirm": {"agree": True}}
+VALID: dict[str, Any] = {"main": {"name": "API 太郎", "copies": 2}, "confirm": {"agree": True}}
 
 
 def _payload(answers=None, **extra):
