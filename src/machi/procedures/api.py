@@ -16,10 +16,11 @@ from django.utils.translation import gettext as _
 from ninja import Field, Header, Query, Router, Schema, Status
 from ninja.decorators import decorate_view
 
+from machi.core.auth import resident_api_auth
 from machi.core.exceptions import NotAuthenticated, NotFound
 from machi.core.models import User
 from machi.procedures import selectors, services
-from machi.procedures.limits import api_application_guard
+from machi.procedures.limits import api_body_limit, refuse_if_over_rate
 from machi.procedures.models import Application, Audience, Channel, LifeEvent, Procedure
 
 router = Router(tags=["procedures"])
@@ -182,9 +183,9 @@ def _user(request: HttpRequest) -> User | None:
 @router.post(
     "/applications",
     response={201: ApplicationOut, 200: ApplicationOut},
-    auth=None,
+    auth=resident_api_auth(),
 )
-@decorate_view(api_application_guard(rate_limited=True))
+@decorate_view(api_body_limit)
 def application_submit_api(
     request: HttpRequest,
     payload: ApplicationIn,
@@ -197,6 +198,7 @@ def application_submit_api(
     defines are stored. Bodies over ``MACHI_APPLICATION_MAX_BODY_BYTES`` get 413; anonymous
     clients over ``MACHI_APPLICATION_RATE_LIMIT`` get 429.
     """
+    refuse_if_over_rate(request)
     procedure = selectors.procedure_get_public(
         municipality_code=payload.municipality_code, slug=payload.procedure
     )
@@ -228,8 +230,8 @@ class SigningDataOut(Schema):
     data_b64: str = Field(description="the exact bytes to sign with the card (base64)")
 
 
-@router.post("/applications/signing-data", response=SigningDataOut, auth=None)
-@decorate_view(api_application_guard(rate_limited=False))
+@router.post("/applications/signing-data", response=SigningDataOut, auth=resident_api_auth())
+@decorate_view(api_body_limit)
 def signing_data_api(request: HttpRequest, payload: SigningDataIn) -> SigningDataOut:
     """The exact bytes a card signature must cover for these answers (validated first)."""
     procedure = selectors.procedure_get_public(
