@@ -56,7 +56,7 @@ ERROR_DESCRIPTIONS: Final[dict[int, str]] = {
 #: Errors an operation returns that its shape does not show ("METHOD /path": statuses).
 EXTRA_ERRORS: Final[dict[str, frozenset[int]]] = {
     # The body names a municipality and a procedure; an unknown or unpublished one is a 404.
-    "POST /api/v1/applications": frozenset({404}),
+    "POST /api/v1/applications": frozenset({404, 429}),
     "POST /api/v1/applications/signing-data": frozenset({404}),
     # A resident's own list: without a session there is nobody to list for.
     "GET /api/v1/my/applications": frozenset({401}),

@@ -346,6 +346,13 @@ MACHI_CARD_REVOCATION_CHECKERS = env_list(
 MACHI_EMAIL_VERIFICATION_SECONDS = int(
     os.environ.get("MACHI_EMAIL_VERIFICATION_SECONDS", str(3 * 24 * 3600))
 )
+# Online applications: days an anonymous draft's resume link stays valid after its last save;
+# the largest JSON body the application API accepts; anonymous starts/submissions per address.
+MACHI_RESUME_LINK_DAYS = int(os.environ.get("MACHI_RESUME_LINK_DAYS", "30"))
+MACHI_APPLICATION_MAX_BODY_BYTES = int(
+    os.environ.get("MACHI_APPLICATION_MAX_BODY_BYTES", str(256 * 1024))
+)
+MACHI_APPLICATION_RATE_LIMIT = os.environ.get("MACHI_APPLICATION_RATE_LIMIT", "20/m")
 # Passkeys (WebAuthn). The relying party ID must be a host name: browsers refuse IP addresses,
 # so open the demo at http://localhost:8000/ (not 127.0.0.1) to use passkeys. Empty: the host
 # of each request (one of MACHI_ALLOWED_HOSTS) and that request's origin. Production sets both,

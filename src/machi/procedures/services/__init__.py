@@ -14,10 +14,12 @@ from machi.procedures.services.applications import (
     SESSION_APPLICATIONS_KEY,
     CardSignature,
     StartedApplication,
+    Submission,
     application_resume,
     application_save_step,
     application_start,
     application_submit,
+    application_submit_complete,
     signing_bytes_for_answers,
     submission_signing_bytes,
 )
@@ -38,6 +40,12 @@ from machi.procedures.services.catalog import (
     procedure_search_text,
     procedure_update,
 )
+from machi.procedures.services.corrections import (
+    application_answer_correction,
+    application_request_correction,
+    correction_needs_signature,
+    correction_signing_bytes,
+)
 from machi.procedures.services.hooks import (
     SubmissionCheck,
     TransitionCheck,
@@ -57,8 +65,6 @@ from machi.procedures.services.sharing import (
 )
 from machi.procedures.services.transitions import (
     TRANSITIONS,
-    application_answer_correction,
-    application_request_correction,
     application_transition,
     application_withdraw,
 )
@@ -71,6 +77,7 @@ __all__ = [
     "CardSignature",
     "FormDefinition",
     "StartedApplication",
+    "Submission",
     "SubmissionCheck",
     "TemplateUpdate",
     "TransitionCheck",
@@ -84,10 +91,13 @@ __all__ = [
     "application_save_step",
     "application_start",
     "application_submit",
+    "application_submit_complete",
     "application_transition",
     "application_withdraw",
     "attachment_response",
     "attachment_store",
+    "correction_needs_signature",
+    "correction_signing_bytes",
     "current_form_version",
     "file_lookup_for",
     "form_version_create",
