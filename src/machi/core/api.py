@@ -14,6 +14,7 @@ from machi.core import selectors, services
 from machi.core.auth import ResidentSessionAuth, StaffSessionAuth, api_token_issue, staff_user
 from machi.core.exceptions import Forbidden, InvalidInput, NotAuthenticated
 from machi.core.models import AuditEntry, Department, Municipality, MunicipalityKind, Role, User
+from machi.core.pagination import PageQuery, page_slice
 from machi.core.validators import is_valid_local_government_code, normalize_digits
 
 public_router = Router(tags=["municipalities"])
@@ -264,7 +265,7 @@ class AuditOut(Schema):
     personal_data: bool
 
 
-class AuditQuery(Schema):
+class AuditQuery(PageQuery):
     action: str = ""
     actor: str = ""
     municipality: str = ""
@@ -273,7 +274,7 @@ class AuditQuery(Schema):
     personal_data: bool = False
     since: datetime | None = None
     until: datetime | None = None
-    limit: int = Field(100, ge=1, le=500)
+    limit: int = Field(100, ge=1, le=500)  # offset: PageQuery's bounds
 
 
 @staff_router.get("/audit", response=list[AuditOut])
@@ -290,4 +291,5 @@ def audit_list_api(request: HttpRequest, query: Query[AuditQuery]) -> list[Audit
         since=query.since,
         until=query.until,
     )
-    return list(selectors.audit_search(user=user, filters=filters)[: query.limit])
+    page = page_slice(limit=query.limit, offset=query.offset)
+    return list(selectors.audit_search(user=user, filters=filters)[page])

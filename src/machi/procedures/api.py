@@ -19,6 +19,7 @@ from ninja import Field, Header, Query, Router, Schema, Status
 from machi.core.auth import resident_api_auth
 from machi.core.exceptions import Forbidden, NotAuthenticated, NotFound
 from machi.core.models import User
+from machi.core.pagination import MAX_OFFSET
 from machi.procedures import selectors, services
 from machi.procedures.models import Application, Audience, Channel, LifeEvent, Procedure
 
@@ -73,7 +74,7 @@ class CatalogFilter(Schema):
     audience: Audience | None = None
     life_event: LifeEvent | None = None
     limit: int = Field(50, ge=1, le=200)
-    offset: int = Field(0, ge=0)
+    offset: int = Field(0, ge=0, le=MAX_OFFSET)
 
 
 @router.get("/procedures", response=list[ProcedureOut], auth=None)
