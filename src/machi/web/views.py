@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -22,9 +23,10 @@ from django_otp import match_token
 from django_ratelimit.decorators import ratelimit
 
 from machi.core import selectors, services
+from machi.core.audit_labels import action_label, target_label
 from machi.core.auth import is_verified_staff, staff_required, staff_user
 from machi.core.exceptions import NotFound
-from machi.core.models import Role
+from machi.core.models import AuditEntry, Role
 from machi.core.sign_in_limits import account_failure_record, account_limit
 from machi.web.forms import AuditSearchForm, StaffSignInForm
 
@@ -211,6 +213,7 @@ def staff_audit(request: HttpRequest) -> HttpResponse:
             personal_data_only=data["personal_data"],
             since=_day_start(data["since"]),
             until=_day_start(data["until"], days_later=1),  # the whole end day is included
+            receipt_number=data["receipt_number"],
         )
         page = Paginator(selectors.audit_search(user=user, filters=filters), 50).get_page(
             request.GET.get("page")
@@ -231,8 +234,28 @@ def staff_audit(request: HttpRequest) -> HttpResponse:
         )
     query = request.GET.copy()
     query.pop("page", None)
+    names = dict(choices)
+    rows = [
+        AuditRow(
+            entry=entry,
+            action=action_label(entry.action),
+            target=target_label(entry.target_type),
+            municipality=names.get(entry.municipality_code, entry.municipality_code),
+        )
+        for entry in (page.object_list if page is not None else [])
+    ]
     return render(
         request,
         "web/staff/audit.html",
-        {"form": form, "page": page, "query": query.urlencode(), "roles": Role},
+        {"form": form, "page": page, "rows": rows, "query": query.urlencode(), "roles": Role},
     )
+
+
+@dataclass(frozen=True)
+class AuditRow:
+    """One audit entry as people read it: labels instead of codes (the code stays as a title)."""
+
+    entry: AuditEntry
+    action: str
+    target: str
+    municipality: str
