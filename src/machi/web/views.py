@@ -16,7 +16,7 @@ from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.utils.http import url_has_allowed_host_and_scheme
 from django.utils.translation import gettext as _
-from django.utils.translation import gettext_lazy as _lazy
+from django.utils.translation import gettext_lazy
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 from django_otp import login as otp_login
 from django_otp import match_token
@@ -79,7 +79,7 @@ def _login_rate(group: str, request: HttpRequest) -> str:
 
 # One message for every wrong part: saying which part failed would tell a guesser that the
 # password was right (the "password oracle").
-SIGN_IN_REFUSED = _lazy("ユーザー名、パスワードまたは確認コードが違います。")
+SIGN_IN_REFUSED = gettext_lazy("ユーザー名、パスワードまたは確認コードが違います。")
 
 
 @require_http_methods(["GET", "POST"])
