@@ -4,7 +4,7 @@ Every setting comes from an environment variable (``MACHI_*``) with an embedded 
 runs on one laptop: SQLite (WAL) in ``var/``, no broker, local file storage. Production sets the
 variables listed in ``.env.example`` and ``docs/deploy.md``, with ``MACHI_PRODUCTION=1``.
 Importing this module writes no files: ``var/`` is created (owner-only) by the entry points
-through ``machi.core.var_dir.prepare_var_dir``.
+through ``machi.var_dir.prepare_var_dir``.
 """
 
 from __future__ import annotations
@@ -17,7 +17,7 @@ import dj_database_url
 from django.core.exceptions import ImproperlyConfigured
 from django.utils.translation import gettext_lazy as _
 
-from machi.core.var_dir import development_secret_key, var_dir_path
+from machi.var_dir import development_secret_key, var_dir_path
 
 BASE_DIR = Path(__file__).resolve().parent
 PROJECT_DIR = BASE_DIR.parent.parent
