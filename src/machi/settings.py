@@ -191,6 +191,9 @@ AXES_VERBOSE = False
 MACHI_PROXY_COUNT = int(os.environ.get("MACHI_PROXY_COUNT", "0"))
 AXES_CLIENT_IP_CALLABLE = "machi.core.client_address.client_ip"
 RATELIMIT_IP_META_KEY = "machi.core.client_address.client_ip"
+# django-ninja's throttles (read once at start-up): without it they trust a client's whole
+# X-Forwarded-For header, so anyone could pose as a new address per request.
+NINJA_NUM_PROXIES = MACHI_PROXY_COUNT
 LOGIN_RATE_LIMIT = os.environ.get("MACHI_LOGIN_RATE_LIMIT", "30/m")
 # Lifetime of API tokens for kiosks and LINE mini-apps (POST /api/v1/tokens; machi.core.auth).
 MACHI_API_TOKEN_SECONDS = int(os.environ.get("MACHI_API_TOKEN_SECONDS", str(30 * 24 * 3600)))
