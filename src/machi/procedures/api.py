@@ -253,7 +253,7 @@ def signing_data_api(request: HttpRequest, payload: SigningDataIn) -> SigningDat
     return SigningDataOut(version_id=version_id, data_b64=base64.b64encode(data).decode("ascii"))
 
 
-@router.get("/applications/{application_id}", response=ApplicationOut, auth=None)
+@router.get("/applications/{application_id}", response=ApplicationOut, auth=resident_api_auth())
 def application_get_api(request: HttpRequest, application_id: str) -> Application:
     """Status and history of an application, for its applicant."""
     return selectors.application_get_for_applicant(

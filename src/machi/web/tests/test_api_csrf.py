@@ -120,8 +120,16 @@ def test_a_kiosk_posts_with_a_bearer_token_and_no_csrf_token(simple_procedure, r
     )
     assert response.status_code == 201, response.content
     assert Application.objects.get().applicant_id == resident.pk
-    mine = kiosk.get("/api/v1/my/applications", HTTP_AUTHORIZATION=f"Bearer {token}")
+    bearer = {"HTTP_AUTHORIZATION": f"Bearer {token}"}
+    mine = kiosk.get("/api/v1/my/applications", **bearer)
     assert [a["id"] for a in mine.json()] == [response.json()["id"]]
+    application_id = response.json()["id"]
+    status = kiosk.get(f"/api/v1/applications/{application_id}", **bearer)
+    assert (status.status_code, status.json()["id"]) == (200, application_id)
+    payment = kiosk.get(f"/api/v1/payments/applications/{application_id}/payment", **bearer)
+    assert (payment.status_code, payment.json()["application_id"]) == (200, application_id)
+    # Without the token the same program is nobody: the application is not shown.
+    assert kiosk.get(f"/api/v1/applications/{application_id}").status_code == 404
 
 
 def test_issuing_a_token_needs_the_csrf_token_and_a_resident(simple_procedure, resident):
