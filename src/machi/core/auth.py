@@ -134,7 +134,7 @@ def api_token_user(token: str) -> User | None:
         return None
     if not isinstance(data, dict) or not isinstance(data.get("u"), int):
         return None
-    user = User.objects.filter(pk=int(data["u"]), is_active=True, is_staff=False).first()
+    user = User.objects.filter(pk=data["u"], is_active=True, is_staff=False).first()
     if user is None or not constant_time_compare(str(data.get("f")), _token_fingerprint(user)):
         return None
     return user
