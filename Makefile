@@ -54,6 +54,7 @@ lint: install-dev
 
 typecheck: install-dev
 	$(VENV)/bin/mypy src
+	$(VENV)/bin/mypy --config-file bench/mypy.ini bench/*.py
 
 importlint: install-dev
 	$(VENV)/bin/lint-imports

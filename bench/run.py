@@ -10,7 +10,10 @@ through pgbench (for writes: the captured SQL with fresh values per transaction)
 time-stamped documents in-process for 30 s and compare with pyHanko alone
 (``bench/document_rate.py``) → write the report, with each goal of the issue judged met or not.
 
-Add a benchmark by appending to ``SCENARIOS``. Knobs: ``python bench/run.py --help``;
+Modules: ``scenarios`` (``SCENARIOS`` and the results), ``capture`` (pgbench scripts for writes),
+``server`` (gunicorn, requests, sign-in), ``measure`` (SQL capture, EXPLAIN, wrk), ``pgbench``,
+``report`` (machine facts, docs/benchmarks.md), ``common`` (paths, helpers, run profiles); this
+file runs the steps. Add a benchmark by appending to ``SCENARIOS`` in ``scenarios.py``. Knobs: ``python bench/run.py --help``;
 ``--quick`` for a short developer run (100,000 cases, 5 s runs; about 3 minutes).
 Artifacts of the last run (pgbench scripts, raw tool output, gunicorn log) go to bench/out/.
 """
