@@ -41,7 +41,7 @@ install-dev: $(VENV)/.installed-dev
 demo: install
 	$(DEMO_ENV) $(MANAGE) migrate --noinput
 	$(DEMO_ENV) $(MANAGE) collectstatic --noinput --verbosity 0
-	$(DEMO_ENV) $(MANAGE) load-demo
+	$(DEMO_ENV) $(MANAGE) load-demo --base-url http://$(HOST):$(PORT)
 	$(DEMO_ENV) $(VENV)/bin/gunicorn machi.wsgi:application --workers 2 --threads 4 \
 		--bind $(HOST):$(PORT) --backlog 2048 --access-logfile - --error-logfile -
 
