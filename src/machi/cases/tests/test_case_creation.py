@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import datetime as dt
+import io
 
 import pytest
+from django.core.management import call_command
 
 from machi.cases import services
 from machi.cases.business_days import add_business_days, is_business_day, national_holidays
@@ -164,3 +166,12 @@ def test_due_date_skips_the_new_year_closing():
 
 def test_no_standard_processing_days_means_no_due_date():
     assert services.compute_due_date(submitted_at=dt.datetime.now(dt.UTC), days=None) is None
+
+
+def test_backfill_command_reports_what_it_repaired(procedure):
+    application = submit(procedure)
+    Case.objects.filter(application=application).delete()
+    out = io.StringIO()
+    call_command("cases_backfill", stdout=out)
+    assert out.getvalue() == "created 1 case(s), synced 0 case(s)\n"
+    assert case_of(application).status == ApplicationStatus.SUBMITTED
