@@ -38,6 +38,7 @@ from machi.procedures.services.catalog import (
     procedure_search_text,
     procedure_update,
 )
+from machi.procedures.services.drafts import application_draft_delete, application_start_or_resume
 from machi.procedures.services.hooks import (
     SubmissionCheck,
     TransitionCheck,
@@ -77,12 +78,14 @@ __all__ = [
     "TransitionListener",
     "_definition_hash",
     "application_answer_correction",
+    "application_draft_delete",
     "application_get_for_update",
     "application_lock",
     "application_request_correction",
     "application_resume",
     "application_save_step",
     "application_start",
+    "application_start_or_resume",
     "application_submit",
     "application_transition",
     "application_withdraw",
