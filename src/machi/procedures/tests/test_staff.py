@@ -139,10 +139,13 @@ def test_form_editor_refuses_duplicate_key_and_bad_json(
         },
     )
     assert response.status_code == 400
-    assert "同じ項目IDは使えません。" in response.content.decode()
+    assert response.context["field_form"].errors == {"key": ["同じ項目IDは使えません。"]}
     response = client.post(url, {"action": "import", "definition": "{not json"})
     assert response.status_code == 400
-    assert "JSONとして読み取れません" in response.content.decode()
+    assert response.context["import_form"].errors == {
+        "__all__": ["入力内容に誤りがあります。"],
+        "definition": ["JSONとして読み取れません（1行目付近）。"],
+    }
     bad = {
         "schema": 1,
         "steps": [
@@ -155,6 +158,13 @@ def test_form_editor_refuses_duplicate_key_and_bad_json(
     }
     response = client.post(url, {"action": "import", "definition": json.dumps(bad)})
     assert response.status_code == 400
+    assert response.context["import_form"].errors == {
+        "definition": [
+            "main.a: 不明な種類「nope」です。使えるのは text, textarea, number, date, choice, "
+            "multichoice, checkbox, email, phone, postal_code, name, address, my_number, "
+            "corporate_number, file, group です。"
+        ]
+    }
     assert FormVersion.objects.filter(procedure=simple_procedure).count() == 1
 
 
