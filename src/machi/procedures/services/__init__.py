@@ -39,6 +39,7 @@ from machi.procedures.services.catalog import (
     procedure_update,
 )
 from machi.procedures.services.drafts import application_draft_delete, application_start_or_resume
+from machi.procedures.services.form_drafts import form_version_save_draft
 from machi.procedures.services.hooks import (
     SubmissionCheck,
     TransitionCheck,
@@ -95,6 +96,7 @@ __all__ = [
     "file_lookup_for",
     "form_version_create",
     "form_version_publish",
+    "form_version_save_draft",
     "parse_definition",
     "procedure_create",
     "procedure_search_text",

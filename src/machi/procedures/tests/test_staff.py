@@ -117,6 +117,15 @@ def test_form_editor_add_field_then_publish(simple_procedure, kakogawa_admin, st
     draft.refresh_from_db()
     keys = [f["key"] for f in draft.definition["steps"][0]["fields"]]
     assert keys.index("pickup_date") == len(keys) - 2
+    # the unpublished draft is replaced in place (no new version) and the change is audited
+    assert FormVersion.objects.filter(procedure=simple_procedure).count() == 2
+    assert list(
+        AuditEntry.objects.filter(
+            action__startswith="form_version.", target_id=str(simple_procedure.pk)
+        )
+        .order_by("id")
+        .values_list("action", "detail__version")
+    ) == [("form_version.publish", 1), ("form_version.create", 2), ("form_version.update", 2)]
     client.post(url, {"action": "publish"})
     assert services.current_form_version(simple_procedure).number == 2
     preview = client.get(f"/staff/procedures/{simple_procedure.pk}/form/preview/").content.decode()
