@@ -69,7 +69,7 @@ class IssuanceFailed(ApplicationError):
 
 def verify_url(verification_id: str) -> str:
     """The public verification address printed (and QR-coded) on the document."""
-    base = str(settings.MACHI_DOCUMENTS_VERIFY_BASE_URL).rstrip("/")
+    base = str(settings.MACHI_PUBLIC_BASE_URL).rstrip("/")
     return f"{base}/verify/{verification_id}/"
 
 

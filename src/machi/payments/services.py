@@ -20,6 +20,7 @@ from collections.abc import Mapping
 from datetime import timedelta
 from typing import Any
 
+from django.conf import settings
 from django.db import IntegrityError, transaction
 from django.db.models import Sum
 from django.urls import reverse
@@ -332,13 +333,17 @@ def _live_or_new(
         return winner
 
 
-def payment_start(*, application: Application, actor: User | None, site_url: str) -> Payment:
+def payment_start(
+    *, application: Application, actor: User | None, site_url: str | None = None
+) -> Payment:
     """Open (or reuse) the application's payment for its current fee.
 
     Idempotent: a double click, a reload or a second tab gets the same live payment; a paid
-    application gets its succeeded payment back. ``site_url`` (``https://host``) makes the
-    absolute return address the provider sends the payer back to.
+    application gets its succeeded payment back. ``site_url`` (``https://host``, default
+    ``settings.MACHI_PUBLIC_BASE_URL``) makes the absolute return address the provider sends the
+    payer back to.
     """
+    site_url = site_url or str(settings.MACHI_PUBLIC_BASE_URL)
     quote = fee_quote(application)
     _check_payable(application, quote)
     provider_id = default_provider_id()

@@ -46,10 +46,6 @@ def _session_ids(request: HttpRequest) -> list[str]:
     return list(request.session.get(SESSION_APPLICATIONS_KEY, []))
 
 
-def _site_url(request: HttpRequest) -> str:
-    return request.build_absolute_uri("/").rstrip("/")
-
-
 def _not_found(request: HttpRequest, message: Any) -> HttpResponse:
     return render(request, "web/portal/not_found.html", {"message": message}, status=404)
 
@@ -102,9 +98,7 @@ def start(request: HttpRequest, application_id: Any) -> HttpResponse:
     except NotFound as exc:
         return _not_found(request, exc.message)
     try:
-        payment = services.payment_start(
-            application=application, actor=_user(request), site_url=_site_url(request)
-        )
+        payment = services.payment_start(application=application, actor=_user(request))
     except ApplicationError as exc:
         return _problem(request, exc, application)
     if payment.status in OPEN_STATUSES and payment.redirect_url:
