@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import io
 import re
+from pathlib import Path
 
 import pytest
 from django.core.files.uploadedfile import SimpleUploadedFile
@@ -296,5 +297,5 @@ def test_verify_stylesheet_is_a_served_static_file(client, document):
     assert "style=" not in html and "<style" not in html
     css = finders.find("documents/verify.css")
     assert css is not None
-    text = open(css, encoding="utf-8").read()
+    text = Path(css).read_text(encoding="utf-8")
     assert ".verdict-valid" in text and ".verdict-invalid" in text
