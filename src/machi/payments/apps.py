@@ -15,6 +15,9 @@ class PaymentsConfig(AppConfig):
         from machi.payments.providers.sandbox import SandboxProvider
         from machi.procedures import services as procedure_services
 
+        from machi.payments.sections import register_sections
+
+        register_sections()
         register_provider(SandboxProvider())
         register_provider(PayjpProvider())
         outbox.register_handler(services.REFUND_OUTBOX_KIND, services.deliver_refund)
