@@ -13,9 +13,8 @@ class PaymentsConfig(AppConfig):
         from machi.payments.providers import register_provider
         from machi.payments.providers.payjp import PayjpProvider
         from machi.payments.providers.sandbox import SandboxProvider
-        from machi.procedures import services as procedure_services
-
         from machi.payments.sections import register_sections
+        from machi.procedures import services as procedure_services
 
         register_sections()
         register_provider(SandboxProvider())

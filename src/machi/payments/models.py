@@ -31,7 +31,10 @@ class FeeRule(TimeStampedModel):
     """
 
     procedure = models.OneToOneField(
-        "procedures.Procedure", verbose_name=_("手続"), on_delete=models.CASCADE, related_name="fee_rule"
+        "procedures.Procedure",
+        verbose_name=_("手続"),
+        on_delete=models.CASCADE,
+        related_name="fee_rule",
     )
     kind = models.CharField(_("種類"), max_length=20, choices=FeeKind.choices)
     amount_yen = models.PositiveIntegerField(_("金額（円）"))

@@ -1,8 +1,12 @@
-"""What payments adds to procedures' application pages (registered in ``PaymentsConfig``).
+"""What payments adds to lower apps' pages (registered in ``PaymentsConfig.ready``).
+
+Application page sections (``procedures.extensions.application_sections``):
 
 - ``review``: the "pay the fee" panel when the fee must be paid before submitting;
 - ``resident_detail``: the fee panel with the pay / status link before issuance;
 - ``withdraw_confirm``: what happens to the fee when the applicant withdraws.
+
+Case links (``cases.extensions.case_links``): 「現金での納付を記録する」 on the case page.
 """
 
 from __future__ import annotations
@@ -10,11 +14,20 @@ from __future__ import annotations
 from typing import Any
 
 from django.http import HttpRequest
+from django.urls import reverse
+from django.utils.translation import gettext as _
 
+from machi.cases.extensions import CaseLink, CaseLinkTarget, case_links
+from machi.core.exceptions import NotFound
+from machi.core.models import User
+from machi.core.selectors import user_has_role
 from machi.payments.models import OPEN_STATUSES, PAID_STATUSES, Payment
 from machi.payments.providers import COUNTER_PROVIDERS
+from machi.payments.selectors import cash_fee_due
+from machi.payments.services.counter import CASH_ROLES
 from machi.procedures import extensions
 from machi.procedures.extensions import ApplicationSection
+from machi.procedures.selectors import application_get
 from machi.procedures.states import ApplicationStatus, PaymentTiming
 
 # procfront adds this place with the withdrawal confirmation page.
@@ -91,3 +104,27 @@ def register_sections() -> None:
     withdraw = withdraw_section()
     if withdraw is not None:
         sections.register("payments.withdraw_fee", withdraw, order=20)
+    case_links.register("payments.cash", CASH_LINK, order=20)
+
+
+def _cash_link(user: User, case: object) -> CaseLinkTarget | None:
+    """「現金での納付を記録する」 on the case page, while a cash fee can be recorded."""
+    application_id = getattr(case, "application_id", None)
+    municipality_code = str(getattr(case, "municipality_id", "") or "")
+    if application_id is None or not user_has_role(
+        user, municipality_code=municipality_code, roles=CASH_ROLES, prefecture_wide=False
+    ):
+        return None
+    try:
+        application = application_get(application_id=application_id)
+    except NotFound:
+        return None
+    if not cash_fee_due(application):
+        return None
+    return CaseLinkTarget(
+        label=_("現金での納付を記録する"),
+        url=reverse("payments-staff:cash", kwargs={"application_id": application_id}),
+    )
+
+
+CASH_LINK = CaseLink(target=_cash_link)

@@ -40,9 +40,7 @@ def test_pay_page_shows_the_statement(draft, applicant_client):
     assert html.count("<h1") == 1
 
 
-def test_success_submits_the_application_and_shows_the_receipt(
-    draft, applicant_client, settings
-):
+def test_success_submits_the_application_and_shows_the_receipt(draft, applicant_client, settings):
     # The return address is built from the one public base URL, not from the request's host.
     settings.MACHI_PUBLIC_BASE_URL = "http://127.0.0.1:8765"
     client = applicant_client(draft)
