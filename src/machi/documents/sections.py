@@ -16,9 +16,7 @@ def _resident_documents(
 ) -> dict[str, Any] | None:
     """The applicant's valid documents (the page already checked it is theirs)."""
     documents = list(
-        document_list_for_application(application=application).filter(
-            status=DocumentStatus.ISSUED
-        )
+        document_list_for_application(application=application).filter(status=DocumentStatus.ISSUED)
     )
     return {"documents": documents} if documents else None
 

@@ -6,6 +6,7 @@ import uuid
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta
+from typing import TYPE_CHECKING
 
 from django.db.models import QuerySet
 from django.utils import timezone
@@ -28,8 +29,11 @@ from machi.payments.providers import (
     default_provider_id,
     get_provider,
 )
-from machi.procedures.models import Application, ApplicationStatus, PaymentTiming
 from machi.procedures.selectors import application_get_for_applicant
+from machi.procedures.states import ApplicationStatus, PaymentTiming
+
+if TYPE_CHECKING:
+    from machi.procedures.selectors import Application
 
 STAFF_ROLES = (Role.MUNICIPALITY_ADMIN, Role.APPROVER)
 # Provider records this close to the day's edges are fetched too, so a payment opened at
