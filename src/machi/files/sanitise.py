@@ -21,6 +21,7 @@ import io
 import logging
 import re
 import unicodedata
+import zlib
 from dataclasses import dataclass
 from typing import Any
 
@@ -32,7 +33,7 @@ from pikepdf.sanitize import Sanitizer
 from PIL import ExifTags, Image, ImageOps
 
 from machi.files.exceptions import UnsafeFile
-from machi.files.policy import JPEG, KINDS, PDF, PNG, FilePolicy
+from machi.files.policy import DEFAULT_POLICY, JPEG, KINDS, PDF, PNG, FilePolicy
 
 logger = logging.getLogger(__name__)
 
@@ -108,6 +109,18 @@ def _encrypted_pdf() -> UnsafeFile:
             "パスワードや暗号化で保護されたPDFは受け付けられません。"
             "保護を解除したPDFを選んでください。"
         ),
+        detected_type=PDF,
+    )
+
+
+def _pdf_too_large_decompressed(limit: int) -> UnsafeFile:
+    return UnsafeFile(
+        "pdf_too_large_decompressed",
+        _(
+            "PDFの中身を展開すると大きすぎます（%(limit)s を超えます）。"
+            "ページ数を減らすか、別の方法で作ったPDFを選んでください。"
+        )
+        % {"limit": _size_in_words(limit)},
         detected_type=PDF,
     )
 
@@ -197,7 +210,7 @@ def sanitise(data: bytes, *, policy: FilePolicy) -> Sanitised:
         logger.info("files.refused type_not_allowed detected=%s", detected or "unknown")
         raise type_not_allowed(policy, detected)
     if content_type == PDF:
-        return sanitise_pdf(data)
+        return sanitise_pdf(data, max_decompressed=policy.max_pdf_decompressed)
     return sanitise_image(data, content_type=content_type, max_pixels=policy.max_pixels)
 
 
@@ -473,7 +486,68 @@ def _sweep(pdf: pikepdf.Pdf, removed: set[str]) -> None:
                     stack.append(child)
 
 
-def sanitise_pdf(data: bytes) -> Sanitised:
+# Filters that inflate their input. Image codecs (DCT, JPX, CCITT, JBIG2) are left out: their
+# output is bounded by the image's own size and Machi never decodes them.
+_INFLATING_FILTERS = frozenset(
+    {"/FlateDecode", "/Fl", "/LZWDecode", "/LZW", "/RunLengthDecode", "/RL"}
+)
+_INFLATE_CHUNK = 64 * 1024
+
+
+def _filters(stream: Stream) -> list[str]:
+    value = stream.get("/Filter")
+    if isinstance(value, Name):
+        return [str(value)]
+    if isinstance(value, Array):
+        return [str(item) for item in value if isinstance(item, Name)]
+    return []
+
+
+def _inflated_size(raw: bytes, budget: int) -> int:
+    """Bytes ``raw`` (zlib data) inflates to, counting no further than ``budget`` + 1.
+
+    Inflates in bounded steps and stops as soon as the budget is passed, so a bomb never
+    reaches memory; corrupt data counts what inflated before the error (qpdf copies it as-is).
+    """
+    inflater = zlib.decompressobj()
+    total = 0
+    pending = raw
+    try:
+        while pending and total <= budget:
+            total += len(inflater.decompress(pending, _INFLATE_CHUNK))
+            pending = inflater.unconsumed_tail
+            if inflater.eof:
+                break
+    except zlib.error:
+        return total
+    return total
+
+
+def _check_decompressed_size(pdf: pikepdf.Pdf, limit: int) -> None:
+    """Refuse a PDF whose compressed streams inflate past ``limit`` bytes in total."""
+    remaining = limit
+    for obj in pdf.objects:
+        if not isinstance(obj, Stream):
+            continue
+        filters = _filters(obj)
+        if not _INFLATING_FILTERS.intersection(filters):
+            continue
+        if filters[:1] in (["/FlateDecode"], ["/Fl"]):
+            size = _inflated_size(obj.read_raw_bytes(), remaining)
+        else:  # LZW or run-length, rare in current PDFs: qpdf decodes them whole
+            try:
+                size = len(obj.read_bytes())
+            except pikepdf.PdfError:
+                continue
+        remaining -= size
+        if remaining < 0:
+            logger.info("files.refused pdf_too_large_decompressed limit=%d", limit)
+            raise _pdf_too_large_decompressed(limit)
+
+
+def sanitise_pdf(
+    data: bytes, *, max_decompressed: int = DEFAULT_POLICY.max_pdf_decompressed
+) -> Sanitised:
     """Rebuild a PDF without active content.
 
     Removed (noted as): document /OpenAction (``open_action`` or the action's kind), /AA
@@ -485,7 +559,8 @@ def sanitise_pdf(data: bytes) -> Sanitised:
     links stay. Streams are copied without decoding (no decompression bombs), and only
     objects still reachable are written. Encrypted PDFs — even with only an owner password
     — are refused: their content cannot be checked as-is, and saving would drop the author's
-    protection silently.
+    protection silently. A PDF whose compressed streams inflate past ``max_decompressed``
+    bytes in total (a flate bomb) is refused as ``pdf_too_large_decompressed``.
     """
     removed: set[str] = set()
     try:
@@ -495,6 +570,7 @@ def sanitise_pdf(data: bytes) -> Sanitised:
             page_count = len(pdf.pages)
             if page_count == 0:
                 raise _corrupt_pdf()
+            _check_decompressed_size(pdf, max_decompressed)
             _strip_catalog(pdf, removed)
             _strip_annotations(pdf, removed)
             _sweep(pdf, removed)
