@@ -194,3 +194,20 @@ def test_case_link_appears_while_cash_can_be_recorded(submitted, clerk, prefectu
     assert [t.url for t in links_for(user=prefecture_admin, case=case)].count(url) == 0
     _record(submitted, clerk)
     assert [t.url for t in links_for(user=clerk, case=case)].count(url) == 0
+
+
+def test_refunds_refuse_the_prefecture_admin_and_other_municipalities(
+    submitted, sandbox, prefecture_admin, kobe_admin, kakogawa_handler
+):
+    """Item 1: only the municipality's 団体管理者/決裁者 refund; nothing is recorded otherwise."""
+    payment = services.payment_start(application=submitted, actor=None)
+    _tx, headers, body = sandbox.complete(payment.provider_ref, outcome="pay")
+    services.webhook_receive(provider_id="sandbox", headers=headers, body=body)
+    payment.refresh_from_db()
+    for actor in (prefecture_admin, kobe_admin, kakogawa_handler):
+        with pytest.raises(Forbidden):
+            services.refund_request(payment=payment, reason="誤り", actor=actor)
+    assert payment.refunds.count() == 0
+    assert AuditEntry.objects.filter(action="payment.refund_requested").count() == 0
+    payment.refresh_from_db()
+    assert payment.status == PaymentStatus.SUCCEEDED
