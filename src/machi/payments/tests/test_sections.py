@@ -82,13 +82,13 @@ def _withdraw_text(application) -> str:
 def test_withdrawal_says_a_paid_fee_is_refunded_and_how_much(in_review, sandbox):
     _pay(in_review, sandbox)
     assert _withdraw_text(in_review) == (
-        "手数料について お支払い済みの手数料 600円 は、取り下げると自動で全額返金されます。"
+        "お支払い済みの手数料 600円 は、取り下げると自動で全額返金されます。"
     )
 
 
 def test_withdrawal_says_nothing_is_owed_when_unpaid(in_review):
     assert _withdraw_text(in_review) == (
-        "手数料について 手数料はまだ支払われていないため、返金はありません。"
+        "手数料はまだ支払われていないため、返金はありません。"
         "取り下げた後に支払う必要もありません。"
     )
 
@@ -96,7 +96,7 @@ def test_withdrawal_says_nothing_is_owed_when_unpaid(in_review):
 def test_withdrawal_says_an_open_payment_is_cancelled(in_review):
     services.payment_start(application=in_review, actor=None)
     assert _withdraw_text(in_review) == (
-        "手数料について 支払いの途中の手続は取り消されます。お金は引き落とされません。"
+        "支払いの途中の手続は取り消されます。お金は引き落とされません。"
     )
 
 
@@ -105,7 +105,7 @@ def test_withdrawal_sends_counter_cash_to_the_counter(in_review, kakogawa_admin)
         application_id=in_review.pk, actor=kakogawa_admin, amount_yen=600, receipt_number="R-1"
     )
     assert _withdraw_text(in_review) == (
-        "手数料について 窓口で現金で支払った手数料 600円 は自動では返金されません。"
+        "窓口で現金で支払った手数料 600円 は自動では返金されません。"
         "返金は窓口にお問い合わせください。"
     )
 
