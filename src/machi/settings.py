@@ -364,6 +364,11 @@ MACHI_WEBAUTHN_RP_ID = env_str("MACHI_WEBAUTHN_RP_ID")
 MACHI_WEBAUTHN_RP_NAME = env_str("MACHI_WEBAUTHN_RP_NAME", "Machi")
 MACHI_WEBAUTHN_ORIGINS = env_list("MACHI_WEBAUTHN_ORIGINS")
 
+# The one public address of this installation (scheme, host, port; no trailing path), used
+# wherever a full URL is built: the verification URL and QR code on each document, links in
+# mails, payment return addresses. `make demo` sets it from HOST/PORT.
+MACHI_PUBLIC_BASE_URL = env_str("MACHI_PUBLIC_BASE_URL", "http://127.0.0.1:8000").rstrip("/")
+
 # --- Documents (PAdES) -------------------------------------------------------------------------
 # Results issued as PDFs signed with the municipality's organisation certificate (PAdES B-LT) and
 # time-stamped (RFC 3161). `python -m machi documents_pki init` creates a TEST organisation CA,
@@ -378,10 +383,6 @@ MACHI_TSA_TIMEOUT_SECONDS = float(os.environ.get("MACHI_TSA_TIMEOUT_SECONDS", "1
 # organisation CA and the TSA's root. Empty: the test roots in MACHI_DOCUMENTS_PKI_DIR, outside
 # production only; with MACHI_PRODUCTION nothing is trusted until this is set.
 MACHI_DOCUMENTS_TRUST_ROOTS = env_list("MACHI_DOCUMENTS_TRUST_ROOTS")
-# Public address of this installation, printed as the QR code / URL on each document.
-MACHI_DOCUMENTS_VERIFY_BASE_URL = os.environ.get(
-    "MACHI_DOCUMENTS_VERIFY_BASE_URL", "http://127.0.0.1:8000"
-)
 MACHI_DOCUMENTS_VERIFY_MAX_BYTES = int(
     os.environ.get("MACHI_DOCUMENTS_VERIFY_MAX_BYTES", str(20 * 1024 * 1024))
 )
