@@ -164,6 +164,4 @@ def signing_response_api(
     handoff = services.handoff_answer(
         token=token, signature_b64=payload.signature, certificate_pem=payload.certificate
     )
-    return SigningResponseOut(
-        status="accepted", answered_at=handoff.answered_at or timezone.now()
-    )
+    return SigningResponseOut(status="accepted", answered_at=handoff.answered_at or timezone.now())

@@ -165,6 +165,13 @@ def client_choice(request: HttpRequest) -> str:
     return (request.POST.get(CLIENT_FIELD) or "").partition(":")[2]
 
 
+def chosen_client(request: HttpRequest) -> str:
+    """The id of the client a posted form chose (``paste`` when it names none), else ``""``."""
+    if request.method != "POST":
+        return ""
+    return (request.POST.get(CLIENT_FIELD) or "paste").partition(":")[0]
+
+
 def _unavailable() -> InvalidInput:
     message = _("この署名の方法は使えません。別の方法を選んでください。")
     return InvalidInput(message, code="signing_client_unavailable")

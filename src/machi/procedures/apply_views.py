@@ -16,7 +16,12 @@ from django.views.decorators.http import require_GET, require_http_methods, requ
 from machi.core.exceptions import ApplicationError, InvalidInput, NotFound
 from machi.core.models import User
 from machi.files.exceptions import UnsafeFile
-from machi.identity.signing_clients import SigningTask, signing_panels, signing_receive
+from machi.identity.signing_clients import (
+    SigningTask,
+    chosen_client,
+    signing_panels,
+    signing_receive,
+)
 from machi.procedures import selectors, services
 from machi.procedures.formengine import (
     ErrorItem,
@@ -326,7 +331,7 @@ def review(request: HttpRequest, application_id: Any) -> HttpResponse:
             "needs_card": needs_card,
             "payment_required": payment_required,
             "signing_panels": signing_panels(request, signing_task) if signing_task else [],
-            "signing_client": (request.POST.get("signing_client") or "").partition(":")[0],
+            "signing_client": chosen_client(request),
             "form_errors": form_errors,
             "idempotency_key": secrets.token_urlsafe(16),
             "resume_token": request.session.get(f"resume:{application.pk}"),
