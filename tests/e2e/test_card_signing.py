@@ -126,13 +126,13 @@ def test_resident_signs_with_the_demo_card_in_one_click(
 
 def _start_handoff(client: Client, application: Application) -> tuple[str, SigningHandoff]:
     """Press 「QRコードを表示する」 and read the request URL the QR code carries."""
-    page = client.post(
-        f"/apply/{application.pk}/review/", {"signing_client": "smartphone:restart"}
-    )
+    page = client.post(f"/apply/{application.pk}/review/", {"signing_client": "smartphone:restart"})
     assert page.status_code == 200
     html = page.content.decode()
     assert '<svg width="' in html  # the QR code, inline
-    url = re.search(r"<code>(http://testserver/api/v1/identity/signing-requests/[^<]+)</code>", html)
+    url = re.search(
+        r"<code>(http://testserver/api/v1/identity/signing-requests/[^<]+)</code>", html
+    )
     assert url is not None, html
     return url.group(1), SigningHandoff.objects.get()
 

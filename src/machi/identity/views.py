@@ -21,6 +21,7 @@ from django.core.exceptions import PermissionDenied
 from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
 from django.shortcuts import redirect, render
 from django.urls import reverse
+from django.utils.functional import Promise
 from django.utils.http import url_has_allowed_host_and_scheme
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
@@ -93,11 +94,18 @@ def _login_rate(group: str, request: HttpRequest) -> str:
     return str(settings.LOGIN_RATE_LIMIT)
 
 
+def _form_error(form: AccessibleForm, message: str | Promise) -> None:
+    """A page-level error, also on the unbound card form (a client other than paste posted)."""
+    if not hasattr(form, "cleaned_data"):
+        form.cleaned_data = {}  # add_error() expects a cleaned form; nothing was cleaned
+    form.add_error(None, str(message))
+
+
 def _show_service_error(form: AccessibleForm, exc: ApplicationError) -> None:
     if exc.field_errors:
         form.add_field_errors(exc.field_errors)
     else:
-        form.add_error(None, str(exc.message))
+        _form_error(form, exc.message)
 
 
 # --- Sign-up and e-mail verification --------------------------------------------------------------
@@ -270,7 +278,7 @@ def _card_step(
     """
     nonce = request.POST.get("nonce", "")
     if not nonce_issued_here(request, nonce):
-        form.add_error(None, CHALLENGE_NOT_FOUND)
+        _form_error(form, CHALLENGE_NOT_FOUND)
         return _CardStep()
     if _pasted(request):
         if not form.is_valid():
@@ -285,7 +293,7 @@ def _card_step(
         )
     challenge = selectors.card_challenge_open(nonce=nonce, purpose=purpose)
     if challenge is None:
-        form.add_error(None, CHALLENGE_NOT_FOUND)
+        _form_error(form, CHALLENGE_NOT_FOUND)
         return _CardStep()
     try:
         obtained = signing_receive(request, _card_task(challenge, user=user))
