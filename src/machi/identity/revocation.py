@@ -8,7 +8,8 @@ establish is never accepted.
 Built in: :class:`CrlRevocationChecker`, reading the CRLs listed in ``MACHI_CARD_CRL_SOURCES``.
 Plugins: subclass :class:`RevocationChecker` (or :class:`OcspRevocationChecker`, which does
 everything but the transport), then either list its dotted path in
-``MACHI_CARD_REVOCATION_CHECKERS`` or call :func:`register_revocation_checker` at start-up.
+``MACHI_CARD_REVOCATION_CHECKERS`` or register an instance in :data:`revocation_checker_registry`
+(by its ``name``; :func:`register_revocation_checker` does that) at start-up.
 J-LIS revocation information may only be used by registered 署名検証者 (公的個人認証法 §17).
 """
 
@@ -37,6 +38,7 @@ from django.conf import settings
 from django.core.cache import cache
 from django.utils.module_loading import import_string
 
+from machi.core.registry import Registry
 from machi.identity import jpki
 
 logger = logging.getLogger(__name__)
@@ -398,20 +400,25 @@ def _signature_valid(
 
 # --- Registry ---------------------------------------------------------------------------------
 
-_registered: list[RevocationChecker] = []
+#: Checkers added by code (an OCSP adapter, a test), by name, besides the configured ones.
+revocation_checker_registry: Registry[RevocationChecker] = Registry(
+    "identity.revocation_checkers",
+    description="Card certificate revocation checkers (CRL built in; OCSP plugin base)",
+)
 
 
 def register_revocation_checker(checker: RevocationChecker) -> RevocationChecker:
-    """Add ``checker`` to the ones consulted (in addition to the configured ones)."""
-    if checker not in _registered:
-        _registered.append(checker)
-    return checker
+    """Add ``checker`` to the ones consulted (a thin wrapper over the registry, by its name)."""
+    return revocation_checker_registry.register(
+        checker.name, checker, order=checker.priority, replace=True
+    )
 
 
 def unregister_revocation_checker(checker: RevocationChecker) -> None:
     """Remove a checker added with :func:`register_revocation_checker`."""
-    if checker in _registered:
-        _registered.remove(checker)
+    registry = revocation_checker_registry
+    if checker.name in registry and registry.get(checker.name) is checker:
+        registry.unregister(checker.name)
 
 
 def revocation_checkers() -> list[RevocationChecker]:
@@ -420,7 +427,7 @@ def revocation_checkers() -> list[RevocationChecker]:
     for path in settings.MACHI_CARD_REVOCATION_CHECKERS:
         checker_class = import_string(path)
         configured.append(checker_class())
-    return sorted([*configured, *_registered], key=lambda checker: checker.priority)
+    return sorted([*configured, *revocation_checker_registry], key=lambda checker: checker.priority)
 
 
 def check_revocation(

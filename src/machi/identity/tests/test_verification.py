@@ -12,11 +12,13 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.x509 import ocsp
 
 from machi.core.exceptions import InvalidInput
+from machi.core.registry import all_registries
 from machi.identity.revocation import (
     OcspRevocationChecker,
     RevocationChecker,
     RevocationStatus,
     register_revocation_checker,
+    revocation_checker_registry,
     unregister_revocation_checker,
 )
 from machi.identity.verification import CardVerificationError, verify_card_signature
@@ -345,3 +347,13 @@ def test_ocsp_response_signed_by_another_key_is_not_trusted(card_settings, setti
     error = refused(card=pki.revoked)
     assert error.code == "revocation_unknown"
     assert "signature does not verify" in error.detail
+
+
+def test_revocation_checkers_are_a_registry(card_settings):
+    """Checkers live on the one Registry primitive; a test override is undone afterwards."""
+    checker = Recording("revoked")
+    with revocation_checker_registry.override(recording=checker):
+        assert refused(card=card_settings.good).code == "revoked"
+    assert checker.calls == [card_settings.good.sign_certificate.serial_number]
+    assert "recording" not in revocation_checker_registry
+    assert all_registries()["identity.revocation_checkers"] is revocation_checker_registry
