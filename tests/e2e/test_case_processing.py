@@ -296,7 +296,7 @@ def test_application_through_correction_two_step_approval_issue_and_verify(
     assert application.status == ApplicationStatus.APPROVING  # until the document completes it
     assert_accessible(admin)
 
-    admin.get_by_role("button", name="文書を発行して完了する").click()
+    admin.get_by_role("link", name="文書を発行して完了する").click()
     expect(admin.get_by_role("heading", level=1)).to_have_text("文書の発行")
     assert_accessible(admin)
     screenshot(admin, "document-issue")

@@ -13,9 +13,9 @@ from machi.cases.models import ApprovalDecision, ConfirmationMethod, IdentityDoc
 from machi.cases.selectors import QUEUE_STATUSES, QueueFilter
 from machi.cases.services import IdentityCheck, RouteStepSpec
 from machi.core.forms import AccessibleForm
-from machi.core.japanese import PREFECTURES
+from machi.core.japanese import PREFECTURES, JapaneseDataError, parse_japanese_date
 from machi.core.models import Role
-from machi.procedures.models import ApplicationOutcome, ApplicationStatus, Channel
+from machi.procedures.states import ApplicationOutcome, ApplicationStatus, Channel
 
 Choices = list[tuple[str, Any]]
 DATE_ERROR = _("日付を YYYY-MM-DD の形で入力してください。")
@@ -25,6 +25,38 @@ def _set_choices(form: forms.Form, name: str, choices: Choices) -> None:
     field = form.fields[name]
     if isinstance(field, forms.ChoiceField):
         field.choices = choices
+
+
+class JapaneseDateField(forms.Field):
+    """A date typed as on the resident form: 和暦 (昭和60年4月12日, S60.4.12) or western.
+
+    Parsed by ``core.japanese.parse_japanese_date``, the resident form engine's parser, so the
+    counter accepts what the resident form accepts, with the same messages.
+    """
+
+    widget = forms.TextInput
+    max_length = 30
+
+    def __init__(self, **kwargs: Any) -> None:
+        kwargs.setdefault("help_text", _("例: 昭和60年4月12日、S60.4.12 または 1985-04-12"))
+        super().__init__(**kwargs)
+
+    def widget_attrs(self, widget: forms.Widget) -> dict[str, Any]:
+        return {**super().widget_attrs(widget), "maxlength": str(self.max_length)}
+
+    def to_python(self, value: Any) -> dt.date | None:
+        if isinstance(value, dt.date):
+            return value
+        text = str(value or "").strip()
+        if not text:
+            return None
+        try:
+            return parse_japanese_date(text[: self.max_length])
+        except JapaneseDataError as exc:
+            raise forms.ValidationError(str(exc.message), code=exc.code) from None
+
+    def prepare_value(self, value: Any) -> Any:
+        return value.isoformat() if isinstance(value, dt.date) else value
 
 
 class LockedForm(AccessibleForm):
@@ -365,13 +397,10 @@ class CounterStartForm(AccessibleForm):
     given_name = forms.CharField(label=_("氏名（名）"), required=False, max_length=100)
     family_kana = forms.CharField(label=_("フリガナ（セイ）"), required=False, max_length=100)
     given_kana = forms.CharField(label=_("フリガナ（メイ）"), required=False, max_length=100)
-    birth_date = forms.DateField(
+    birth_date = JapaneseDateField(
         label=_("生年月日 — 書類で確認したとおり"),
-        widget=forms.DateInput(attrs={"type": "date"}),
-        error_messages={
-            "required": _("書類で確認した生年月日を入力してください。"),
-            "invalid": DATE_ERROR,
-        },
+        widget=forms.TextInput(attrs={"autocomplete": "off", "class": "input-medium"}),
+        error_messages={"required": _("書類で確認した生年月日を入力してください。")},
     )
     postal_code = forms.CharField(label=_("郵便番号"), required=False, max_length=8)
     prefecture = forms.ChoiceField(label=_("都道府県"), required=False)

@@ -30,6 +30,7 @@ from django.utils.translation import gettext as _
 from ninja import Field, Router, Schema, Status
 from ninja.throttling import AnonRateThrottle
 
+from machi.core.auth import resident_api_auth
 from machi.core.exceptions import InvalidInput
 from machi.identity import services
 from machi.identity.card_session import nonce_issued_here, remember_nonce, sign_in_with_card
@@ -59,7 +60,7 @@ class CardLoginOut(Schema):
     display_name: str
 
 
-@router.post("/card-login/challenges", response={201: ChallengeOut}, auth=None)
+@router.post("/card-login/challenges", response={201: ChallengeOut}, auth=resident_api_auth())
 def card_login_challenge_api(request: HttpRequest) -> Status[ChallengeOut]:
     """Issue a one-time card sign-in challenge (valid 5 minutes) bound to this session."""
     challenge = services.card_login_challenge_issue(purpose=ChallengePurpose.LOGIN)
@@ -75,7 +76,7 @@ def card_login_challenge_api(request: HttpRequest) -> Status[ChallengeOut]:
 @router.post(
     "/card-login",
     response=CardLoginOut,
-    auth=None,
+    auth=resident_api_auth(),
     throttle=[AnonRateThrottle(str(settings.LOGIN_RATE_LIMIT))],
 )
 def card_login_api(request: HttpRequest, payload: CardLoginIn) -> CardLoginOut:

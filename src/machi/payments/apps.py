@@ -17,7 +17,7 @@ class PaymentsConfig(AppConfig):
 
         register_provider(SandboxProvider())
         register_provider(PayjpProvider())
-        outbox.register_handler(services.REFUND_OUTBOX_KIND, services.deliver_refund)
+        outbox.handlers.register(services.REFUND_OUTBOX_KIND, services.deliver_refund)
         procedure_services.register_submission_check(services.check_submission)
         procedure_services.register_transition_check(services.check_transition)
         procedure_services.register_transition_listener(services.on_transition)

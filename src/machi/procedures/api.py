@@ -16,6 +16,7 @@ from django.http import HttpRequest
 from django.utils.translation import gettext as _
 from ninja import Field, Header, Query, Router, Schema, Status
 
+from machi.core.auth import resident_api_auth
 from machi.core.exceptions import Forbidden, NotAuthenticated, NotFound
 from machi.core.models import User
 from machi.procedures import selectors, services
@@ -176,7 +177,11 @@ def _user(request: HttpRequest) -> User | None:
     return user if isinstance(user, User) and user.is_authenticated else None
 
 
-@router.post("/applications", response={201: ApplicationOut, 200: ApplicationOut}, auth=None)
+@router.post(
+    "/applications",
+    response={201: ApplicationOut, 200: ApplicationOut},
+    auth=resident_api_auth(),
+)
 def application_submit_api(
     request: HttpRequest,
     payload: ApplicationIn,
@@ -235,7 +240,7 @@ class SigningDataOut(Schema):
     data_b64: str = Field(description="the exact bytes to sign with the card (base64)")
 
 
-@router.post("/applications/signing-data", response=SigningDataOut, auth=None)
+@router.post("/applications/signing-data", response=SigningDataOut, auth=resident_api_auth())
 def signing_data_api(request: HttpRequest, payload: SigningDataIn) -> SigningDataOut:
     """The exact bytes a card signature must cover for these answers (validated first)."""
     procedure = selectors.procedure_get_public(

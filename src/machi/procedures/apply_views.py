@@ -99,17 +99,26 @@ def resume(request: HttpRequest, token: str) -> HttpResponse:
 
 
 def _file_ids_from_upload(
-    request: HttpRequest, application: Application, definition: FormDefinition, step: str
+    request: HttpRequest,
+    application: Application,
+    definition: FormDefinition,
+    step: str,
+    *,
+    only: set[str] | None = None,
 ) -> tuple[dict[str, list[str]], dict[str, list[str]]]:
     """Store the step's uploaded files (made safe) and return their ids and upload errors.
 
     Uploads arrive under their instance path (e.g. ``items.items.0.photo`` inside a group).
+    ``only``: the ``step.field`` answers that may change (a correction); other uploads are
+    ignored, never stored.
     """
     ids: dict[str, list[str]] = {}
     errors: dict[str, list[str]] = {}
     for path in request.FILES:
         field = definition.field_at(path)
         if field is None or field.type != "file" or definition.step_of(path) != step:
+            continue
+        if only is not None and ".".join(path.split(".")[:2]) not in only:
             continue
         for upload in request.FILES.getlist(path):
             try:
@@ -172,9 +181,9 @@ def step(request: HttpRequest, application_id: Any, step: str) -> HttpResponse:
                 _step_context(application, definition, step, index, answers, errors),
                 status=status,
             )
-        errors = {**result.errors}
-        for path, messages_ in upload_errors.items():
-            errors.setdefault(path, []).extend(messages_)
+        # A refused upload says only why it was refused: not also "attach a file" for a
+        # required field, since the resident did attach one.
+        errors = {**result.errors, **upload_errors}
         going_back = "_back" in request.POST
         if going_back and index > 0:
             return redirect(
@@ -368,27 +377,15 @@ def my_applications(request: HttpRequest) -> HttpResponse:
     return render(request, "procedures/apply/my_list.html", {"applications": applications})
 
 
-@require_http_methods(["GET", "POST"])
+@require_GET
 def my_application(request: HttpRequest, application_id: Any) -> HttpResponse:
-    """One application: status history, withdrawal, answering a correction request (補正)."""
+    """One application: status history, links to withdraw and to answer a correction (補正)."""
     found = _application_or_404(request, application_id)
     if isinstance(found, HttpResponse):
         return found
     application = found
     definition = FormDefinition.from_json(application.form_version.definition)
     language = _language()
-    if request.method == "POST" and request.POST.get("action") == "withdraw":
-        try:
-            services.application_withdraw(
-                application=application,
-                actor=_user(request),
-                reason=request.POST.get("reason", "")[:500],
-            )
-        except ApplicationError as exc:
-            messages.error(request, str(exc.message))
-        else:
-            messages.success(request, _("申請を取り下げました。"))
-        return redirect("procedures:my-application", application_id=application.pk)
     correction = application.corrections.filter(answered_at__isnull=True).first()
     return render(
         request,
@@ -400,74 +397,40 @@ def my_application(request: HttpRequest, application_id: Any) -> HttpResponse:
             if application.cleaned
             else [],
             "correction": correction,
-            "can_withdraw": application.status
-            in (ApplicationStatus.SUBMITTED, ApplicationStatus.CORRECTION_REQUESTED),
+            "can_withdraw": application.status in WITHDRAWABLE,
         },
     )
 
 
+# The statuses in which the applicant may still withdraw (the service has the final word).
+WITHDRAWABLE = (ApplicationStatus.SUBMITTED, ApplicationStatus.CORRECTION_REQUESTED)
+
+
 @require_http_methods(["GET", "POST"])
-def correction(request: HttpRequest, application_id: Any) -> HttpResponse:
-    """Answer a correction request: change the named fields or files, then resubmit."""
+def withdraw(request: HttpRequest, application_id: Any) -> HttpResponse:
+    """Withdraw (取下げ) after a confirmation page that says what happens to fees and refunds."""
     found = _application_or_404(request, application_id)
     if isinstance(found, HttpResponse):
         return found
     application = found
-    correction_request = application.corrections.filter(answered_at__isnull=True).first()
-    if application.status != ApplicationStatus.CORRECTION_REQUESTED or correction_request is None:
+    if application.status not in WITHDRAWABLE:
+        messages.error(
+            request, _("処理が始まっているため取り下げできません。担当課にご連絡ください。")
+        )
         return redirect("procedures:my-application", application_id=application.pk)
-    definition = FormDefinition.from_json(application.form_version.definition)
-    language = _language()
-    steps = [s.key for s in definition.steps]
-    answers = application.answers
-    errors: dict[str, list[str]] = {}
-    status = 200
     if request.method == "POST":
-        new_answers = dict(answers)
-        upload_errors: dict[str, list[str]] = {}
-        for step_key in steps:
-            file_ids, step_upload_errors = _file_ids_from_upload(
-                request, application, definition, step_key
-            )
-            upload_errors.update(step_upload_errors)
-            new_answers[step_key] = answers_from_post(
-                definition, request.POST, step_key=step_key, file_ids=file_ids
-            )
         try:
-            if upload_errors:
-                raise InvalidInput(_("入力内容に誤りがあります。"), field_errors=upload_errors)
-            services.application_answer_correction(
+            services.application_withdraw(
                 application=application,
                 actor=_user(request),
-                answers=new_answers,
-                note=request.POST.get("note", "")[:2000],
-                file_lookup=services.file_lookup_for(application),
+                reason=request.POST.get("reason", "")[:500],
             )
-        except InvalidInput as exc:
-            errors = exc.field_errors
-            answers = new_answers
-            status = 400
+        except ApplicationError as exc:
+            messages.error(request, str(exc.message))
         else:
-            messages.success(request, _("補正に回答しました。担当課が確認します。"))
-            return redirect("procedures:my-application", application_id=application.pk)
-    return render(
-        request,
-        "procedures/apply/correction.html",
-        {
-            "application": application,
-            "correction": correction_request,
-            "steps": [
-                {
-                    "title": definition.step(k).title_for(language),
-                    "html": render_step(definition, k, answers, errors, language=language),
-                }
-                for k in steps
-            ],
-            "error_list": _error_list(definition, errors, language),
-            "has_files": any(definition.file_fields(k) for k in steps),
-        },
-        status=status,
-    )
+            messages.success(request, _("申請を取り下げました。"))
+        return redirect("procedures:my-application", application_id=application.pk)
+    return render(request, "procedures/apply/withdraw_confirm.html", {"application": application})
 
 
 @require_GET

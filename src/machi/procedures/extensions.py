@@ -12,6 +12,8 @@ Places:
 - ``resident_detail``: the applicant's "my application" page.
 - ``review``: the review page before submission (``incomplete`` is in the context there).
 - ``staff_case``: the case page in the staff console.
+- ``withdraw_confirm``: the page asking the applicant to confirm a withdrawal (取下げ); say
+  what happens to fees already paid (payments: refunded or not).
 """
 
 from __future__ import annotations
@@ -27,7 +29,7 @@ from django.utils.safestring import SafeString, mark_safe
 from machi.core.registry import Registry
 from machi.procedures.models import Application
 
-PLACES = ("resident_detail", "review", "staff_case")
+PLACES = ("resident_detail", "review", "staff_case", "withdraw_confirm")
 
 
 @dataclass(frozen=True)

@@ -341,6 +341,8 @@ def template_publish(request: HttpRequest, procedure_id: int) -> HttpResponse:
     found = _procedure_or_404(request, procedure_id)
     if isinstance(found, HttpResponse):
         return found
+    if not _can_edit(request, found):
+        return render(request, "web/staff/forbidden.html", status=403)
     try:
         template = services.template_publish(actor=staff_user(request), procedure=found)
     except ApplicationError as exc:
@@ -359,6 +361,8 @@ def template_update_apply(request: HttpRequest, procedure_id: int) -> HttpRespon
     found = _procedure_or_404(request, procedure_id)
     if isinstance(found, HttpResponse):
         return found
+    if not _can_edit(request, found):
+        return render(request, "web/staff/forbidden.html", status=403)
     try:
         services.template_update_apply(actor=staff_user(request), procedure=found)
     except ApplicationError as exc:

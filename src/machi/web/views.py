@@ -15,6 +15,7 @@ from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.utils.http import url_has_allowed_host_and_scheme
 from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy as _lazy
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 from django_otp import login as otp_login
 from django_otp import match_token
@@ -24,6 +25,7 @@ from machi.core import selectors, services
 from machi.core.auth import is_verified_staff, staff_required, staff_user
 from machi.core.exceptions import NotFound
 from machi.core.models import Role
+from machi.core.sign_in_limits import account_failure_record, account_limit
 from machi.web.forms import AuditSearchForm, StaffSignInForm
 
 # --- Resident portal ---------------------------------------------------------------------------
@@ -73,6 +75,11 @@ def _login_rate(group: str, request: HttpRequest) -> str:
     return str(settings.LOGIN_RATE_LIMIT)
 
 
+# One message for every wrong part: saying which part failed would tell a guesser that the
+# password was right (the "password oracle").
+SIGN_IN_REFUSED = _lazy("ユーザー名、パスワードまたは確認コードが違います。")
+
+
 @require_http_methods(["GET", "POST"])
 @ratelimit(key="ip", rate=_login_rate, method="POST", block=True)
 def staff_login(request: HttpRequest) -> HttpResponse:
@@ -85,30 +92,35 @@ def staff_login(request: HttpRequest) -> HttpResponse:
         status = 400
         if form.is_valid():
             username = form.cleaned_data["username"]
+            if account_limit(request, username=username).locked:
+                return staff_locked_out(request, {"username": username})
             user = authenticate(request, username=username, password=form.cleaned_data["password"])
             if getattr(request, "axes_locked_out", False):
                 return staff_locked_out(request, {"username": username})
-            if user is None or not user.is_staff:
-                form.add_error(None, _("ユーザー名またはパスワードが違います。"))
-                services.sign_in_record(
-                    user=None, username=username, succeeded=False, reason="password"
-                )
-            else:
+            device = None
+            reason = "password"
+            if user is not None and user.is_staff:
                 device = match_token(user, form.cleaned_data["otp_token"])
+                reason = "otp"
                 if device is None:
                     # A wrong second factor counts as a failed sign-in for the lockout too.
                     user_login_failed.send(
                         sender=__name__, credentials={"username": username}, request=request
                     )
-                    form.add_error("otp_token", _("確認コードが正しくないか、期限が切れています。"))
-                    services.sign_in_record(
-                        user=None, username=username, succeeded=False, reason="otp"
-                    )
-                else:
-                    login(request, user)
-                    otp_login(request, device)
-                    services.sign_in_record(user=user, username=username, succeeded=True)
-                    return HttpResponseRedirect(_safe_next(request))
+            if user is None or not user.is_staff or device is None:
+                if account_failure_record(request, username=username).locked or getattr(
+                    request, "axes_locked_out", False
+                ):
+                    return staff_locked_out(request, {"username": username})
+                form.add_error(None, str(SIGN_IN_REFUSED))
+                services.sign_in_record(
+                    user=None, username=username, succeeded=False, reason=reason
+                )
+            else:
+                login(request, user)
+                otp_login(request, device)
+                services.sign_in_record(user=user, username=username, succeeded=True)
+                return HttpResponseRedirect(_safe_next(request))
     return render(
         request,
         "web/staff/login.html",

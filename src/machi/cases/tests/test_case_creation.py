@@ -7,7 +7,7 @@ import datetime as dt
 import pytest
 
 from machi.cases import services
-from machi.cases.business_days import add_business_days, is_business_day
+from machi.cases.business_days import add_business_days, is_business_day, national_holidays
 from machi.cases.models import Case, StepTiming
 from machi.cases.tests.helpers import case_of, submit
 from machi.procedures import services as procedure_services
@@ -86,6 +86,25 @@ def test_due_date_counts_business_days():
     assert not is_business_day(dt.date(2026, 9, 21))  # 敬老の日
     assert not is_business_day(dt.date(2026, 9, 22))  # 国民の休日 (between two holidays)
     assert add_business_days(dt.date(2026, 5, 9), 0) == dt.date(2026, 5, 11)  # Saturday → Monday
+
+
+def test_due_date_skips_one_off_holidays():
+    # 2019: 4/29 昭和の日, 4/30 and 5/2 国民の休日, 5/1 即位の日, 5/3–5/6 — ten days closed.
+    assert add_business_days(dt.date(2019, 4, 26), 1) == dt.date(2019, 5, 7)
+    assert not is_business_day(dt.date(2019, 5, 1))  # 即位の日
+    assert not is_business_day(dt.date(2019, 10, 22))  # 即位礼正殿の儀
+    assert add_business_days(dt.date(2019, 10, 21), 1) == dt.date(2019, 10, 23)
+    # 2020: 海の日 and スポーツの日 moved to 7/23–7/24 for the Olympics; 7/20 was a work day.
+    assert is_business_day(dt.date(2020, 7, 20))
+    assert add_business_days(dt.date(2020, 7, 22), 1) == dt.date(2020, 7, 27)
+
+
+def test_due_date_skips_the_new_year_closing():
+    # 12/29–1/3 is closed (年末年始) although only 1/1 is a national holiday.
+    assert add_business_days(dt.date(2026, 12, 28), 1) == dt.date(2027, 1, 4)
+    assert dt.date(2027, 1, 1) in national_holidays(2027)
+    assert dt.date(2026, 12, 29) not in national_holidays(2026)
+    assert not is_business_day(dt.date(2026, 12, 29))
 
 
 def test_no_standard_processing_days_means_no_due_date():

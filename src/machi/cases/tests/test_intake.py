@@ -11,7 +11,7 @@ from machi.cases.tests.helpers import PERSON_FORM, make_procedure
 from machi.core.exceptions import Forbidden, InvalidInput
 from machi.core.models import AuditEntry
 from machi.files.tests.builders import plain_pdf
-from machi.procedures.models import ApplicationStatus
+from machi.procedures.models import Application, ApplicationStatus
 
 pytestmark = pytest.mark.django_db
 
@@ -212,8 +212,95 @@ def test_identity_check_is_validated(procedure, counter_clerk):
     assert set(error.value.field_errors) == {"document_note", "family_name", "birth_date"}
 
 
-def test_card_signature_procedures_are_not_offered(kakogawa, counter_clerk, staff_client):
+PERSON_ANSWERS = {
+    "applicant": {
+        "name": {
+            "family": "加古川",
+            "given": "太郎",
+            "family_kana": "カコガワ",
+            "given_kana": "タロウ",
+        },
+        "birth_date": "1985-04-12",
+    },
+    "request": {"purpose": "就職のため"},
+}
+
+
+def test_card_signature_procedure_is_taken_at_the_counter_after_an_identity_check(
+    kakogawa, shimin, counter_clerk, staff_client
+):
+    signed = make_procedure(
+        kakogawa,
+        department=shimin,
+        definition=PERSON_FORM,
+        name="住民票の写し",
+        assurance_level="card_signature",
+    )
+    client = staff_client(counter_clerk)
+    page = html(client.get("/staff/cases/counter/"))
+    assert f'<option value="{signed.pk}">' in page
+    response = client.post(
+        "/staff/cases/counter/",
+        {**IDENTITY, "document": "my_number_card", "procedure": str(signed.pk)},
+    )
+    assert response.status_code == 302
+    intake = Intake.objects.get()
+    services.intake_save_answers(intake=intake, actor=counter_clerk, answers=PERSON_ANSWERS)
+    case = services.intake_submit(
+        intake=intake,
+        actor=counter_clerk,
+        confirmation_method=ConfirmationMethod.TABLET_SIGNATURE,
+        confirmation_name="加古川 太郎",
+        resident_confirmed=True,
+    )
+    case.application.refresh_from_db()
+    assert case.application.status == ApplicationStatus.SUBMITTED
+    assert case.channel == "counter"
+    intake.refresh_from_db()
+    assert (intake.identity_document, intake.clerk_id) == ("my_number_card", counter_clerk.pk)
+    entry = AuditEntry.objects.get(action="intake.identity_check")
+    assert (entry.actor_id, entry.detail["document"]) == (counter_clerk.pk, "my_number_card")
+
+
+def test_card_signature_procedure_is_not_taken_from_paper(
+    kakogawa, shimin, counter_clerk, staff_client
+):
     signed = make_procedure(kakogawa, name="住民票の写し", assurance_level="card_signature")
-    page = html(staff_client(counter_clerk).get("/staff/cases/counter/"))
-    assert f'value="{signed.pk}"' not in page
-    assert "住民票の写し" in page  # listed as not yet supported
+    page = html(staff_client(counter_clerk).get("/staff/cases/paper/"))
+    assert f'<option value="{signed.pk}">' not in page
+    assert "住民票の写し" in page  # listed as needing the counter
+    applications = Application.objects.count()
+    with pytest.raises(InvalidInput) as error:
+        services.intake_start_paper(procedure=signed, actor=counter_clerk, scan=plain_pdf())
+    assert error.value.code == "intake_not_supported"
+    assert Application.objects.count() == applications
+    assert Intake.objects.count() == 0
+
+
+@pytest.mark.parametrize(
+    ("typed", "expected"),
+    [("昭和60年4月12日", "1985-04-12"), ("S60.4.12", "1985-04-12"), ("1985-04-12", "1985-04-12")],
+)
+def test_counter_birth_date_accepts_wareki(
+    person_procedure, counter_clerk, staff_client, typed, expected
+):
+    client = staff_client(counter_clerk)
+    response = client.post(
+        "/staff/cases/counter/",
+        {**IDENTITY, "birth_date": typed, "procedure": str(person_procedure.pk)},
+    )
+    assert response.status_code == 302
+    assert Intake.objects.get().confirmed_birth_date.isoformat() == expected
+
+
+def test_counter_birth_date_refuses_a_date_that_does_not_exist(
+    person_procedure, counter_clerk, staff_client
+):
+    client = staff_client(counter_clerk)
+    response = client.post(
+        "/staff/cases/counter/",
+        {**IDENTITY, "birth_date": "平成31年2月30日", "procedure": str(person_procedure.pk)},
+    )
+    assert response.status_code == 400
+    assert "平成31年2月30日という日付はありません。" in html(response)
+    assert Intake.objects.count() == 0

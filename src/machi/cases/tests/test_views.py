@@ -8,10 +8,11 @@ from typing import Any
 
 import pytest
 from django.core.files.uploadedfile import SimpleUploadedFile
-from django.urls import NoReverseMatch, reverse
+from django.urls import reverse
 from django.utils import timezone
 
-from machi.cases import services, staff_views
+from machi.cases import services
+from machi.cases.extensions import CaseLink, CaseLinkTarget, case_links
 from machi.cases.models import ApprovalStep, Case
 from machi.cases.services import RouteStepSpec
 from machi.cases.tests.helpers import PERSON_FORM, case_of, fresh, make_procedure, member, submit
@@ -435,9 +436,10 @@ def test_stats_page(procedure, kakogawa_handler, staff_client):
     assert "処理日数（中央値）" in body
 
 
-def test_issue_button_when_documents_are_mounted(
+def test_issue_link_when_documents_are_mounted(
     procedure, kakogawa_handler, approver, staff_client, settings
 ):
+    # The link comes from documents' AppConfig.ready() through cases.extensions.case_links.
     settings.ROOT_URLCONF = "machi.cases.tests.urls_with_documents"
     case = case_of(submit(procedure))
     services.case_start_review(case=case, actor=kakogawa_handler)
@@ -446,33 +448,50 @@ def test_issue_button_when_documents_are_mounted(
     )
     services.approval_decide(step=request.steps.get(), actor=approver, decision="approve")
     issue = reverse("documents-staff:issue", args=[str(case.application_id)])
-    body = html(staff_client(approver).get(detail_url(case)))
-    assert f'action="{issue}"' in body
-    assert "文書を発行して完了する" in body
+    link = (
+        f'<a href="{issue}?next={detail_url(case)}" class="button-primary">文書を発行して完了する</a>'
+    )
+    assert html(staff_client(approver).get(detail_url(case))).count(link) == 1
     # 担当者 may complete without a document but not issue one (決裁者・団体管理者 only).
     body = html(staff_client(kakogawa_handler).get(detail_url(case)))
-    assert f'action="{issue}"' not in body
+    assert issue not in body
+    assert "文書を発行して完了する" not in body
+
+
+def test_no_issue_link_before_approval(procedure, approver, staff_client, settings):
+    settings.ROOT_URLCONF = "machi.cases.tests.urls_with_documents"
+    case = case_of(submit(procedure))
+    body = html(staff_client(approver).get(detail_url(case)))
+    assert "文書を発行して完了する" not in body
+    assert 'class="case-links' not in body
 
 
 def test_case_page_works_without_the_documents_app(
-    procedure, kakogawa_handler, approver, staff_client, monkeypatch
+    procedure, kakogawa_handler, approver, staff_client
 ):
-    def missing(*args, **kwargs):
-        raise NoReverseMatch("documents-staff")
-
-    monkeypatch.setattr(staff_views, "reverse", missing)
     case = case_of(submit(procedure))
     services.case_start_review(case=case, actor=kakogawa_handler)
     request = services.case_send_to_approval(
         case=fresh(case), actor=kakogawa_handler, proposed_outcome=ApplicationOutcome.ISSUED
     )
     services.approval_decide(step=request.steps.get(), actor=approver, decision="approve")
-    response = staff_client(kakogawa_handler).get(detail_url(case))
+    with case_links.override({}):
+        response = staff_client(approver).get(detail_url(case))
     body = html(response)
     assert response.status_code == 200
     assert "決裁済み — 交付/通知の準備ができました" in body
     assert "文書を発行して完了する" not in body
+    assert 'class="case-links' not in body
+    body = html(staff_client(kakogawa_handler).get(detail_url(case)))
     assert "文書を発行せずに完了する" in body
+
+
+def test_case_links_of_other_apps_are_shown(procedure, kakogawa_handler, staff_client):
+    case = case_of(submit(procedure))
+    link = CaseLink(target=lambda user, c: CaseLinkTarget(label="外部の処理", url=f"/x/{c.pk}/"))
+    with case_links.override({"test.link": link}):
+        body = html(staff_client(kakogawa_handler).get(detail_url(case)))
+    assert f'<li><a href="/x/{case.pk}/" class="button">外部の処理</a></li>' in body
 
 
 def test_counter_clerk_cannot_process(procedure, counter_clerk, staff_client):

@@ -16,7 +16,7 @@ from machi.documents import services
 from machi.documents.models import DocumentStatus, DocumentTemplate, IssuedDocument
 from machi.documents.pki import configured_trust_roots
 from machi.documents.validation import validate_pdf
-from machi.procedures import services as procedure_services
+from machi.procedures.extensions import ApplicationHooks, application_hooks
 from machi.procedures.models import ApplicationOutcome, ApplicationStatus
 
 pytestmark = pytest.mark.django_db
@@ -185,12 +185,12 @@ def test_tsa_answering_garbage_is_a_timestamp_failure(settings, serve_tsa, appli
     assert excinfo.value.code == "timestamp_failed"
 
 
-def test_a_refused_transition_rolls_the_document_back(monkeypatch, application):
-    def refuse(app, to_status, outcome):
-        raise Conflict("手数料が未納です。", code="fee_unpaid")
+def test_a_refused_transition_rolls_the_document_back(application):
+    class Refuse(ApplicationHooks):
+        def check_transition(self, application, to_status, outcome):
+            raise Conflict("手数料が未納です。", code="fee_unpaid")
 
-    monkeypatch.setattr(procedure_services, "_transition_checks", [refuse])
-    with pytest.raises(Conflict):
+    with application_hooks.override({"refuse": Refuse()}), pytest.raises(Conflict):
         services.document_issue(application=application, actor=None, kind="certificate")
     assert not IssuedDocument.objects.exists()
     application.refresh_from_db()

@@ -1,0 +1,110 @@
+"""Writes for online procedures: catalog, form versions, templates (横展開) and applications.
+
+Every state change records an audit entry and, where it concerns the applicant, a notification
+through the outbox, in the same transaction as the change.
+
+A package split along the old module's sections; every name stays importable from
+``machi.procedures.services`` so callers never import the submodules.
+"""
+
+from __future__ import annotations
+
+from machi.procedures.formengine import FormDefinition, validate_answers
+from machi.procedures.services.applications import (
+    SESSION_APPLICATIONS_KEY,
+    CardSignature,
+    StartedApplication,
+    application_resume,
+    application_save_step,
+    application_start,
+    application_submit,
+    signing_bytes_for_answers,
+    submission_signing_bytes,
+)
+from machi.procedures.services.attachments import (
+    attachment_response,
+    attachment_store,
+    file_lookup_for,
+)
+from machi.procedures.services.catalog import (
+    EDITOR_ROLES,
+    PROCEDURE_FIELDS,
+    _definition_hash,
+    current_form_version,
+    form_version_create,
+    form_version_publish,
+    parse_definition,
+    procedure_create,
+    procedure_search_text,
+    procedure_update,
+)
+from machi.procedures.services.hooks import (
+    SubmissionCheck,
+    TransitionCheck,
+    TransitionListener,
+    register_submission_check,
+    register_transition_check,
+    register_transition_listener,
+    submission_problems,
+)
+from machi.procedures.services.locking import application_get_for_update, application_lock
+from machi.procedures.services.sharing import (
+    TemplateUpdate,
+    template_adopt,
+    template_publish,
+    template_update_apply,
+    template_update_preview,
+)
+from machi.procedures.services.transitions import (
+    TRANSITIONS,
+    application_answer_correction,
+    application_request_correction,
+    application_transition,
+    application_withdraw,
+)
+
+__all__ = [
+    "EDITOR_ROLES",
+    "PROCEDURE_FIELDS",
+    "SESSION_APPLICATIONS_KEY",
+    "TRANSITIONS",
+    "CardSignature",
+    "FormDefinition",
+    "StartedApplication",
+    "SubmissionCheck",
+    "TemplateUpdate",
+    "TransitionCheck",
+    "TransitionListener",
+    "_definition_hash",
+    "application_answer_correction",
+    "application_get_for_update",
+    "application_lock",
+    "application_request_correction",
+    "application_resume",
+    "application_save_step",
+    "application_start",
+    "application_submit",
+    "application_transition",
+    "application_withdraw",
+    "attachment_response",
+    "attachment_store",
+    "current_form_version",
+    "file_lookup_for",
+    "form_version_create",
+    "form_version_publish",
+    "parse_definition",
+    "procedure_create",
+    "procedure_search_text",
+    "procedure_update",
+    "register_submission_check",
+    "register_transition_check",
+    "register_transition_listener",
+    "signing_bytes_for_answers",
+    "submission_problems",
+    "submission_signing_bytes",
+    "template_adopt",
+    "template_publish",
+    "template_update_apply",
+    "template_update_preview",
+    "validate_answers",
+]

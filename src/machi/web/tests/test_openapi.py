@@ -1,0 +1,142 @@
+"""The OpenAPI document: committed without drift, valid, and listing every error response."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+from django.test import Client
+from jsonschema import Draft202012Validator
+from openapi_spec_validator import validate
+
+from machi.openapi import (
+    ERROR_BODY_SCHEMA,
+    ERROR_DESCRIPTIONS,
+    EXTRA_ERRORS,
+    committed_path,
+    document,
+    render,
+)
+
+WRITES = {"post", "put", "patch", "delete"}
+
+
+@pytest.fixture(scope="module")
+def doc():
+    return document()
+
+
+def _operations(doc):
+    for path, operations in doc["paths"].items():
+        for method, operation in operations.items():
+            yield path, method, operation
+
+
+def _error_statuses(operation) -> set[int]:
+    return {int(status) for status in operation["responses"] if int(status) >= 400}
+
+
+def test_committed_document_matches_the_api(doc):
+    committed = committed_path().read_text(encoding="utf-8")
+    assert committed == render(doc), "docs/openapi.json has drifted: run `make openapi`"
+
+
+def test_served_document_is_the_committed_one(doc):
+    response = Client().get("/api/v1/openapi.json")
+    assert response.status_code == 200
+    assert response.json() == doc
+
+
+def test_document_is_valid_openapi(doc):
+    validate(doc)  # raises on any violation of the OpenAPI 3.1 schema
+    assert doc["openapi"] == "3.1.0"
+    assert doc["components"]["schemas"]["Error"] == ERROR_BODY_SCHEMA
+
+
+def test_every_operation_lists_the_errors_it_can_return(doc):
+    throttled = {("post", "/api/v1/identity/card-login")}
+    for path, method, operation in _operations(doc):
+        expected: set[int] = set()
+        if operation.get("security"):
+            expected |= {401, 403}
+        if method in WRITES:
+            expected |= {403, 409}
+        if "{" in path:
+            expected.add(404)
+        if operation.get("parameters") or "requestBody" in operation:
+            expected.add(422)
+        if "requestBody" in operation:
+            expected.add(413)
+        if (method, path) in throttled:
+            expected.add(429)
+        expected |= EXTRA_ERRORS.get(f"{method.upper()} {path}", frozenset())
+        assert _error_statuses(operation) == expected, f"{method.upper()} {path}"
+        for status in expected:
+            response = operation["responses"][str(status)]
+            assert response == {
+                "description": ERROR_DESCRIPTIONS[status],
+                "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Error"}}},
+            }
+
+
+def test_error_responses_of_some_operations_exactly(doc):
+    paths = doc["paths"]
+    assert _error_statuses(paths["/api/v1/staff/municipalities"]["post"]) == {
+        401,
+        403,
+        409,
+        413,
+        422,
+    }
+    assert _error_statuses(paths["/api/v1/identity/card-login"]["post"]) == {
+        403,
+        409,
+        413,
+        422,
+        429,
+    }
+    assert _error_statuses(paths["/api/v1/municipalities/{code}"]["get"]) == {404, 422}
+    assert _error_statuses(paths["/api/v1/my/applications"]["get"]) == {401}
+    assert _error_statuses(paths["/api/v1/applications"]["post"]) == {403, 404, 409, 413, 422}
+    # Success responses stay as ninja declares them.
+    assert sorted(paths["/api/v1/applications"]["post"]["responses"])[:2] == ["200", "201"]
+
+
+def test_extra_errors_name_real_operations(doc):
+    known = {f"{method.upper()} {path}" for path, method, _ in _operations(doc)}
+    assert set(EXTRA_ERRORS) <= known
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize(
+    ("method", "url", "body", "path", "status"),
+    [
+        ("get", "/api/v1/municipalities/282103", None, "/api/v1/municipalities/{code}", 404),
+        ("get", "/api/v1/procedures?limit=0", None, "/api/v1/procedures", 422),
+        ("get", "/api/v1/staff/me", None, "/api/v1/staff/me", 401),
+        ("get", "/api/v1/my/applications", None, "/api/v1/my/applications", 401),
+        (
+            "post",
+            "/api/v1/applications",
+            {"municipality_code": "999999", "procedure": "none", "answers": {}},
+            "/api/v1/applications",
+            404,
+        ),
+        ("post", "/api/v1/applications", {"answers": 1}, "/api/v1/applications", 422),
+    ],
+)
+def test_errors_the_api_returns_are_documented_with_their_shape(
+    doc, method, url, body, path, status
+):
+    client = Client()
+    if body is None:
+        response = getattr(client, method)(url)
+    else:
+        response = getattr(client, method)(
+            url, data=json.dumps(body), content_type="application/json"
+        )
+    assert response.status_code == status
+    assert str(status) in doc["paths"][path][method]["responses"]
+    errors = list(Draft202012Validator(ERROR_BODY_SCHEMA).iter_errors(response.json()))
+    assert errors == []
+    assert response.json()["error"]["message"]
