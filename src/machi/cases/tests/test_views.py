@@ -448,9 +448,7 @@ def test_issue_link_when_documents_are_mounted(
     )
     services.approval_decide(step=request.steps.get(), actor=approver, decision="approve")
     issue = reverse("documents-staff:issue", args=[str(case.application_id)])
-    link = (
-        f'<a href="{issue}?next={detail_url(case)}" class="button-primary">文書を発行して完了する</a>'
-    )
+    link = f'<a href="{issue}?next={detail_url(case)}" class="button-primary">文書を発行して完了する</a>'
     assert html(staff_client(approver).get(detail_url(case))).count(link) == 1
     # 担当者 may complete without a document but not issue one (決裁者・団体管理者 only).
     body = html(staff_client(kakogawa_handler).get(detail_url(case)))
