@@ -15,7 +15,6 @@ points ``MACHI_CARD_TRUST_ANCHORS`` at J-LIS's certificates instead.
 from __future__ import annotations
 
 import json
-import os
 import re
 import secrets
 from collections.abc import Iterable
@@ -32,6 +31,7 @@ from cryptography.x509.oid import NameOID
 from django.conf import settings
 
 from machi.identity import jpki
+from machi.testing_pki import builder
 
 Purpose = Literal["sign", "auth"]
 PURPOSES: Final[tuple[Purpose, Purpose]] = ("sign", "auth")
@@ -39,7 +39,7 @@ PURPOSES: Final[tuple[Purpose, Purpose]] = ("sign", "auth")
 CARD_FILE_FORMAT: Final = "machi-test-card/1"
 DEFAULT_CRL_BASE_URL: Final = "http://127.0.0.1:8000/card-ca"
 JST: Final = ZoneInfo("Asia/Tokyo")
-KEY_SIZE: Final = 2048
+KEY_SIZE: Final = builder.KEY_SIZE
 STATE_FILE: Final = "state.json"
 
 _CA_OU: Final = {
@@ -63,24 +63,15 @@ def rsa_sign(key: rsa.RSAPrivateKey, data: bytes) -> bytes:
     return key.sign(data, padding.PKCS1v15(), hashes.SHA256())
 
 
-def _write_private(path: Path, content: bytes) -> None:
-    """Write a file readable by its owner only (private keys, card files)."""
-    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-    with os.fdopen(fd, "wb") as handle:
-        handle.write(content)
-    path.chmod(0o600)  # the file may have existed with wider permissions
+_write_private = builder.write_private
 
 
 def _key_pem(key: rsa.RSAPrivateKey) -> str:
-    return key.private_bytes(
-        serialization.Encoding.PEM,
-        serialization.PrivateFormat.PKCS8,
-        serialization.NoEncryption(),
-    ).decode("ascii")
+    return builder.key_pem(key).decode("ascii")
 
 
 def _cert_pem(certificate: x509.Certificate) -> str:
-    return certificate.public_bytes(serialization.Encoding.PEM).decode("ascii")
+    return builder.cert_pem(certificate).decode("ascii")
 
 
 def _load_key(pem: str | bytes) -> rsa.RSAPrivateKey:
@@ -272,9 +263,7 @@ class CardAuthority:
         state = self._state()
         state["crl_base_url"] = crl_base_url
         self._save_state(state)
-        now = datetime.now(tz=UTC).replace(microsecond=0)
         for kind in PURPOSES:
-            key = rsa.generate_private_key(public_exponent=65537, key_size=KEY_SIZE)
             name = x509.Name(
                 [
                     x509.NameAttribute(NameOID.COUNTRY_NAME, "JP"),
@@ -283,34 +272,7 @@ class CardAuthority:
                     x509.NameAttribute(NameOID.ORGANIZATIONAL_UNIT_NAME, "TEST ONLY - not J-LIS"),
                 ]
             )
-            certificate = (
-                x509.CertificateBuilder()
-                .subject_name(name)
-                .issuer_name(name)
-                .public_key(key.public_key())
-                .serial_number(x509.random_serial_number())
-                .not_valid_before(now - timedelta(days=1))
-                .not_valid_after(now + timedelta(days=365 * valid_years))
-                .add_extension(x509.BasicConstraints(ca=True, path_length=0), critical=True)
-                .add_extension(
-                    x509.KeyUsage(
-                        digital_signature=False,
-                        content_commitment=False,
-                        key_encipherment=False,
-                        data_encipherment=False,
-                        key_agreement=False,
-                        key_cert_sign=True,
-                        crl_sign=True,
-                        encipher_only=False,
-                        decipher_only=False,
-                    ),
-                    critical=True,
-                )
-                .add_extension(
-                    x509.SubjectKeyIdentifier.from_public_key(key.public_key()), critical=False
-                )
-                .sign(key, hashes.SHA256())
-            )
+            certificate, key = builder.self_signed_ca(name, years=valid_years)
             _write_private(self.key_path(kind), _key_pem(key).encode("ascii"))
             self.cert_path(kind).write_text(_cert_pem(certificate), encoding="ascii")
         self.write_crls()
@@ -374,8 +336,8 @@ class CardAuthority:
                 x509.NameAttribute(NameOID.COMMON_NAME, _opaque_cn()),
             ]
         )
-        sign_key = rsa.generate_private_key(public_exponent=65537, key_size=KEY_SIZE)
-        auth_key = rsa.generate_private_key(public_exponent=65537, key_size=KEY_SIZE)
+        sign_key = builder.new_key()
+        auth_key = builder.new_key()
         sign_cert = self._leaf(
             "sign",
             subject=sign_subject,
@@ -512,27 +474,22 @@ class CardAuthority:
         state = self._state()
         state["crl_number"][kind] += 1
         self._save_state(state)
-        builder = (
-            x509.CertificateRevocationListBuilder()
-            .issuer_name(ca_cert.subject)
-            .last_update(this_update)
-            .next_update(next_update)
-            .add_extension(x509.CRLNumber(state["crl_number"][kind]), critical=False)
-            .add_extension(
-                x509.AuthorityKeyIdentifier.from_issuer_public_key(ca_key.public_key()),
-                critical=False,
-            )
+        revoked = [
+            x509.RevokedCertificateBuilder()
+            .serial_number(int(entry["serial"], 16))
+            .revocation_date(datetime.fromisoformat(entry["revoked_at"]))
+            .add_extension(x509.CRLReason(x509.ReasonFlags(entry["reason"])), critical=False)
+            .build()
+            for entry in state["revoked"][kind]
+        ]
+        return builder.build_crl(
+            ca_cert,
+            ca_key,
+            this_update=this_update,
+            next_update=next_update,
+            number=state["crl_number"][kind],
+            revoked=revoked,
         )
-        for entry in state["revoked"][kind]:
-            revoked = (
-                x509.RevokedCertificateBuilder()
-                .serial_number(int(entry["serial"], 16))
-                .revocation_date(datetime.fromisoformat(entry["revoked_at"]))
-                .add_extension(x509.CRLReason(x509.ReasonFlags(entry["reason"])), critical=False)
-                .build()
-            )
-            builder = builder.add_revoked_certificate(revoked)
-        return builder.sign(ca_key, hashes.SHA256())
 
     def write_crls(
         self, *, valid_for: timedelta = timedelta(days=1), this_update: datetime | None = None

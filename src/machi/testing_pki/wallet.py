@@ -15,7 +15,8 @@ from pathlib import Path
 
 from django.conf import settings
 
-from machi.testing_pki.cards import CardAuthorityError, CardFile, _write_private
+from machi.testing_pki.builder import write_private
+from machi.testing_pki.cards import CardAuthorityError, CardFile
 
 
 @dataclass(frozen=True)
@@ -43,7 +44,7 @@ def wallet_save(*, email: str, card: CardFile) -> WalletCard:
     directory.chmod(0o700)
     card_id = card_id_for(email)
     text = json.dumps({"email": email, "card": card.to_dict()}, ensure_ascii=False, indent=2)
-    _write_private(directory / f"{card_id}.json", (text + "\n").encode("utf-8"))
+    write_private(directory / f"{card_id}.json", (text + "\n").encode("utf-8"))
     return WalletCard(card_id, email, card)
 
 
