@@ -15,7 +15,7 @@ from machi.core.models import AuditCheckpoint
 REASONS = {
     "missing": "an entry is missing (deleted)",
     "prev_hash_mismatch": "the entry does not link to its predecessor",
-    "content_changed": "the entry's content was changed after it was written",
+    "content_changed": "the entry was changed or forged (its link is not the keyed HMAC of its content)",
     "unknown_key": "the entry names a chain key that is not configured (forged?)",
     "tail_missing": "entries at the end of the chain are missing (deleted)",
 }
