@@ -65,7 +65,10 @@ class AuditVerification:
 def _check_checkpoints(
     checkpoints: list[AuditCheckpoint], exported: list[AuditCheckpoint] | None
 ) -> tuple[list[AuditCheckpoint], list[CheckpointProblem]]:
-    """The checkpoints to hold the chains against, and what is wrong with the checkpoints."""
+    """The checkpoints to hold the chains against, and what is wrong with the checkpoints.
+
+    With ``exported`` (the prefecture's copy), the copy is the reference where both exist.
+    """
     problems: list[CheckpointProblem] = []
     by_number = {c.number: c for c in checkpoints}
     if exported is not None:
@@ -76,21 +79,24 @@ def _check_checkpoints(
                 problems.append(CheckpointProblem(copy.number, "missing from the database"))
             elif stored.digest != copy.digest or bytes(stored.token) != bytes(copy.token):
                 problems.append(CheckpointProblem(copy.number, "differs from the exported copy"))
-        for copy in exported:
-            by_number.setdefault(copy.number, copy)
+        by_number.update({copy.number: copy for copy in exported})
     ordered = [by_number[number] for number in sorted(by_number)]
-    previous_digest = GENESIS_HASH
-    for expected_number, checkpoint in enumerate(ordered, start=1):
+    sound: list[AuditCheckpoint] = []
+    previous_digest: str | None = GENESIS_HASH
+    expected_number = 1
+    for checkpoint in ordered:
         if checkpoint.number != expected_number:
-            problems.append(CheckpointProblem(expected_number, "missing (the numbering has a gap)"))
-            break
+            for missing in range(expected_number, checkpoint.number):
+                problems.append(CheckpointProblem(missing, "missing (the numbering has a gap)"))
+            previous_digest = None  # unknown: the predecessor is gone
+        expected_number = checkpoint.number + 1
         digest = checkpoint_digest(
             number=checkpoint.number,
             created_at=checkpoint.created_at,
             previous_digest=checkpoint.previous_digest,
             heads=[list(head) for head in checkpoint.heads],
         )
-        if checkpoint.previous_digest != previous_digest:
+        if previous_digest is not None and checkpoint.previous_digest != previous_digest:
             problems.append(
                 CheckpointProblem(checkpoint.number, "does not link to the previous checkpoint")
             )
@@ -110,8 +116,11 @@ def _check_checkpoints(
                 problems.append(
                     CheckpointProblem(checkpoint.number, "no time-stamp verifier is registered")
                 )
+            else:
+                sound.append(checkpoint)
         previous_digest = checkpoint.digest
-    return ordered, problems
+    # Only checkpoints that verified themselves say what the chains must hold.
+    return sound, problems
 
 
 def audit_verify(*, exported: Iterable[AuditCheckpoint] | None = None) -> AuditVerification:
