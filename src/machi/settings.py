@@ -9,6 +9,8 @@ through ``machi.var_dir.prepare_var_dir``.
 
 from __future__ import annotations
 
+import hashlib
+import hmac
 import os
 from datetime import timedelta
 from pathlib import Path
@@ -325,6 +327,17 @@ LOGGING = {
 MACHI_PREFECTURE_CODE = os.environ.get("MACHI_PREFECTURE_CODE", "280003")
 # Audit chains per municipality (by worker process), so writers never queue on one chain head.
 MACHI_AUDIT_CHAIN_SHARDS = int(os.environ.get("MACHI_AUDIT_CHAIN_SHARDS", "8"))
+# Key of the audit log's HMAC chain: configuration, never in the database, so whoever can write
+# the database still cannot recompute the chain. Comma-separated: the first key links new
+# entries, older ones (kept after a rotation) still verify what they linked. Required in
+# production; elsewhere derived from SECRET_KEY (demo and tests).
+MACHI_AUDIT_KEY = env_str("MACHI_AUDIT_KEY")
+if not MACHI_AUDIT_KEY:
+    if PRODUCTION:
+        raise ImproperlyConfigured("MACHI_AUDIT_KEY must be set in production.")
+    MACHI_AUDIT_KEY = hmac.new(
+        SECRET_KEY.encode("utf-8"), b"machi.core.audit-chain", hashlib.sha256
+    ).hexdigest()
 MACHI_SITE_NAME = _("Machi スマート自治体プラットフォーム")
 
 # --- Identity (My Number card style) -----------------------------------------------------------
