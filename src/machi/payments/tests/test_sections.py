@@ -88,8 +88,7 @@ def test_withdrawal_says_a_paid_fee_is_refunded_and_how_much(in_review, sandbox)
 
 def test_withdrawal_says_nothing_is_owed_when_unpaid(in_review):
     assert _withdraw_text(in_review) == (
-        "手数料はまだ支払われていないため、返金はありません。"
-        "取り下げた後に支払う必要もありません。"
+        "手数料はまだ支払われていないため、返金はありません。取り下げた後に支払う必要もありません。"
     )
 
 
