@@ -12,6 +12,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from dataclasses import dataclass, field
+from datetime import datetime
 
 from machi.core.audit_chain import GENESIS_HASH, audit_keys, link_matches
 from machi.core.audit_checkpoints import (
@@ -83,42 +84,46 @@ def _check_checkpoints(
     ordered = [by_number[number] for number in sorted(by_number)]
     sound: list[AuditCheckpoint] = []
     previous_digest: str | None = GENESIS_HASH
+    previous_time: datetime | None = None
     expected_number = 1
     for checkpoint in ordered:
-        if checkpoint.number != expected_number:
-            for missing in range(expected_number, checkpoint.number):
+        number = checkpoint.number
+        if number != expected_number:
+            for missing in range(expected_number, number):
                 problems.append(CheckpointProblem(missing, "missing (the numbering has a gap)"))
             previous_digest = None  # unknown: the predecessor is gone
-        expected_number = checkpoint.number + 1
+        expected_number = number + 1
+        if previous_digest is not None and checkpoint.previous_digest != previous_digest:
+            problems.append(CheckpointProblem(number, "does not link to the previous checkpoint"))
+        previous_digest = checkpoint.digest
         digest = checkpoint_digest(
-            number=checkpoint.number,
+            number=number,
             created_at=checkpoint.created_at,
             previous_digest=checkpoint.previous_digest,
             heads=[list(head) for head in checkpoint.heads],
         )
-        if previous_digest is not None and checkpoint.previous_digest != previous_digest:
+        if digest != checkpoint.digest:
+            problems.append(CheckpointProblem(number, "its content does not match its digest"))
+            continue
+        try:
+            info = token_info(bytes(checkpoint.token))
+            if info.algorithm != "sha256" or info.imprint != bytes.fromhex(digest):
+                raise TimestampInvalid("the time-stamp token is over another digest")
+            timestamper().verify(bytes(checkpoint.token), bytes.fromhex(digest))
+        except TimestampInvalid as exc:
+            problems.append(CheckpointProblem(number, str(exc)))
+            continue
+        except KeyError:
+            problems.append(CheckpointProblem(number, "no time-stamp verifier is registered"))
+            continue
+        # A checkpoint made later in place of an old one carries the TSA's later time.
+        if previous_time is not None and info.gen_time < previous_time:
             problems.append(
-                CheckpointProblem(checkpoint.number, "does not link to the previous checkpoint")
+                CheckpointProblem(number, "time-stamped before the checkpoint preceding it")
             )
-        elif digest != checkpoint.digest:
-            problems.append(
-                CheckpointProblem(checkpoint.number, "its content does not match its digest")
-            )
-        else:
-            try:
-                info = token_info(bytes(checkpoint.token))
-                if info.algorithm != "sha256" or info.imprint != bytes.fromhex(digest):
-                    raise TimestampInvalid("the time-stamp token is over another digest")
-                timestamper().verify(bytes(checkpoint.token), bytes.fromhex(digest))
-            except TimestampInvalid as exc:
-                problems.append(CheckpointProblem(checkpoint.number, str(exc)))
-            except KeyError:
-                problems.append(
-                    CheckpointProblem(checkpoint.number, "no time-stamp verifier is registered")
-                )
-            else:
-                sound.append(checkpoint)
-        previous_digest = checkpoint.digest
+        previous_time = info.gen_time
+        # A valid token makes it a reference for the chains even if its neighbours are wrong.
+        sound.append(checkpoint)
     # Only checkpoints that verified themselves say what the chains must hold.
     return sound, problems
 

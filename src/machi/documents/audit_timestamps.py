@@ -15,11 +15,12 @@ from typing import Any, TypeVar
 from asn1crypto import cms
 from pyhanko.sign.validation.generic_cms import validate_tst_signed_data
 from pyhanko.sign.validation.status import TimestampSignatureStatus
+from pyhanko_certvalidator import ValidationContext
 
-from machi.core.audit_checkpoints import TimestampInvalid
+from machi.core.audit_checkpoints import TimestampInvalid, token_info
 from machi.documents import tsa
 from machi.documents.pki import configured_trust_roots
-from machi.documents.validation import validation_context
+from machi.documents.tsa import asn1_certificate
 
 T = TypeVar("T")
 
@@ -47,7 +48,13 @@ class DocumentsTimeStamper:
     def verify(self, token: bytes, digest: bytes) -> None:
         try:
             signed_data = cms.ContentInfo.load(token)["content"]
-            context = validation_context(trust_roots=configured_trust_roots())
+            # Validated at the token's own time: checkpoints are kept for years, longer than a
+            # TSA certificate lives (its signature over that time is what is being checked).
+            context = ValidationContext(
+                trust_roots=[asn1_certificate(c) for c in configured_trust_roots()],
+                moment=token_info(token).gen_time,
+                allow_fetching=False,
+            )
             kwargs = _run(
                 validate_tst_signed_data(
                     signed_data, context, lambda algorithm: digest if algorithm == "sha256" else b""

@@ -22,7 +22,7 @@ from machi.core.audit_checkpoints import (
     checkpoint_digest,
     token_info,
 )
-from machi.core.models import AuditCheckpoint, AuditEntry
+from machi.core.models import AuditChainHead, AuditCheckpoint, AuditEntry
 from machi.core.tests.test_audit_tampering import (  # noqa: F401 (fixtures)
     audit_settings,
     audit_tsa_pki_dir,
@@ -248,3 +248,46 @@ def test_export_since(tmp_path: Path, capsys):
     call_command("audit_export", since=2)
     document = json.loads(capsys.readouterr().out)
     assert [c["number"] for c in document["checkpoints"]] == [2]
+
+
+def test_old_checkpoint_replaced_by_a_fresh_one_is_named(capsys):
+    from django.utils import timezone
+
+    from machi.core.audit_checkpoints import timestamper
+
+    entries = write_entries(4)
+    checkpoint_create()
+    write_entries(1)
+    checkpoint_create()
+    # The attacker removes entries 4–5, rewinds the head, and replaces checkpoint 1 by one made
+    # now over the rewritten heads, with a genuine token (the TSA is not theirs to backdate).
+    disable_guards()
+    raw("DELETE FROM core_auditentry WHERE chain = %s AND sequence > 3", ["282103.0"])
+    raw(
+        "UPDATE core_auditchainhead SET last_sequence = 3, last_hash = %s WHERE chain = %s",
+        [entries[2].entry_hash, "282103.0"],
+    )
+    raw("DELETE FROM core_auditcheckpoint WHERE number = 1", [])
+    heads = [
+        [h.chain, h.last_sequence, h.last_hash] for h in AuditChainHead.objects.order_by("chain")
+    ]
+    created_at = timezone.now()
+    digest = checkpoint_digest(
+        number=1, created_at=created_at, previous_digest="0" * 64, heads=heads
+    )
+    token = timestamper().timestamp(bytes.fromhex(digest))
+    AuditCheckpoint.objects.create(
+        number=1,
+        created_at=created_at,
+        previous_digest="0" * 64,
+        heads=heads,
+        digest=digest,
+        token=token,
+        tsa="built-in",
+        timestamped_at=token_info(token).gen_time,
+    )
+    assert verify_report(capsys) == [
+        "BROKEN checkpoint 2: does not link to the previous checkpoint.",
+        "BROKEN checkpoint 2: time-stamped before the checkpoint preceding it.",
+        "BROKEN chain 282103.0: entries 4–5 missing (checkpoint at 5).",
+    ]
