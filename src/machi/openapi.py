@@ -166,13 +166,18 @@ def committed_path() -> Path:
     return Path(settings.PROJECT_DIR) / "docs" / "openapi.json"
 
 
-def document() -> dict[str, Any]:
-    """The document ``/api/v1/openapi.json`` serves, as plain JSON data (in Japanese)."""
-    # Found through the URL conf: the API module sits above every app and is not imported here.
+def served_api() -> NinjaAPI:
+    """The API at ``/api/v1/``, found through the URL conf (``machi.api`` sits above every app
+    and is not imported here)."""
     view = resolve(reverse("api-v1:openapi-json")).func
     api: NinjaAPI = view.keywords["api"]  # type: ignore[attr-defined]
+    return api
+
+
+def document() -> dict[str, Any]:
+    """The document ``/api/v1/openapi.json`` serves, as plain JSON data (in Japanese)."""
     with translation.override(settings.LANGUAGE_CODE):
-        schema = api.get_openapi_schema()
+        schema = served_api().get_openapi_schema()
         data: dict[str, Any] = json.loads(json.dumps(schema, cls=NinjaJSONEncoder))
     return data
 

@@ -1,4 +1,4 @@
-"""``python -m machi export-openapi [FILE]``: write the API's OpenAPI document (``make openapi``)."""
+"""``.venv/bin/python -m machi export-openapi [FILE]``: write the OpenAPI document (make openapi)."""
 
 from __future__ import annotations
 
