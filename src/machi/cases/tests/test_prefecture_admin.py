@@ -84,11 +84,10 @@ def test_every_case_service_refuses_the_prefecture_admin(
     deadline = timezone.localdate() + dt.timedelta(days=7)
     person = make_procedure(procedure.municipality, definition=PERSON_FORM, name="証明書")
     intake = services.intake_start_counter(procedure=person, actor=counter_clerk, identity=IDENTITY)
+    waiting = case_of(submit(procedure))
     a = prefecture_admin
     writes = {
-        "start_review": lambda: services.case_start_review(
-            case=case_of(submit(procedure)), actor=a
-        ),
+        "start_review": lambda: services.case_start_review(case=waiting, actor=a),
         "correction": lambda: services.case_request_correction(
             case=reviewed, actor=a, message="確認", fields=["main.name"], deadline=deadline
         ),
