@@ -2,34 +2,48 @@
 PYTHON ?= python3
 VENV   ?= .venv
 PY     := $(VENV)/bin/python
-HOST   ?= 127.0.0.1
+# localhost, not 127.0.0.1: passkeys (WebAuthn) need a host name, and every URL the demo prints,
+# signs into documents or sends in links uses this one host (one RP ID).
+HOST   ?= localhost
 PORT   ?= 8000
 MANAGE := $(PY) -m machi
+# Locked dependencies with hashes (`make lock` regenerates them from pyproject.toml).
+LOCK_RUNTIME := requirements/runtime.txt
+LOCK_DEV     := requirements/dev.txt
+# Every command of the demo sees the address it is served at.
+DEMO_ENV := MACHI_PUBLIC_BASE_URL=http://$(HOST):$(PORT) \
+	MACHI_DOCUMENTS_VERIFY_BASE_URL=http://$(HOST):$(PORT)
 
-.PHONY: demo test install install-dev lint typecheck importlint migrations-check pytest bench messages clean
+.PHONY: demo test install install-dev lint typecheck importlint migrations-check pytest bench \
+	messages lock lock-check openapi clean
 
 $(VENV)/bin/python:
 	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "Machi needs Python 3.11 or newer")'
 	$(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --upgrade pip
 
-$(VENV)/.installed: pyproject.toml | $(VENV)/bin/python
-	$(PY) -m pip install --quiet -e .
+# Exactly the locked versions, each checked against its hash; then Machi itself without deps.
+$(VENV)/.installed: $(LOCK_RUNTIME) pyproject.toml | $(VENV)/bin/python
+	$(PY) -m pip install --quiet --require-hashes -r $(LOCK_RUNTIME)
+	$(PY) -m pip install --quiet --no-deps -e .
 	@touch $@
 
-$(VENV)/.installed-dev: pyproject.toml | $(VENV)/bin/python
-	$(PY) -m pip install --quiet -e '.[dev]'
+$(VENV)/.installed-dev: $(LOCK_DEV) pyproject.toml | $(VENV)/bin/python
+	$(PY) -m pip install --quiet --require-hashes -r $(LOCK_DEV)
+	$(PY) -m pip install --quiet --no-deps -e .
 	@touch $@ $(VENV)/.installed
 
 install: $(VENV)/.installed
 install-dev: $(VENV)/.installed-dev
 
 ## make demo: set up, migrate, load demo data (keeps existing data) and serve on HOST:PORT
+## with gunicorn (runserver drops bursts of connections); WhiteNoise serves the static files.
 demo: install
-	$(MANAGE) migrate --noinput
-	$(MANAGE) collectstatic --noinput --verbosity 0
-	$(MANAGE) load-demo --base-url http://$(HOST):$(PORT)
-	$(MANAGE) runserver $(HOST):$(PORT)
+	$(DEMO_ENV) $(MANAGE) migrate --noinput
+	$(DEMO_ENV) $(MANAGE) collectstatic --noinput --verbosity 0
+	$(DEMO_ENV) $(MANAGE) load-demo --base-url http://$(HOST):$(PORT)
+	$(DEMO_ENV) $(VENV)/bin/gunicorn machi.wsgi:application --workers 2 --threads 4 \
+		--bind $(HOST):$(PORT) --backlog 2048 --access-logfile - --error-logfile -
 
 ## make test: lint, format check, types, import contracts, migrations check, pytest
 test: install-dev lint typecheck importlint migrations-check pytest
@@ -40,6 +54,7 @@ lint: install-dev
 
 typecheck: install-dev
 	$(VENV)/bin/mypy src
+	$(VENV)/bin/mypy --config-file bench/mypy.ini bench/*.py
 
 importlint: install-dev
 	$(VENV)/bin/lint-imports
@@ -57,6 +72,26 @@ bench: install-dev
 ## make messages: refresh the translation catalogues (needs GNU gettext)
 messages: install-dev
 	cd src/machi && ../../$(MANAGE) makemessages -l en -l ja_Easy --no-obsolete && ../../$(MANAGE) compilemessages
+
+## make lock: regenerate requirements/*.txt (with hashes) after changing a pin in pyproject.toml
+## (versions already locked are kept where the pins allow; `make lock-check` fails on drift)
+UV_COMPILE := $(VENV)/bin/uv pip compile pyproject.toml --quiet --generate-hashes --universal \
+	--python-version 3.11 --custom-compile-command 'make lock'
+lock: install-dev
+	$(UV_COMPILE) -o $(LOCK_RUNTIME)
+	$(UV_COMPILE) --extra dev -o $(LOCK_DEV)
+	$(MAKE) install-dev
+
+lock-check: install-dev
+	@tmp=$$(mktemp -d) && cp $(LOCK_RUNTIME) $(LOCK_DEV) $$tmp/ && \
+	$(UV_COMPILE) -o $$tmp/runtime.txt && $(UV_COMPILE) --extra dev -o $$tmp/dev.txt && \
+	diff -u $(LOCK_RUNTIME) $$tmp/runtime.txt && diff -u $(LOCK_DEV) $$tmp/dev.txt && \
+	rm -rf $$tmp && echo "lock files match pyproject.toml" || \
+	{ echo "requirements/*.txt do not match pyproject.toml: run make lock" >&2; exit 1; }
+
+## make openapi: regenerate docs/openapi.json from the API (a test fails when it has drifted)
+openapi: install-dev
+	$(MANAGE) export-openapi docs/openapi.json
 
 clean:
 	rm -rf $(VENV) var

@@ -9,16 +9,17 @@ from typing import Any
 
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.utils.translation import gettext as _
-from ninja import NinjaAPI
 from ninja.errors import AuthenticationError, HttpError, ValidationError
 
 from machi.core.api import public_router, staff_router
+from machi.core.auth import resident_api_auth
 from machi.core.exceptions import ApplicationError
 from machi.identity.api import router as identity_router
+from machi.openapi import MachiAPI
 from machi.payments.api import router as payments_router
 from machi.procedures.api import router as procedures_router
 
-api = NinjaAPI(
+api = MachiAPI(  # machi.openapi: NinjaAPI whose document lists the error responses
     title="Machi API",
     version="1",
     description=(
@@ -28,6 +29,9 @@ api = NinjaAPI(
     urls_namespace="api-v1",
     openapi_url="/openapi.json",
     docs_url=None,  # the interactive docs page would load assets from a CDN
+    # Default for every endpoint that names no auth: an API token, else the session with the
+    # CSRF token required on writes (machi.core.auth). Staff endpoints use StaffSessionAuth.
+    auth=resident_api_auth(),
 )
 
 

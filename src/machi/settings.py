@@ -2,13 +2,16 @@
 
 Every setting comes from an environment variable (``MACHI_*``) with an embedded default that
 runs on one laptop: SQLite (WAL) in ``var/``, no broker, local file storage. Production sets the
-variables listed in ``.env.example`` and ``docs/deploy.md``; there is no production-only code path.
+variables listed in ``.env.example`` and ``docs/deploy.md``, with ``MACHI_PRODUCTION=1``.
+Importing this module writes no files: ``var/`` is created (owner-only) by the entry points
+through ``machi.var_dir.prepare_var_dir``.
 """
 
 from __future__ import annotations
 
+import hashlib
+import hmac
 import os
-import secrets
 from datetime import timedelta
 from pathlib import Path
 
@@ -16,9 +19,11 @@ import dj_database_url
 from django.core.exceptions import ImproperlyConfigured
 from django.utils.translation import gettext_lazy as _
 
+from machi.var_dir import development_secret_key, var_dir_path
+
 BASE_DIR = Path(__file__).resolve().parent
 PROJECT_DIR = BASE_DIR.parent.parent
-VAR_DIR = Path(os.environ.get("MACHI_VAR_DIR", PROJECT_DIR / "var"))
+VAR_DIR = var_dir_path()
 
 
 def env_str(name: str, default: str = "") -> str:
@@ -43,21 +48,18 @@ def env_list(name: str, default: str = "") -> list[str]:
 
 
 DEBUG = env_bool("MACHI_DEBUG", False)
-# Production is whatever is not explicitly a development run: secure cookies, HSTS, no
-# generated secret key.
+# Development is the default: production settings apply only with MACHI_PRODUCTION=1 (secure
+# cookies, HTTPS redirect and HSTS, a required MACHI_SECRET_KEY, no sandbox payments, no test
+# trust anchors, no demo data). A deployment that forgets the flag runs with development settings.
 PRODUCTION = env_bool("MACHI_PRODUCTION", False)
 
 SECRET_KEY = env_str("MACHI_SECRET_KEY")
 if not SECRET_KEY:
     if PRODUCTION:
         raise ImproperlyConfigured("MACHI_SECRET_KEY must be set in production.")
-    # A per-machine key kept in var/ so sessions survive restarts of the demo.
-    VAR_DIR.mkdir(parents=True, exist_ok=True)
-    key_file = VAR_DIR / "secret_key"
-    if not key_file.exists():
-        key_file.write_text(secrets.token_urlsafe(50), encoding="utf-8")
-        key_file.chmod(0o600)
-    SECRET_KEY = key_file.read_text(encoding="utf-8").strip()
+    # A per-machine key in var/secret_key (written by the entry points, 0600) so sessions
+    # survive restarts of the demo; read only here.
+    SECRET_KEY = development_secret_key(VAR_DIR)
 
 ALLOWED_HOSTS = env_list("MACHI_ALLOWED_HOSTS", "127.0.0.1,localhost,[::1]")
 CSRF_TRUSTED_ORIGINS = env_list("MACHI_CSRF_TRUSTED_ORIGINS")
@@ -128,7 +130,6 @@ TEMPLATES = [
 DATABASE_URL = env_str("MACHI_DATABASE_URL") or f"sqlite:///{VAR_DIR / 'machi.sqlite3'}"
 DATABASES = {"default": dj_database_url.parse(DATABASE_URL, conn_max_age=60)}
 if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
-    VAR_DIR.mkdir(parents=True, exist_ok=True)
     DATABASES["default"]["OPTIONS"] = {
         "transaction_mode": "IMMEDIATE",
         "timeout": 20,
@@ -178,18 +179,34 @@ LOGIN_URL = "web:staff-login"
 LOGIN_REDIRECT_URL = "web:staff-home"
 
 # Lock an account at one address after repeated failures (not the whole address: many staff
-# sit behind one municipal NAT). Per-address volume is capped separately by rate limiting.
+# sit behind one municipal NAT). Per-address volume is capped separately by rate limiting, and
+# failures per account from all addresses by MACHI_LOGIN_ACCOUNT_FAILURE_LIMIT
+# (machi.core.sign_in_limits), so spreading guesses over many addresses does not help.
 AXES_FAILURE_LIMIT = int(os.environ.get("MACHI_LOGIN_FAILURE_LIMIT", "5"))
 AXES_COOLOFF_TIME = timedelta(minutes=int(os.environ.get("MACHI_LOGIN_COOLOFF_MINUTES", "15")))
 AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"]]
 AXES_RESET_ON_SUCCESS = True
 AXES_LOCKOUT_CALLABLE = "machi.web.views.staff_locked_out"
 AXES_VERBOSE = False
-AXES_IPWARE_PROXY_COUNT = int(os.environ.get("MACHI_PROXY_COUNT", "0")) or None
+# Reverse proxies in front of Machi. One function finds the client's address for the rate limits
+# (django-ratelimit), the lockouts (django-axes) and the audit log alike.
+MACHI_PROXY_COUNT = int(os.environ.get("MACHI_PROXY_COUNT", "0"))
+AXES_CLIENT_IP_CALLABLE = "machi.core.client_address.client_ip"
+RATELIMIT_IP_META_KEY = "machi.core.client_address.client_ip"
+# django-ninja's throttles (read once at start-up): without it they trust a client's whole
+# X-Forwarded-For header, so anyone could pose as a new address per request.
+NINJA_NUM_PROXIES = MACHI_PROXY_COUNT
 LOGIN_RATE_LIMIT = os.environ.get("MACHI_LOGIN_RATE_LIMIT", "30/m")
+# Lifetime of API tokens for kiosks and LINE mini-apps (POST /api/v1/tokens; machi.core.auth).
+MACHI_API_TOKEN_SECONDS = int(os.environ.get("MACHI_API_TOKEN_SECONDS", str(30 * 24 * 3600)))
+LOGIN_ACCOUNT_FAILURE_LIMIT = int(os.environ.get("MACHI_LOGIN_ACCOUNT_FAILURE_LIMIT", "20"))
 RATELIMIT_VIEW = "machi.web.views.rate_limited"
 
 OTP_TOTP_ISSUER = "Machi"
+# django-otp's own throttle (1, 2, 4… seconds after each wrong code) refused a right code typed
+# just after a wrong one, and saying so would reveal that the password was right. Guessing is
+# capped by the lockouts above instead (per account and address, and per account).
+OTP_TOTP_THROTTLE_FACTOR = 0
 
 # OpenID Connect sign-in for municipalities with their own identity provider: off unless set.
 OIDC_ENABLED = env_bool("MACHI_OIDC_ENABLED", False)
@@ -227,12 +244,13 @@ STATIC_URL = "/static/"
 STATIC_ROOT = Path(os.environ.get("MACHI_STATIC_ROOT", VAR_DIR / "static"))
 # Outside production, serve straight from the apps' static folders (no collectstatic needed).
 WHITENOISE_USE_FINDERS = not PRODUCTION
-if not PRODUCTION:
-    STATIC_ROOT.mkdir(parents=True, exist_ok=True)
 MEDIA_ROOT = Path(os.environ.get("MACHI_MEDIA_ROOT", VAR_DIR / "files"))
 # Attachments (machi.files): sanitised bytes, served only through files.services.file_response.
 # Never map this directory (or MEDIA_ROOT above it) to a URL; it must lie outside STATIC_ROOT.
 MACHI_PRIVATE_FILES_ROOT = Path(env_str("MACHI_PRIVATE_FILES_ROOT") or MEDIA_ROOT / "private")
+# Uploads through any storage are for the owner only (personal data).
+FILE_UPLOAD_PERMISSIONS = 0o600
+FILE_UPLOAD_DIRECTORY_PERMISSIONS = 0o700
 STORAGES = {
     "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
     "staticfiles": {
@@ -309,6 +327,17 @@ LOGGING = {
 MACHI_PREFECTURE_CODE = os.environ.get("MACHI_PREFECTURE_CODE", "280003")
 # Audit chains per municipality (by worker process), so writers never queue on one chain head.
 MACHI_AUDIT_CHAIN_SHARDS = int(os.environ.get("MACHI_AUDIT_CHAIN_SHARDS", "8"))
+# Key of the audit log's HMAC chain: configuration, never in the database, so whoever can write
+# the database still cannot recompute the chain. Comma-separated: the first key links new
+# entries, older ones (kept after a rotation) still verify what they linked. Required in
+# production; elsewhere derived from SECRET_KEY (demo and tests).
+MACHI_AUDIT_KEY = env_str("MACHI_AUDIT_KEY")
+if not MACHI_AUDIT_KEY:
+    if PRODUCTION:
+        raise ImproperlyConfigured("MACHI_AUDIT_KEY must be set in production.")
+    MACHI_AUDIT_KEY = hmac.new(
+        SECRET_KEY.encode("utf-8"), b"machi.core.audit-chain", hashlib.sha256
+    ).hexdigest()
 MACHI_SITE_NAME = _("Machi スマート自治体プラットフォーム")
 
 # --- Identity (My Number card style) -----------------------------------------------------------
@@ -333,6 +362,13 @@ MACHI_CARD_REVOCATION_CHECKERS = env_list(
 MACHI_EMAIL_VERIFICATION_SECONDS = int(
     os.environ.get("MACHI_EMAIL_VERIFICATION_SECONDS", str(3 * 24 * 3600))
 )
+# Online applications: days an anonymous draft's resume link stays valid after its last save;
+# the largest JSON body the application API accepts; anonymous starts/submissions per address.
+MACHI_RESUME_LINK_DAYS = int(os.environ.get("MACHI_RESUME_LINK_DAYS", "30"))
+MACHI_APPLICATION_MAX_BODY_BYTES = int(
+    os.environ.get("MACHI_APPLICATION_MAX_BODY_BYTES", str(256 * 1024))
+)
+MACHI_APPLICATION_RATE_LIMIT = os.environ.get("MACHI_APPLICATION_RATE_LIMIT", "20/m")
 # Passkeys (WebAuthn). The relying party ID must be a host name: browsers refuse IP addresses,
 # so open the demo at http://localhost:8000/ (not 127.0.0.1) to use passkeys. Empty: the host
 # of each request (one of MACHI_ALLOWED_HOSTS) and that request's origin. Production sets both,
@@ -340,6 +376,11 @@ MACHI_EMAIL_VERIFICATION_SECONDS = int(
 MACHI_WEBAUTHN_RP_ID = env_str("MACHI_WEBAUTHN_RP_ID")
 MACHI_WEBAUTHN_RP_NAME = env_str("MACHI_WEBAUTHN_RP_NAME", "Machi")
 MACHI_WEBAUTHN_ORIGINS = env_list("MACHI_WEBAUTHN_ORIGINS")
+
+# The one public address of this installation (scheme, host, port; no trailing path), used
+# wherever a full URL is built: the verification URL and QR code on each document, links in
+# mails, payment return addresses. `make demo` sets it from HOST/PORT.
+MACHI_PUBLIC_BASE_URL = env_str("MACHI_PUBLIC_BASE_URL", "http://127.0.0.1:8000").rstrip("/")
 
 # --- Documents (PAdES) -------------------------------------------------------------------------
 # Results issued as PDFs signed with the municipality's organisation certificate (PAdES B-LT) and
@@ -355,10 +396,6 @@ MACHI_TSA_TIMEOUT_SECONDS = float(os.environ.get("MACHI_TSA_TIMEOUT_SECONDS", "1
 # organisation CA and the TSA's root. Empty: the test roots in MACHI_DOCUMENTS_PKI_DIR, outside
 # production only; with MACHI_PRODUCTION nothing is trusted until this is set.
 MACHI_DOCUMENTS_TRUST_ROOTS = env_list("MACHI_DOCUMENTS_TRUST_ROOTS")
-# Public address of this installation, printed as the QR code / URL on each document.
-MACHI_DOCUMENTS_VERIFY_BASE_URL = os.environ.get(
-    "MACHI_DOCUMENTS_VERIFY_BASE_URL", "http://127.0.0.1:8000"
-)
 MACHI_DOCUMENTS_VERIFY_MAX_BYTES = int(
     os.environ.get("MACHI_DOCUMENTS_VERIFY_MAX_BYTES", str(20 * 1024 * 1024))
 )

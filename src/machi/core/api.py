@@ -6,13 +6,16 @@ from datetime import datetime
 
 from django.db.models import QuerySet
 from django.http import HttpRequest
+from django.middleware.csrf import get_token
 from django.utils.translation import gettext as _
 from ninja import Field, Query, Router, Schema, Status
 
 from machi.core import selectors, services
-from machi.core.auth import StaffSessionAuth, staff_user
-from machi.core.exceptions import Forbidden, InvalidInput
-from machi.core.models import AuditEntry, Department, Municipality, MunicipalityKind, Role
+from machi.core.audit_labels import action_label, target_label
+from machi.core.auth import ResidentSessionAuth, StaffSessionAuth, api_token_issue, staff_user
+from machi.core.exceptions import Forbidden, InvalidInput, NotAuthenticated
+from machi.core.models import AuditEntry, Department, Municipality, MunicipalityKind, Role, User
+from machi.core.pagination import PageQuery, page_slice
 from machi.core.validators import is_valid_local_government_code, normalize_digits
 
 public_router = Router(tags=["municipalities"])
@@ -97,6 +100,41 @@ def municipality_create_api(request: HttpRequest, payload: MunicipalityIn) -> St
         actor=user,
     )
     return Status(201, municipality)
+
+
+class CsrfTokenOut(Schema):
+    csrf_token: str = Field(description="Echo in the `X-CSRFToken` header of session writes.")
+
+
+@public_router.get("/csrf-token", response=CsrfTokenOut, auth=None)
+def csrf_token_api(request: HttpRequest) -> CsrfTokenOut:
+    """The CSRF token for writes with the session cookie (also set as the ``csrftoken`` cookie)."""
+    return CsrfTokenOut(csrf_token=get_token(request))
+
+
+class ApiTokenOut(Schema):
+    token: str = Field(description="Send as `Authorization: Bearer <token>`; no CSRF token needed.")
+    expires_at: datetime
+
+
+@public_router.post("/tokens", response={201: ApiTokenOut}, auth=ResidentSessionAuth())
+def api_token_issue_api(request: HttpRequest) -> Status[ApiTokenOut]:
+    """An API token for the signed-in resident (kiosks, LINE mini-apps), from a session + CSRF.
+
+    The token stops working when it expires or when the resident's password changes.
+    """
+    user = request.user
+    if not isinstance(user, User) or not user.is_authenticated:
+        raise NotAuthenticated(_("サインインが必要です。"))
+    issued = api_token_issue(user=user)
+    services.audit_record(
+        action="api_token.issue",
+        actor=user,
+        target_type="user",
+        target_id=user.pk,
+        detail={"expires_at": issued.expires_at.isoformat()},
+    )
+    return Status(201, ApiTokenOut(token=issued.token, expires_at=issued.expires_at))
 
 
 class MembershipBrief(Schema):
@@ -222,13 +260,24 @@ class AuditOut(Schema):
     actor_username: str
     municipality_code: str
     action: str
+    action_label: str
     target_type: str
+    target_label: str
     target_id: str
     purpose: str
     personal_data: bool
 
+    @staticmethod
+    def resolve_action_label(obj: AuditEntry) -> str:
+        return action_label(obj.action)
 
-class AuditQuery(Schema):
+    @staticmethod
+    def resolve_target_label(obj: AuditEntry) -> str:
+        return target_label(obj.target_type)
+
+
+class AuditQuery(PageQuery):
+    receipt_number: str = Field("", max_length=32, description="受付番号, e.g. 2026-000123")
     action: str = ""
     actor: str = ""
     municipality: str = ""
@@ -237,7 +286,7 @@ class AuditQuery(Schema):
     personal_data: bool = False
     since: datetime | None = None
     until: datetime | None = None
-    limit: int = Field(100, ge=1, le=500)
+    limit: int = Field(100, ge=1, le=500)  # offset: PageQuery's bounds
 
 
 @staff_router.get("/audit", response=list[AuditOut])
@@ -253,5 +302,7 @@ def audit_list_api(request: HttpRequest, query: Query[AuditQuery]) -> list[Audit
         personal_data_only=query.personal_data,
         since=query.since,
         until=query.until,
+        receipt_number=query.receipt_number.strip(),
     )
-    return list(selectors.audit_search(user=user, filters=filters)[: query.limit])
+    page = page_slice(limit=query.limit, offset=query.offset)
+    return list(selectors.audit_search(user=user, filters=filters)[page])

@@ -1,18 +1,41 @@
-"""Who counts as signed-in staff: a password plus a verified second factor, or OIDC."""
+"""Who is calling: signed-in staff (password + second factor, or OIDC), and API clients.
+
+Two ways to call the resident API (``/api/v1/``):
+
+* the browser session cookie — every write (POST, PUT, PATCH, DELETE) that carries the session
+  cookie must also carry the CSRF token (``X-CSRFToken`` header from the ``csrftoken`` cookie),
+  so another site cannot post in a resident's name (``ResidentSessionAuth``);
+* an explicit API credential for programs (kiosks, LINE mini-apps): ``Authorization: Bearer
+  <token>``, a signed token issued to a signed-in resident by ``POST /api/v1/tokens``. A browser
+  never sends it by itself, so it needs no CSRF token (``ApiTokenAuth``).
+"""
 
 from __future__ import annotations
 
 from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime, timedelta
 from functools import wraps
 from typing import Any
 
+from django.conf import settings
 from django.contrib.auth import BACKEND_SESSION_KEY
+from django.contrib.auth.models import AnonymousUser
+from django.core import signing
 from django.core.exceptions import PermissionDenied
 from django.http import HttpRequest, HttpResponse
+from django.middleware.csrf import get_token
 from django.shortcuts import redirect
 from django.urls import reverse
-from ninja.security import SessionAuth
+from django.utils import timezone
+from django.utils.crypto import constant_time_compare
+from django.utils.translation import gettext as _
+from ninja.errors import AuthenticationError
+from ninja.security import HttpBearer, SessionAuth
+from ninja.security.base import AuthBase
+from ninja.utils import check_csrf
 
+from machi.core.exceptions import Forbidden
 from machi.core.models import User
 
 OIDC_BACKEND = "machi.core.oidc.StaffOIDCBackend"
@@ -60,3 +83,111 @@ def staff_required(view: Callable[..., HttpResponse]) -> Callable[..., HttpRespo
         return view(request, *args, **kwargs)
 
     return wrapper
+
+
+# --- The resident API: session (CSRF-checked writes) or an explicit API token ------------------
+
+API_TOKEN_SALT = "machi.core.api-token"  # noqa: S105 (a signing namespace, not a secret)
+API_TOKEN_PREFIX = "machi1."  # noqa: S105 (marks Machi's tokens, not a secret)
+UNSAFE_METHODS = frozenset({"POST", "PUT", "PATCH", "DELETE"})
+
+
+@dataclass(frozen=True)
+class ApiToken:
+    """A bearer token and when it stops working."""
+
+    token: str
+    expires_at: datetime
+
+
+def _token_fingerprint(user: User) -> str:
+    # Changes with the password: changing it (or an admin resetting it) revokes every token.
+    return user.get_session_auth_hash()[:24]
+
+
+def api_token_issue(*, user: User) -> ApiToken:
+    """A signed API token for ``user`` (a resident: staff keep the second factor of a session).
+
+    Nothing is stored: the token carries the user id and a fingerprint of the password, signed
+    with ``SECRET_KEY``; it expires after ``MACHI_API_TOKEN_SECONDS``.
+    """
+    if user.is_staff:
+        raise Forbidden(
+            _("職員のアカウントにはAPIトークンを発行できません。"), code="token_staff_refused"
+        )
+    value = signing.dumps({"u": user.pk, "f": _token_fingerprint(user)}, salt=API_TOKEN_SALT)
+    lifetime = timedelta(seconds=int(settings.MACHI_API_TOKEN_SECONDS))
+    return ApiToken(token=API_TOKEN_PREFIX + value, expires_at=timezone.now() + lifetime)
+
+
+def api_token_user(token: str) -> User | None:
+    """The active resident a token was issued to, or None (forged, expired, revoked)."""
+    if not token.startswith(API_TOKEN_PREFIX):
+        return None
+    try:
+        data = signing.loads(
+            token.removeprefix(API_TOKEN_PREFIX),
+            salt=API_TOKEN_SALT,
+            max_age=int(settings.MACHI_API_TOKEN_SECONDS),
+        )
+    except signing.BadSignature:  # also SignatureExpired
+        return None
+    if not isinstance(data, dict) or not isinstance(data.get("u"), int):
+        return None
+    user = User.objects.filter(pk=data["u"], is_active=True, is_staff=False).first()
+    if user is None or not constant_time_compare(str(data.get("f")), _token_fingerprint(user)):
+        return None
+    return user
+
+
+class ApiTokenAuth(HttpBearer):
+    """``Authorization: Bearer machi1.…``: a program acting for one resident (no CSRF needed).
+
+    A request that sends a bearer token is judged by the token alone: a bad one is refused
+    (401), never silently treated as anonymous or as the browser session.
+    """
+
+    def authenticate(self, request: HttpRequest, token: str) -> Any:
+        user = api_token_user(token)
+        if user is None:
+            raise AuthenticationError
+        request.user = user
+        return user
+
+
+@dataclass(frozen=True)
+class SessionCaller:
+    """``request.auth`` of a session-cookie (or cookie-less anonymous) caller; always truthy."""
+
+    user: User | AnonymousUser
+
+    def __bool__(self) -> bool:
+        return True
+
+
+class ResidentSessionAuth(AuthBase):
+    """The browser session (signed in or not); writes that carry the session cookie need CSRF.
+
+    A write without the session cookie is anonymous and can act for nobody. Every response
+    carries the ``csrftoken`` cookie so a script on Machi's own pages (or an app that keeps
+    cookies) can echo it in ``X-CSRFToken``.
+    """
+
+    openapi_type = "apiKey"
+    openapi_in = "cookie"
+
+    def __init__(self) -> None:
+        self.openapi_name = settings.SESSION_COOKIE_NAME
+        super().__init__()
+
+    def __call__(self, request: HttpRequest) -> Any:
+        get_token(request)
+        with_session = settings.SESSION_COOKIE_NAME in request.COOKIES
+        if request.method in UNSAFE_METHODS and with_session and check_csrf(request) is not None:
+            raise Forbidden(_("CSRFトークンが確認できませんでした。"), code="csrf_failed")
+        return SessionCaller(user=request.user)
+
+
+def resident_api_auth() -> list[Any]:
+    """The ``auth=`` of resident endpoints: an API token first, else the CSRF-checked session."""
+    return [ApiTokenAuth(), ResidentSessionAuth()]

@@ -10,6 +10,8 @@ from collections.abc import Callable
 
 from django.http import HttpRequest, HttpResponse
 
+from machi.core.client_address import client_ip
+
 request_id_var: contextvars.ContextVar[str] = contextvars.ContextVar("request_id", default="")
 client_ip_var: contextvars.ContextVar[str] = contextvars.ContextVar("client_ip", default="")
 
@@ -26,7 +28,7 @@ class RequestIdMiddleware:
         incoming = request.headers.get("X-Request-ID", "")
         request_id = incoming if _SAFE_ID.match(incoming) else uuid.uuid4().hex
         id_token = request_id_var.set(request_id)
-        ip_token = client_ip_var.set(request.META.get("REMOTE_ADDR", ""))
+        ip_token = client_ip_var.set(client_ip(request))
         try:
             response = self.get_response(request)
         finally:

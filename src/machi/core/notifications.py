@@ -14,6 +14,7 @@ from django.conf import settings
 from django.core.mail import send_mail
 
 from machi.core import outbox
+from machi.core.registry import Registry
 
 OUTBOX_KIND = "notification"
 
@@ -30,7 +31,7 @@ class Notification:
 
 
 class Channel(ABC):
-    """A way to reach residents. Subclass, set ``id`` and register with ``register_channel``."""
+    """A way to reach residents. Subclass, set ``id`` and ``channels.register(c.id, c)``."""
 
     id: ClassVar[str] = ""
     verbose_name: ClassVar[str] = ""
@@ -50,23 +51,16 @@ class EmailChannel(Channel):
         send_mail(subject, body, settings.DEFAULT_FROM_EMAIL, [address], fail_silently=False)
 
 
-_channels: dict[str, Channel] = {}
-
-
-def register_channel(channel: Channel) -> None:
-    """Make a channel available (called from an app's ``ready()``)."""
-    _channels[channel.id] = channel
-
-
-def channels() -> dict[str, Channel]:
-    """The registered channels by id."""
-    return dict(_channels)
+channels: Registry[Channel] = Registry(
+    "core.notification_channels",
+    description="ways to reach residents by id (e-mail built in; LINE, SMS, push as plugins)",
+)
 
 
 def notify(notification: Notification) -> None:
     """Queue ``notification`` on every registered channel the recipient has an address for."""
     for channel_id, address in notification.address.items():
-        if channel_id in _channels and address:
+        if channel_id in channels and address:
             outbox.enqueue(
                 OUTBOX_KIND,
                 {
@@ -81,9 +75,7 @@ def notify(notification: Notification) -> None:
 
 
 def _deliver(payload: dict[str, Any]) -> None:
-    channel = _channels.get(payload["channel"])
-    if channel is None:
-        raise LookupError(f"channel {payload['channel']!r} is not registered")
+    channel = channels.get(payload["channel"])  # KeyError: retried until it is registered
     channel.send(
         address=payload["address"],
         subject=payload["subject"],
@@ -92,7 +84,10 @@ def _deliver(payload: dict[str, Any]) -> None:
     )
 
 
+_EMAIL = EmailChannel()  # one instance, so registering again (tests, reloads) is a no-op
+
+
 def install_defaults() -> None:
     """Register the built-in e-mail channel and the outbox handler (from CoreConfig.ready)."""
-    register_channel(EmailChannel())
-    outbox.register_handler(OUTBOX_KIND, _deliver)
+    channels.register(EmailChannel.id, _EMAIL)
+    outbox.handlers.register(OUTBOX_KIND, _deliver)

@@ -1,7 +1,8 @@
 """Transactional outbox: side effects saved with the change, delivered after commit, retried.
 
-Higher layers register a handler per message kind (``register_handler``) from their
-``AppConfig.ready()``; lower layers only ``enqueue``. Delivery runs right after commit in the
+Higher layers register a handler per message kind in ``handlers`` (a ``Registry``:
+``outbox.handlers.register(kind, handler)``) from their ``AppConfig.ready()``; lower layers only
+``enqueue``. Delivery runs right after commit in the
 same process (embedded default) and again from ``python -m machi outbox-deliver`` (cron or a
 worker loop) for anything that failed.
 """
@@ -17,23 +18,19 @@ from django.db import transaction
 from django.utils import timezone
 
 from machi.core.models import OutboxMessage, OutboxStatus
+from machi.core.registry import Registry
 
 logger = logging.getLogger(__name__)
 
 Handler = Callable[[dict[str, Any]], None]
-_handlers: dict[str, Handler] = {}
+
+# One handler per message kind; a second handler for a kind is refused (``replace=True`` to
+# override on purpose).
+handlers: Registry[Handler] = Registry(
+    "core.outbox_handlers", description="deliver one outbox message kind (after commit, retried)"
+)
 
 MAX_ATTEMPTS = 10
-
-
-def register_handler(kind: str, handler: Handler) -> None:
-    """Register the function that delivers messages of ``kind`` (one handler per kind)."""
-    _handlers[kind] = handler
-
-
-def registered_kinds() -> list[str]:
-    """Kinds that have a handler, for documentation and checks."""
-    return sorted(_handlers)
 
 
 def enqueue(kind: str, payload: dict[str, Any], *, municipality_code: str = "") -> OutboxMessage:
@@ -62,11 +59,9 @@ def deliver(message_id: int) -> bool:
         )
         if message is None:
             return OutboxMessage.objects.filter(pk=message_id, status=OutboxStatus.SENT).exists()
-        handler = _handlers.get(message.kind)
         message.attempts += 1
         try:
-            if handler is None:
-                raise LookupError(f"no handler registered for outbox kind {message.kind!r}")
+            handler = handlers.get(message.kind)  # KeyError names the kind: retried later
             handler(message.payload)
         except Exception as exc:  # any failure is retried later; the change itself stands
             message.last_error = f"{type(exc).__name__}: {exc}"[:2000]

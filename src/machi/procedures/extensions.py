@@ -12,6 +12,8 @@ Places:
 - ``resident_detail``: the applicant's "my application" page.
 - ``review``: the review page before submission (``incomplete`` is in the context there).
 - ``staff_case``: the case page in the staff console.
+- ``withdraw_confirm``: the page asking the applicant to confirm a withdrawal (取下げ); say
+  what happens to fees already paid (payments: refunded or not).
 """
 
 from __future__ import annotations
@@ -27,7 +29,7 @@ from django.utils.safestring import SafeString, mark_safe
 from machi.core.registry import Registry
 from machi.procedures.models import Application
 
-PLACES = ("resident_detail", "review", "staff_case")
+PLACES = ("resident_detail", "review", "staff_case", "withdraw_confirm")
 
 
 @dataclass(frozen=True)
@@ -109,3 +111,19 @@ application_hooks: Registry[ApplicationHooks] = Registry(
     "procedures.application_hooks",
     description="checks and reactions of higher apps around submissions and status changes",
 )
+
+
+def correction_diff_section() -> ApplicationSection:
+    """The staff case page's table of what each answered correction (補正) changed."""
+
+    def context(
+        request: HttpRequest | None, application: Application, page: dict[str, Any]
+    ) -> dict[str, Any] | None:
+        from machi.procedures.selectors import correction_diff
+
+        changes = correction_diff(application)
+        return {"changes": changes} if changes else None
+
+    return ApplicationSection(
+        place="staff_case", template_name="procedures/_correction_diff.html", context=context
+    )

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from django import forms
 from django.utils.translation import gettext_lazy as _
@@ -11,7 +11,11 @@ from django.utils.translation import pgettext_lazy
 
 from machi.procedures.form_editing import FIELD_TYPES
 from machi.procedures.forms import AccessibleForm
-from machi.procedures.models import AssuranceLevel, Audience, Channel, LifeEvent, Procedure
+from machi.procedures.procedure_fields import PROCEDURE_EDITABLE_FIELDS
+from machi.procedures.states import AssuranceLevel, Audience, Channel, LifeEvent, PaymentTiming
+
+if TYPE_CHECKING:
+    from machi.procedures.models import Procedure
 
 ONLINE_CHANNELS = [(c.value, c.label) for c in (Channel.ONLINE, Channel.COUNTER, Channel.POST)]
 
@@ -47,6 +51,9 @@ class ProcedureForm(AccessibleForm):
     fee_yen = forms.IntegerField(label=_("手数料（円）"), min_value=0, initial=0)
     fee_per_copy = forms.BooleanField(label=_("1通ごとの手数料"), required=False)
     fee_note = forms.CharField(label=_("手数料の説明"), max_length=300, required=False)
+    payment_timing = forms.ChoiceField(
+        label=_("支払いの時期"), choices=PaymentTiming.choices, initial=PaymentTiming.NONE
+    )
     standard_processing_days = forms.IntegerField(
         label=_("標準処理期間（日）"), min_value=0, required=False
     )
@@ -66,26 +73,7 @@ class ProcedureForm(AccessibleForm):
     )
     is_published = forms.BooleanField(label=_("公開"), required=False)
 
-    SERVICE_FIELDS = (
-        "name",
-        "name_kana",
-        "name_en",
-        "description",
-        "description_easy",
-        "description_en",
-        "audience",
-        "legal_basis",
-        "assurance_level",
-        "fee_yen",
-        "fee_per_copy",
-        "fee_note",
-        "standard_processing_days",
-        "annual_case_count",
-        "channels",
-        "life_events",
-        "keywords",
-        "attachments_note",
-    )
+    SERVICE_FIELDS = PROCEDURE_EDITABLE_FIELDS
 
     def __init__(
         self,
@@ -95,7 +83,9 @@ class ProcedureForm(AccessibleForm):
         procedure: Procedure | None = None,
         **kwargs: Any,
     ) -> None:
-        if procedure is not None and not args:
+        if procedure is not None:
+            # Also when POST data is bound: disabled fields (municipality, slug) take their
+            # value from ``initial``, never from the submitted data.
             kwargs.setdefault(
                 "initial",
                 {

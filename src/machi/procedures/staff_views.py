@@ -199,16 +199,9 @@ def form_editor(request: HttpRequest, procedure_id: int) -> HttpResponse:
                 messages.success(request, _("様式を公開しました。"))
                 return redirect("procedures-staff:form", procedure_id=procedure.pk)
             if new_definition is not None:
-                if latest is not None and latest.published_at is None:
-                    # Unpublished drafts are replaced; published versions never change.
-                    services.parse_definition(new_definition)
-                    latest.definition = FormDefinition.from_json(new_definition).to_json()
-                    latest.definition_sha256 = services._definition_hash(latest.definition)
-                    latest.save(update_fields=["definition", "definition_sha256", "updated_at"])
-                else:
-                    services.form_version_create(
-                        actor=actor, procedure=procedure, definition=new_definition
-                    )
+                services.form_version_save_draft(
+                    actor=actor, procedure=procedure, definition=new_definition
+                )
                 messages.success(request, _("様式の下書きを保存しました。"))
                 return redirect("procedures-staff:form", procedure_id=procedure.pk)
         except ApplicationError as exc:
@@ -341,6 +334,8 @@ def template_publish(request: HttpRequest, procedure_id: int) -> HttpResponse:
     found = _procedure_or_404(request, procedure_id)
     if isinstance(found, HttpResponse):
         return found
+    if not _can_edit(request, found):
+        return render(request, "web/staff/forbidden.html", status=403)
     try:
         template = services.template_publish(actor=staff_user(request), procedure=found)
     except ApplicationError as exc:
@@ -359,6 +354,8 @@ def template_update_apply(request: HttpRequest, procedure_id: int) -> HttpRespon
     found = _procedure_or_404(request, procedure_id)
     if isinstance(found, HttpResponse):
         return found
+    if not _can_edit(request, found):
+        return render(request, "web/staff/forbidden.html", status=403)
     try:
         services.template_update_apply(actor=staff_user(request), procedure=found)
     except ApplicationError as exc:

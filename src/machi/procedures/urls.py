@@ -2,7 +2,7 @@
 
 from django.urls import path
 
-from machi.procedures import apply_views, views
+from machi.procedures import apply_views, correction_views, views
 
 app_name = "procedures"
 
@@ -21,9 +21,24 @@ urlpatterns = [
         name="my-application",
     ),
     path(
+        "my/applications/<uuid:application_id>/delete/",
+        apply_views.draft_delete,
+        name="draft-delete",
+    ),
+    path(
+        "my/applications/<uuid:application_id>/withdraw/",
+        apply_views.withdraw,
+        name="withdraw",
+    ),
+    path(
         "my/applications/<uuid:application_id>/correction/",
-        apply_views.correction,
+        correction_views.correction,
         name="correction",
+    ),
+    path(
+        "my/applications/<uuid:application_id>/correction/sign/",
+        correction_views.correction_sign,
+        name="correction-sign",
     ),
     path(
         "my/applications/<uuid:application_id>/files/<str:file_id>/",

@@ -27,29 +27,11 @@ from machi.procedures.models import (
     LifeEvent,
     Procedure,
 )
+from machi.procedures.procedure_fields import PROCEDURE_EDITABLE_FIELDS
 
 EDITOR_ROLES = (Role.MUNICIPALITY_ADMIN,)
-PROCEDURE_FIELDS = (
-    "name",
-    "name_kana",
-    "name_en",
-    "description",
-    "description_easy",
-    "description_en",
-    "audience",
-    "legal_basis",
-    "assurance_level",
-    "fee_yen",
-    "fee_per_copy",
-    "fee_note",
-    "payment_timing",
-    "standard_processing_days",
-    "annual_case_count",
-    "channels",
-    "attachments_note",
-    "life_events",
-    "keywords",
-)
+# The one list of editable catalog fields, shared with the staff form.
+PROCEDURE_FIELDS = PROCEDURE_EDITABLE_FIELDS
 
 
 def _require_editor(actor: User | None, municipality_code: str) -> None:
@@ -248,4 +230,4 @@ def current_form_version(procedure: Procedure) -> FormVersion | None:
 
 
 def _definition(application: Application) -> FormDefinition:
-    return FormDefinition.from_json(application.form_version.definition)
+    return application.form_version.form

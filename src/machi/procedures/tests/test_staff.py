@@ -6,7 +6,7 @@ import json
 
 import pytest
 
-from machi.core.models import Department, Role
+from machi.core.models import AuditEntry, Department, Role
 from machi.core.tests.factories import staff_member
 from machi.procedures import services
 from machi.procedures.models import FormVersion, Procedure, ProcedureTemplate
@@ -53,6 +53,7 @@ def test_create_procedure_from_console(kakogawa, kakogawa_admin, staff_client):
             "audience": "resident",
             "assurance_level": "none",
             "fee_yen": "3000",
+            "payment_timing": "before_issuance",
             "channels": ["online", "counter"],
             "life_events": ["pet"],
         },
@@ -60,6 +61,8 @@ def test_create_procedure_from_console(kakogawa, kakogawa_admin, staff_client):
     assert response.status_code == 302, response.content.decode()
     procedure = Procedure.objects.get(slug="inu-touroku")
     assert procedure.department.code == "kankyo"
+    assert procedure.payment_timing == "before_issuance"
+    assert procedure.fee_yen == 3000
     assert "いぬ" in procedure.search_text
 
 
@@ -114,6 +117,15 @@ def test_form_editor_add_field_then_publish(simple_procedure, kakogawa_admin, st
     draft.refresh_from_db()
     keys = [f["key"] for f in draft.definition["steps"][0]["fields"]]
     assert keys.index("pickup_date") == len(keys) - 2
+    # the unpublished draft is replaced in place (no new version) and the change is audited
+    assert FormVersion.objects.filter(procedure=simple_procedure).count() == 2
+    assert list(
+        AuditEntry.objects.filter(
+            action__startswith="form_version.", target_id=str(simple_procedure.pk)
+        )
+        .order_by("id")
+        .values_list("action", "detail__version")
+    ) == [("form_version.publish", 1), ("form_version.create", 2), ("form_version.update", 2)]
     client.post(url, {"action": "publish"})
     assert services.current_form_version(simple_procedure).number == 2
     preview = client.get(f"/staff/procedures/{simple_procedure.pk}/form/preview/").content.decode()
@@ -136,10 +148,13 @@ def test_form_editor_refuses_duplicate_key_and_bad_json(
         },
     )
     assert response.status_code == 400
-    assert "同じ項目IDは使えません。" in response.content.decode()
+    assert response.context["field_form"].errors == {"key": ["同じ項目IDは使えません。"]}
     response = client.post(url, {"action": "import", "definition": "{not json"})
     assert response.status_code == 400
-    assert "JSONとして読み取れません" in response.content.decode()
+    assert response.context["import_form"].errors == {
+        "__all__": ["入力内容に誤りがあります。"],
+        "definition": ["JSONとして読み取れません（1行目付近）。"],
+    }
     bad = {
         "schema": 1,
         "steps": [
@@ -152,6 +167,13 @@ def test_form_editor_refuses_duplicate_key_and_bad_json(
     }
     response = client.post(url, {"action": "import", "definition": json.dumps(bad)})
     assert response.status_code == 400
+    assert response.context["import_form"].errors == {
+        "definition": [
+            "main.a: 不明な種類「nope」です。使えるのは text, textarea, number, date, choice, "
+            "multichoice, checkbox, email, phone, postal_code, name, address, my_number, "
+            "corporate_number, file, group です。"
+        ]
+    }
     assert FormVersion.objects.filter(procedure=simple_procedure).count() == 1
 
 
@@ -212,3 +234,186 @@ def test_template_publish_adopt_and_pull_update(
     # the public page shows where it came from
     public = client.get("/procedures/283819/simple/").content.decode()
     assert "加古川市" in public
+
+
+def _edit_post(procedure: Procedure, **overrides: object) -> dict[str, object]:
+    """Every field of the edit page, as a browser would post it."""
+    data: dict[str, object] = {
+        "name": "粗大ごみ戸別収集の申込",
+        "name_kana": "そだいごみこべつしゅうしゅうのもうしこみ",
+        "name_en": "Bulky waste collection",
+        "department": "shimin",
+        "description": "大きなごみを家の前まで取りに行きます。",
+        "description_easy": "おおきな ごみを とりに いきます。",
+        "description_en": "We collect large items at your door.",
+        "audience": "business",
+        "legal_basis": "廃棄物の処理及び清掃に関する法律",
+        "assurance_level": "account",
+        "fee_yen": "400",
+        "fee_per_copy": "on",
+        "fee_note": "1品につき400円",
+        "payment_timing": "before_submission",
+        "standard_processing_days": "7",
+        "annual_case_count": "1200",
+        "channels": ["online", "post"],
+        "life_events": ["housing", "moving"],
+        "keywords": "粗大ごみ 家具",
+        "attachments_note": "写真があれば添付してください。",
+        "is_published": "on",
+    }
+    data.update(overrides)
+    return data
+
+
+def test_edit_page_shows_the_saved_values(simple_procedure, kakogawa_admin, staff_client):
+    response = staff_client(kakogawa_admin).get(f"/staff/procedures/{simple_procedure.pk}/")
+    assert response.status_code == 200
+    form = response.context["form"]
+    assert form["name"].value() == "粗大ごみ収集申込"
+    assert form["slug"].value() == "simple"
+    assert form["municipality"].value() == "282103"
+    assert form["department"].value() == "shimin"
+    assert form["payment_timing"].value() == "none"
+    assert form["channels"].value() == ["online", "counter"]
+    html = response.content.decode()
+    assert 'value="粗大ごみ収集申込"' in html
+
+
+def test_edit_and_save_every_field(simple_procedure, kakogawa_admin, staff_client):
+    """Saving the edit page writes every field (the disabled municipality and slug stay)."""
+    client = staff_client(kakogawa_admin)
+    url = f"/staff/procedures/{simple_procedure.pk}/"
+    # a crafted post cannot move the procedure to another municipality or rename its URL
+    response = client.post(url, _edit_post(simple_procedure, municipality="281000", slug="x"))
+    assert response.status_code == 302, response.content.decode()
+    assert response["Location"] == url
+    procedure = Procedure.objects.get(pk=simple_procedure.pk)
+    assert procedure.municipality_id == "282103"
+    assert procedure.slug == "simple"
+    assert procedure.name == "粗大ごみ戸別収集の申込"
+    assert procedure.name_kana == "そだいごみこべつしゅうしゅうのもうしこみ"
+    assert procedure.name_en == "Bulky waste collection"
+    assert procedure.department is not None and procedure.department.code == "shimin"
+    assert procedure.description == "大きなごみを家の前まで取りに行きます。"
+    assert procedure.description_easy == "おおきな ごみを とりに いきます。"
+    assert procedure.description_en == "We collect large items at your door."
+    assert procedure.audience == "business"
+    assert procedure.legal_basis == "廃棄物の処理及び清掃に関する法律"
+    assert procedure.assurance_level == "account"
+    assert procedure.fee_yen == 400
+    assert procedure.fee_per_copy is True
+    assert procedure.fee_note == "1品につき400円"
+    assert procedure.payment_timing == "before_submission"
+    assert procedure.standard_processing_days == 7
+    assert procedure.annual_case_count == 1200
+    assert procedure.channels == ["online", "post"]
+    assert procedure.life_events == ["housing", "moving"]
+    assert procedure.keywords == "粗大ごみ 家具"
+    assert procedure.attachments_note == "写真があれば添付してください。"
+    assert procedure.is_published is True
+    assert (
+        AuditEntry.objects.filter(action="procedure.update", target_id=str(procedure.pk)).count()
+        == 1
+    )
+    # the page shows the saved values again
+    page = client.get(url)
+    assert page.context["form"]["payment_timing"].value() == "before_submission"
+    assert page.context["form"]["fee_yen"].value() == 400
+
+
+def test_edit_bad_input_changes_nothing(simple_procedure, kakogawa_admin, staff_client):
+    url = f"/staff/procedures/{simple_procedure.pk}/"
+    response = staff_client(kakogawa_admin).post(
+        url, _edit_post(simple_procedure, name="", payment_timing="later")
+    )
+    assert response.status_code == 400
+    form = response.context["form"]
+    assert form.errors["name"] == ["このフィールドは必須です。"]
+    assert form.errors["payment_timing"] == ["正しく選択してください。 later は候補にありません。"]
+    assert set(form.errors) == {"name", "payment_timing"}
+    procedure = Procedure.objects.get(pk=simple_procedure.pk)
+    assert (procedure.name, procedure.payment_timing) == ("粗大ごみ収集申込", "none")
+
+
+def test_one_list_of_editable_procedure_fields():
+    """The staff form offers every field the services take, and no other catalog field."""
+    from machi.procedures.procedure_fields import PROCEDURE_EDITABLE_FIELDS
+    from machi.procedures.staff_forms import ProcedureForm
+
+    assert set(ProcedureForm.base_fields) == {
+        *PROCEDURE_EDITABLE_FIELDS,
+        "municipality",
+        "slug",
+        "department",
+        "is_published",
+    }
+    assert services.PROCEDURE_FIELDS is PROCEDURE_EDITABLE_FIELDS
+
+
+def _counts(procedure: Procedure) -> tuple[int, int, int, object]:
+    procedure.refresh_from_db()
+    return (
+        Procedure.objects.count(),
+        FormVersion.objects.filter(procedure=procedure).count(),
+        ProcedureTemplate.objects.count(),
+        (procedure.name, procedure.is_published, procedure.updated_at),
+    )
+
+
+@pytest.mark.parametrize(
+    ("path", "data"),
+    [
+        (
+            "new/",
+            {
+                "municipality": "282103",
+                "slug": "pref",
+                "name": "県が作る",
+                "audience": "resident",
+                "assurance_level": "none",
+                "fee_yen": "0",
+                "payment_timing": "none",
+                "channels": ["online"],
+            },
+        ),
+        (
+            "{pk}/",
+            {
+                "name": "県が変える",
+                "audience": "resident",
+                "assurance_level": "none",
+                "fee_yen": "0",
+                "payment_timing": "none",
+                "channels": ["online"],
+            },
+        ),
+        ("{pk}/form/", {"action": "add_step", "key": "extra", "title_ja": "追加"}),
+        ("{pk}/form/", {"action": "publish"}),
+        ("{pk}/template/publish/", {}),
+        ("{pk}/template/update/", {}),
+    ],
+)
+def test_prefecture_admin_cannot_write_a_municipality_procedure(
+    path, data, simple_procedure, prefecture_admin, staff_client
+):
+    """The 県管理者 reads member municipalities' procedures but changes none of them."""
+    before = _counts(simple_procedure)
+    audit_before = AuditEntry.objects.count()
+    client = staff_client(prefecture_admin)
+    response = client.post(f"/staff/procedures/{path.format(pk=simple_procedure.pk)}", data)
+    assert response.status_code == 403
+    assert _counts(simple_procedure) == before
+    assert AuditEntry.objects.count() == audit_before
+
+
+def test_prefecture_admin_cannot_adopt_a_template_for_a_municipality(
+    simple_procedure, kakogawa_admin, prefecture_admin, staff_client, kobe
+):
+    template = services.template_publish(actor=kakogawa_admin, procedure=simple_procedure)
+    count = Procedure.objects.count()
+    response = staff_client(prefecture_admin).post(
+        "/staff/procedures/templates/",
+        {"template": template.pk, "municipality": "281000", "department": "", "slug": "copy"},
+    )
+    assert response.status_code == 403
+    assert Procedure.objects.count() == count

@@ -69,7 +69,7 @@ def test_wrong_totp_code_is_refused(kakogawa_admin):
     wrong = f"{(int(current_code()) + 1) % 1_000_000:06d}"
     response = sign_in(client, "kakogawa-admin", TEST_PASSWORD, wrong)
     assert response.status_code == 400
-    assert "確認コードが正しくないか" in response.content.decode()
+    assert "ユーザー名、パスワードまたは確認コードが違います。" in response.content.decode()
     assert client.get("/staff/").status_code == 302
     assert AuditEntry.objects.filter(action="auth.sign_in_failed").count() == 1
 
@@ -77,7 +77,7 @@ def test_wrong_totp_code_is_refused(kakogawa_admin):
 def test_wrong_password_does_not_say_which_part_was_wrong(kakogawa_admin):
     response = sign_in(Client(), "kakogawa-admin", "wrong-password", current_code())
     assert response.status_code == 400
-    assert "ユーザー名またはパスワードが違います。" in response.content.decode()
+    assert "ユーザー名、パスワードまたは確認コードが違います。" in response.content.decode()
 
 
 def test_password_alone_does_not_open_the_console(kakogawa_admin):

@@ -1,4 +1,4 @@
-"""``python -m machi demo-code``: the current TOTP code of the demo accounts' shared secret."""
+"""``.venv/bin/python -m machi demo-code``: the current TOTP code of the demo accounts' shared secret."""
 
 from __future__ import annotations
 
