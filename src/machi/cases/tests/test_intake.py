@@ -51,7 +51,8 @@ def test_counter_flow_end_to_end(person_procedure, counter_clerk, kakogawa_handl
     assert fill_url == f"/staff/cases/intake/{intake.application_id}/"
     # The form is prefilled from the identity check.
     page = html(client.get(fill_url))
-    assert 'value="加古川"' in page and "1985" in page
+    assert 'name="applicant.name.family" value="加古川"' in page
+    assert 'value="1985-04-12"' in page
     response = client.post(
         fill_url,
         {
@@ -102,7 +103,9 @@ def test_counter_flow_end_to_end(person_procedure, counter_clerk, kakogawa_handl
     assert intake.confirmation_method == ConfirmationMethod.TABLET_SIGNATURE
     assert intake.confirmation_name == "加古川 太郎"
     assert intake.confirmed_at is not None
-    assert AuditEntry.objects.filter(action="intake.submit", actor=counter_clerk).exists()
+    entry = AuditEntry.objects.get(action="intake.submit")
+    assert (entry.actor_id, entry.target_id) == (counter_clerk.pk, str(case.application_id))
+    assert entry.detail == {"channel": "counter", "method": "tablet_signature"}
     # It is in the handlers' queue with its channel.
     queue = html(staff_client(kakogawa_handler).get("/staff/cases/?channel=counter"))
     assert str(case.application_id) in queue and "窓口" in queue
