@@ -154,6 +154,12 @@ class AuditFilter:
     personal_data_only: bool = False
     since: datetime | None = None
     until: datetime | None = None
+    receipt_number: str = ""
+
+
+# The entry that gives an application its 受付番号 (procedures records it at submission). The
+# log is append-only, so it maps a receipt number to its application for every later search.
+RECEIPT_ACTION = "application.submit"
 
 
 def audit_search(*, user: User, filters: AuditFilter) -> QuerySet[AuditEntry]:
@@ -178,6 +184,16 @@ def audit_search(*, user: User, filters: AuditFilter) -> QuerySet[AuditEntry]:
         queryset = queryset.filter(target_id=filters.target_id)
     if filters.personal_data_only:
         queryset = queryset.filter(personal_data=True)
+    if filters.receipt_number:
+        # Everything about the application (before and after submission) and any entry that
+        # names the number itself; the receipt entry is looked up within the caller's scope.
+        receipted = AuditEntry.objects.filter(
+            scope, action=RECEIPT_ACTION, detail__receipt_number=filters.receipt_number
+        ).values("target_id")
+        queryset = queryset.filter(
+            Q(target_type="application", target_id__in=receipted)
+            | Q(detail__receipt_number=filters.receipt_number)
+        )
     if filters.since:
         queryset = queryset.filter(occurred_at__gte=filters.since)
     if filters.until:
