@@ -76,6 +76,7 @@ def test_resident_answers_a_correction_of_one_signed_field(
     live_server,
     signed_application,
     kakogawa_handler,
+    card_settings,  # noqa: F811
 ):
     base = live_server.url
     application = signed_application
@@ -108,7 +109,7 @@ def test_resident_answers_a_correction_of_one_signed_field(
     resident.wait_for_load_state()
     resident.goto(f"{base}/my/applications/{application.pk}/correction/")
     expect(resident.get_by_role("heading", level=1)).to_have_text("補正に回答する")
-    expect(resident.locator("ul.flagged-fields li")).to_have_text(["使いみち"])
+    expect(resident.locator("ul.flagged-fields li")).to_have_text(["請求の内容：使いみち"])
     expect(resident.locator("main")).not_to_contain_text("request.purpose")
     expect(resident.locator("#f-request-purpose")).to_have_value("勤務先への提出")
     expect(resident.locator("#f-applicant-name-given")).to_have_count(0)  # not editable
@@ -131,3 +132,16 @@ def test_resident_answers_a_correction_of_one_signed_field(
     assert application.answers["request"]["purpose"] == "勤務先への提出"
     assert application.answers["applicant"]["name"]["given"] == "花子"
     assert application.signature_evidence_id == evidence
+
+    # Sign the shown data with the (simulated) card: the correction is sent, newly signed.
+    signing_data = base64.b64decode(resident.locator("#id_signing_data").input_value())
+    resident.fill("#id_signature", base64.b64encode(card_settings.good.sign(signing_data)).decode())
+    resident.fill("#id_certificate", card_settings.good.certificate_pem("sign"))
+    resident.get_by_role("button", name="署名して補正を送る").click()
+    expect(resident).to_have_url(f"{base}/my/applications/{application.pk}/")
+    expect(resident.locator("main")).to_contain_text("補正に回答しました。担当課が確認します。")
+    application.refresh_from_db()
+    assert application.status == ApplicationStatus.IN_REVIEW
+    assert application.answers["request"]["purpose"] == "年金の手続"
+    assert application.answers["applicant"]["name"]["given"] == "花子"
+    assert application.signature_evidence_id not in ("", evidence)
