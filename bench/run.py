@@ -266,6 +266,7 @@ def main() -> int:
         "MACHI_PRODUCTION": "1",
         "MACHI_SSL_REDIRECT": "0",
         "MACHI_SECRET_KEY": secrets.token_urlsafe(50),
+        "MACHI_AUDIT_KEY": secrets.token_urlsafe(50),
         "MACHI_ALLOWED_HOSTS": HOST,
         "MACHI_LOG_LEVEL": "WARNING",
         "MACHI_STATIC_ROOT": str(OUT_DIR / "static"),

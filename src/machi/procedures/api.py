@@ -25,8 +25,6 @@ from machi.procedures.limits import api_body_limit, refuse_if_over_rate
 from machi.procedures.models import Application, Audience, Channel, LifeEvent, Procedure
 
 router = Router(tags=["procedures"])
-# Larger offsets cannot name a row and would overflow the database's 64-bit integers.
-MAX_OFFSET = 1_000_000
 
 
 class ProcedureOut(Schema):

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import base64
 import secrets
 from typing import Any
 
@@ -17,6 +16,12 @@ from django.views.decorators.http import require_GET, require_http_methods, requ
 from machi.core.exceptions import ApplicationError, InvalidInput, NotFound
 from machi.core.models import User
 from machi.files.exceptions import UnsafeFile
+from machi.identity.signing_clients import (
+    SigningTask,
+    chosen_client,
+    signing_panels,
+    signing_receive,
+)
 from machi.procedures import selectors, services
 from machi.procedures.formengine import (
     ErrorItem,
@@ -246,6 +251,21 @@ def _error_list(
     return error_items(definition, errors, language=language)
 
 
+def _signing_task(
+    request: HttpRequest, application: Application, cleaned: dict[str, Any]
+) -> SigningTask:
+    """The card signature the review step asks for: the exact canonical bytes of the answers."""
+    return SigningTask(
+        purpose="sign",
+        data=services.submission_signing_bytes(application, cleaned),
+        target_type="procedures.application",
+        target_id=str(application.pk),
+        action_label=_("申請する"),
+        municipality_code=application.municipality_id,
+        user=_user(request),
+    )
+
+
 @require_http_methods(["GET", "POST"])
 def review(request: HttpRequest, application_id: Any) -> HttpResponse:
     """Review everything before submitting; sign with the card where the procedure asks for it."""
@@ -261,11 +281,9 @@ def review(request: HttpRequest, application_id: Any) -> HttpResponse:
     )
     language = _language()
     needs_card = application.procedure.assurance_level == AssuranceLevel.CARD_SIGNATURE
-    signing_b64 = ""
+    signing_task = None
     if not result.errors and needs_card:
-        signing_b64 = base64.b64encode(
-            services.submission_signing_bytes(application, result.cleaned)
-        ).decode("ascii")
+        signing_task = _signing_task(request, application, result.cleaned)
     status = 200
     form_errors: dict[str, list[str]] = {}
     if request.method == "POST":
@@ -273,14 +291,22 @@ def review(request: HttpRequest, application_id: Any) -> HttpResponse:
             status = 400
         else:
             signature = None
-            if needs_card:
-                signature = services.CardSignature(
-                    signature_b64=request.POST.get("signature", ""),
-                    certificate_pem=request.POST.get("certificate", ""),
-                )
-                if not signature.signature_b64.strip() or not signature.certificate_pem.strip():
-                    form_errors["signature"] = [_("署名と証明書を貼り付けてください。")]
-            if not form_errors:
+            waiting = False
+            if signing_task is not None:
+                # The chosen signing client only obtains the signature; application_submit
+                # verifies it (chain, validity, key usage, revocation) whatever the client.
+                try:
+                    obtained = signing_receive(request, signing_task)
+                except InvalidInput as exc:
+                    form_errors = {"signature": [str(exc.message)]}
+                else:
+                    waiting = obtained is None
+                    if obtained is not None:
+                        signature = services.CardSignature(
+                            signature_b64=obtained.signature_b64,
+                            certificate_pem=obtained.certificate_pem,
+                        )
+            if not form_errors and not waiting:
                 try:
                     submitted = services.application_submit(
                         application=application,
@@ -297,7 +323,7 @@ def review(request: HttpRequest, application_id: Any) -> HttpResponse:
                     return HttpResponseRedirect(
                         reverse("procedures:done", kwargs={"application_id": submitted.pk})
                     )
-            status = 400
+            status = 200 if waiting and not form_errors else 400
     payment_required = False
     if not result.errors:
         problems = services.submission_problems(application, result.cleaned)
@@ -321,7 +347,8 @@ def review(request: HttpRequest, application_id: Any) -> HttpResponse:
             "first_error_step": first_error_step,
             "needs_card": needs_card,
             "payment_required": payment_required,
-            "signing_b64": signing_b64,
+            "signing_panels": signing_panels(request, signing_task) if signing_task else [],
+            "signing_client": chosen_client(request),
             "form_errors": form_errors,
             "idempotency_key": secrets.token_urlsafe(16),
             "resume_token": request.session.get(f"resume:{application.pk}"),
