@@ -8,7 +8,6 @@ a new signature over the new canonical bytes is asked for before the answer is s
 
 from __future__ import annotations
 
-import base64
 import copy
 from typing import Any
 
@@ -20,6 +19,12 @@ from django.utils.translation import gettext as _
 from django.views.decorators.http import require_http_methods
 
 from machi.core.exceptions import InvalidInput
+from machi.identity.signing_clients import (
+    SigningTask,
+    chosen_client,
+    signing_panels,
+    signing_receive,
+)
 from machi.procedures import selectors, services
 from machi.procedures.apply_views import _application_or_404, _error_list, _file_ids_from_upload
 from machi.procedures.apply_views import _user as _resident
@@ -218,32 +223,43 @@ def correction_sign(request: HttpRequest, application_id: Any) -> HttpResponse:
     result = validate_answers(definition, pending["answers"], file_lookup=lookup)
     if result.errors:
         return redirect("procedures:correction", application_id=application.pk)
+    _version, data = services.correction_signing_bytes(
+        application=application, answers=pending["answers"]
+    )
+    task = SigningTask(
+        purpose="sign",
+        data=data,
+        target_type="procedures.correction",
+        target_id=str(application.pk),
+        action_label=_("補正を送る"),
+        municipality_code=application.municipality_id,
+        user=_resident(request),
+    )
     form_errors: dict[str, list[str]] = {}
     status = 200
     if request.method == "POST":
-        signature = services.CardSignature(
-            signature_b64=request.POST.get("signature", ""),
-            certificate_pem=request.POST.get("certificate", ""),
-        )
-        if not signature.signature_b64.strip() or not signature.certificate_pem.strip():
-            form_errors["signature"] = [_("署名と証明書を貼り付けてください。")]
-        else:
-            try:
+        # The chosen signing client only obtains the signature; the service verifies it.
+        try:
+            obtained = signing_receive(request, task)
+            if obtained is not None:
                 services.application_answer_correction(
                     application=application,
                     actor=_resident(request),
                     answers=pending["answers"],
                     note=str(pending.get("note", "")),
-                    file_lookup=lookup,
-                    signature=signature,
+                    signature=services.CardSignature(
+                        signature_b64=obtained.signature_b64,
+                        certificate_pem=obtained.certificate_pem,
+                    ),
                 )
-            except InvalidInput as exc:
-                form_errors = {"signature": [str(exc.message)]}
-            else:
+        except InvalidInput as exc:
+            form_errors = {"signature": [str(exc.message)]}
+            status = 400
+        else:
+            if obtained is not None:
                 request.session.pop(_session_key(application), None)
                 messages.success(request, _("補正に回答しました。担当課が確認します。"))
                 return redirect("procedures:my-application", application_id=application.pk)
-        status = 400
     before = {
         r.path: r.display for r in summary(definition, application.cleaned or {}, language=language)
     }
@@ -258,11 +274,8 @@ def correction_sign(request: HttpRequest, application_id: Any) -> HttpResponse:
                 for r in after
                 if before.get(r.path) != r.display
             ],
-            "signing_b64": base64.b64encode(
-                services.correction_signing_bytes(
-                    application=application, answers=pending["answers"]
-                )[1]
-            ).decode("ascii"),
+            "signing_panels": signing_panels(request, task),
+            "signing_client": chosen_client(request),
             "form_errors": form_errors,
         },
         status=status,
