@@ -19,6 +19,7 @@ from machi.identity.tests.conftest import card_settings, pki  # noqa: F401 - fix
 from machi.procedures import services
 from machi.procedures.states import ApplicationStatus
 from machi.procedures.tests.conftest import JUMINHYO_ANSWERS, juminhyo, shimin  # noqa: F401
+from machi.testing_pki.wallet import wallet_save
 from tests.e2e.a11y import axe_violations, blocking, describe
 from tests.e2e.conftest import sign_in
 from tests.e2e.test_resident_path import (  # noqa: F401 - fixture
@@ -51,6 +52,13 @@ def new_page(browser: Browser) -> Iterator[Callable[[], Page]]:
 
 
 @pytest.fixture
+def demo_wallet(settings, tmp_path, card_settings, verified_resident):  # noqa: F811
+    """The resident's demo card (the session's good card) in a wallet of this test's own."""
+    settings.MACHI_DEMO_WALLET_DIR = tmp_path / "wallet"
+    wallet_save(email=verified_resident.email, card=card_settings.good)
+
+
+@pytest.fixture
 def signed_application(juminhyo, verified_resident, card_settings):  # noqa: F811
     started = services.application_start(procedure=juminhyo, applicant=verified_resident)
     application = started.application
@@ -76,6 +84,7 @@ def test_resident_answers_a_correction_of_one_signed_field(
     live_server,
     signed_application,
     kakogawa_handler,
+    demo_wallet,
 ):
     base = live_server.url
     application = signed_application
@@ -108,7 +117,7 @@ def test_resident_answers_a_correction_of_one_signed_field(
     resident.wait_for_load_state()
     resident.goto(f"{base}/my/applications/{application.pk}/correction/")
     expect(resident.get_by_role("heading", level=1)).to_have_text("補正に回答する")
-    expect(resident.locator("ul.flagged-fields li")).to_have_text(["使いみち"])
+    expect(resident.locator("ul.flagged-fields li")).to_have_text(["請求の内容：使いみち"])
     expect(resident.locator("main")).not_to_contain_text("request.purpose")
     expect(resident.locator("#f-request-purpose")).to_have_value("勤務先への提出")
     expect(resident.locator("#f-applicant-name-given")).to_have_count(0)  # not editable
@@ -131,3 +140,13 @@ def test_resident_answers_a_correction_of_one_signed_field(
     assert application.answers["request"]["purpose"] == "勤務先への提出"
     assert application.answers["applicant"]["name"]["given"] == "花子"
     assert application.signature_evidence_id == evidence
+
+    # Sign with the demo card in one click: the correction is sent, newly signed.
+    resident.get_by_role("button", name="デモ用カードで署名して補正を送る").click()
+    expect(resident).to_have_url(f"{base}/my/applications/{application.pk}/")
+    expect(resident.locator("main")).to_contain_text("補正に回答しました。担当課が確認します。")
+    application.refresh_from_db()
+    assert application.status == ApplicationStatus.IN_REVIEW
+    assert application.answers["request"]["purpose"] == "年金の手続"
+    assert application.answers["applicant"]["name"]["given"] == "花子"
+    assert application.signature_evidence_id not in ("", evidence)

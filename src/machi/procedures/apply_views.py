@@ -149,7 +149,7 @@ def step(request: HttpRequest, application_id: Any, step: str) -> HttpResponse:
     application = found
     if application.status != ApplicationStatus.DRAFT:
         return redirect("procedures:my-application", application_id=application.pk)
-    definition = FormDefinition.from_json(application.form_version.definition)
+    definition = application.form_version.form
     step_keys = [s.key for s in definition.steps]
     if step not in step_keys:
         return render(
@@ -275,7 +275,7 @@ def review(request: HttpRequest, application_id: Any) -> HttpResponse:
     application = found
     if application.status != ApplicationStatus.DRAFT:
         return redirect("procedures:my-application", application_id=application.pk)
-    definition = FormDefinition.from_json(application.form_version.definition)
+    definition = application.form_version.form
     result = validate_answers(
         definition, application.answers, file_lookup=services.file_lookup_for(application)
     )
@@ -392,7 +392,7 @@ def my_application(request: HttpRequest, application_id: Any) -> HttpResponse:
     if isinstance(found, HttpResponse):
         return found
     application = found
-    definition = FormDefinition.from_json(application.form_version.definition)
+    definition = application.form_version.form
     language = _language()
     correction = application.corrections.filter(answered_at__isnull=True).first()
     return render(

@@ -8,7 +8,6 @@ a new signature over the new canonical bytes is asked for before the answer is s
 
 from __future__ import annotations
 
-import base64
 import copy
 from typing import Any
 
@@ -20,7 +19,13 @@ from django.utils.translation import gettext as _
 from django.views.decorators.http import require_http_methods
 
 from machi.core.exceptions import InvalidInput
-from machi.procedures import services
+from machi.identity.signing_clients import (
+    SigningTask,
+    chosen_client,
+    signing_panels,
+    signing_receive,
+)
+from machi.procedures import selectors, services
 from machi.procedures.apply_views import _application_or_404, _error_list, _file_ids_from_upload
 from machi.procedures.apply_views import _user as _resident
 from machi.procedures.formengine import (
@@ -38,21 +43,6 @@ from machi.procedures.models import Application, ApplicationStatus, CorrectionRe
 def _unit(path: str) -> str:
     """The answer a path belongs to: ``step.field`` (group items and parts included)."""
     return ".".join(path.split(".")[:2])
-
-
-def editable_fields(definition: FormDefinition, correction: CorrectionRequest) -> list[str]:
-    """The ``step.field`` paths staff flagged, in form order (a flagged step flags all of it).
-
-    Paths that the form does not define are dropped, so a stale flag never opens anything else.
-    """
-    flagged = {str(p) for p in correction.fields}
-    out: list[str] = []
-    for step in definition.steps:
-        for field in step.fields:
-            path = f"{step.key}.{field.key}"
-            if step.key in flagged or any(_unit(p) == path for p in flagged):
-                out.append(path)
-    return out
 
 
 def _editable_definition(data: dict[str, Any], editable: list[str]) -> FormDefinition | None:
@@ -99,6 +89,16 @@ def _merge(
     return answers, upload_errors
 
 
+def _signed_content_changes(application: Application, answers: dict[str, Any]) -> bool:
+    """Whether these answers change what the applicant's card signature covers."""
+    if not services.correction_needs_signature(application=application):
+        return False
+    _version, new_bytes = services.correction_signing_bytes(
+        application=application, answers=answers
+    )
+    return new_bytes != services.submission_signing_bytes(application, application.cleaned)
+
+
 def _session_key(application: Application) -> str:
     return f"correction:{application.pk}"
 
@@ -119,9 +119,10 @@ def correction(request: HttpRequest, application_id: Any) -> HttpResponse:
     correction_request = _open_correction(application)
     if correction_request is None:
         return redirect("procedures:my-application", application_id=application.pk)
-    definition = FormDefinition.from_json(application.form_version.definition)
+    definition = application.form_version.form
     language = translation.get_language() or "ja"
-    editable = editable_fields(definition, correction_request)
+    flagged = selectors.correction_editable_fields(application, language=language)
+    editable = [f.path for f in flagged]
     answers = application.answers
     errors: dict[str, list[str]] = {}
     status = 200
@@ -138,11 +139,7 @@ def correction(request: HttpRequest, application_id: Any) -> HttpResponse:
             lookup = services.file_lookup_for(application)
             result = validate_answers(definition, answers, file_lookup=lookup)
             errors = {**result.errors, **upload_errors}
-            if (
-                not errors
-                and application.signature_evidence_id
-                and result.cleaned != (application.cleaned)
-            ):
+            if not errors and _signed_content_changes(application, answers):
                 # A signed answer changed: sign the new answers before they are sent.
                 request.session[_session_key(application)] = {"answers": answers, "note": note}
                 return redirect("procedures:correction-sign", application_id=application.pk)
@@ -164,7 +161,7 @@ def correction(request: HttpRequest, application_id: Any) -> HttpResponse:
     return render(
         request,
         "procedures/apply/correction.html",
-        _context(application, correction_request, definition, editable, answers, errors, language),
+        _context(application, correction_request, definition, flagged, answers, errors, language),
         status=status,
     )
 
@@ -173,11 +170,12 @@ def _context(
     application: Application,
     correction_request: CorrectionRequest,
     definition: FormDefinition,
-    editable: list[str],
+    flagged: list[selectors.EditableField],
     answers: dict[str, Any],
     errors: dict[str, list[str]],
     language: str,
 ) -> dict[str, Any]:
+    editable = [f.path for f in flagged]
     shown = _editable_definition(application.form_version.definition, editable)
     lookup = services.file_lookup_for(application)
     steps = []
@@ -195,7 +193,7 @@ def _context(
     return {
         "application": application,
         "correction": correction_request,
-        "flagged_labels": [definition.label_for(p, language) for p in editable],
+        "flagged_labels": [f.label for f in flagged],
         "steps": steps,
         "unchanged_rows": [r for r in rows if _unit(r.path) not in editable],
         "error_list": _error_list(definition, errors, language),
@@ -219,38 +217,49 @@ def correction_sign(request: HttpRequest, application_id: Any) -> HttpResponse:
     pending = request.session.get(_session_key(application))
     if correction_request is None or not isinstance(pending, dict):
         return redirect("procedures:my-application", application_id=application.pk)
-    definition = FormDefinition.from_json(application.form_version.definition)
+    definition = application.form_version.form
     language = translation.get_language() or "ja"
     lookup = services.file_lookup_for(application)
     result = validate_answers(definition, pending["answers"], file_lookup=lookup)
     if result.errors:
         return redirect("procedures:correction", application_id=application.pk)
+    _version, data = services.correction_signing_bytes(
+        application=application, answers=pending["answers"]
+    )
+    task = SigningTask(
+        purpose="sign",
+        data=data,
+        target_type="procedures.correction",
+        target_id=str(application.pk),
+        action_label=_("補正を送る"),
+        municipality_code=application.municipality_id,
+        user=_resident(request),
+    )
     form_errors: dict[str, list[str]] = {}
     status = 200
     if request.method == "POST":
-        signature = services.CardSignature(
-            signature_b64=request.POST.get("signature", ""),
-            certificate_pem=request.POST.get("certificate", ""),
-        )
-        if not signature.signature_b64.strip() or not signature.certificate_pem.strip():
-            form_errors["signature"] = [_("署名と証明書を貼り付けてください。")]
-        else:
-            try:
+        # The chosen signing client only obtains the signature; the service verifies it.
+        try:
+            obtained = signing_receive(request, task)
+            if obtained is not None:
                 services.application_answer_correction(
                     application=application,
                     actor=_resident(request),
                     answers=pending["answers"],
                     note=str(pending.get("note", "")),
-                    file_lookup=lookup,
-                    signature=signature,
+                    signature=services.CardSignature(
+                        signature_b64=obtained.signature_b64,
+                        certificate_pem=obtained.certificate_pem,
+                    ),
                 )
-            except InvalidInput as exc:
-                form_errors = {"signature": [str(exc.message)]}
-            else:
+        except InvalidInput as exc:
+            form_errors = {"signature": [str(exc.message)]}
+            status = 400
+        else:
+            if obtained is not None:
                 request.session.pop(_session_key(application), None)
                 messages.success(request, _("補正に回答しました。担当課が確認します。"))
                 return redirect("procedures:my-application", application_id=application.pk)
-        status = 400
     before = {
         r.path: r.display for r in summary(definition, application.cleaned or {}, language=language)
     }
@@ -265,9 +274,8 @@ def correction_sign(request: HttpRequest, application_id: Any) -> HttpResponse:
                 for r in after
                 if before.get(r.path) != r.display
             ],
-            "signing_b64": base64.b64encode(
-                services.submission_signing_bytes(application, result.cleaned)
-            ).decode("ascii"),
+            "signing_panels": signing_panels(request, task),
+            "signing_client": chosen_client(request),
             "form_errors": form_errors,
         },
         status=status,

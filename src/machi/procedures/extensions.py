@@ -29,7 +29,8 @@ from django.utils.safestring import SafeString, mark_safe
 from machi.core.registry import Registry
 from machi.procedures.models import Application
 
-PLACES = ("resident_detail", "review", "staff_case", "withdraw_confirm")
+WITHDRAW_CONFIRM = "withdraw_confirm"
+PLACES = ("resident_detail", "review", "staff_case", WITHDRAW_CONFIRM)
 
 
 @dataclass(frozen=True)

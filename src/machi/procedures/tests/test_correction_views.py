@@ -46,7 +46,7 @@ def test_page_names_the_flagged_fields_and_shows_the_rest_read_only(submitted):
     client, application = submitted
     html = client.get(f"/my/applications/{application.pk}/correction/").content.decode()
     flagged = re.search(r'<ul class="flagged-fields">(.*?)</ul>', html, re.S).group(1)
-    assert re.findall(r"<li>(.*?)</li>", flagged) == ["通数"]
+    assert re.findall(r"<li>(.*?)</li>", flagged) == ["申込内容：通数"]
     assert "main.copies" not in re.sub(r'(name|for|id|href)="[^"]*"', "", html)
     # only the flagged field is an input; the others are shown as text
     assert re.findall(r'<input[^>]* name="(main\.[a-z]+|confirm\.[a-z]+)"', html) == ["main.copies"]
@@ -120,13 +120,13 @@ def signed(juminhyo, resident, card_settings, kakogawa_handler):
     return client, application
 
 
-def test_changing_a_signed_answer_asks_for_a_new_signature(signed):
+def test_changing_a_signed_answer_asks_for_a_new_signature(signed, card_settings):
     client, application = signed
     evidence = application.signature_evidence_id
     html = client.get(f"/my/applications/{application.pk}/correction/").content.decode()
     assert "この申請はマイナンバーカードで電子署名されています。" in html
     flagged = re.search(r'<ul class="flagged-fields">(.*?)</ul>', html, re.S).group(1)
-    assert re.findall(r"<li>(.*?)</li>", flagged) == ["使いみち"]
+    assert re.findall(r"<li>(.*?)</li>", flagged) == ["請求の内容：使いみち"]
     response = client.post(
         f"/my/applications/{application.pk}/correction/", {"request.purpose": "年金の手続"}
     )
@@ -140,6 +140,44 @@ def test_changing_a_signed_answer_asks_for_a_new_signature(signed):
     page = client.get(sign_url).content.decode()
     rows = re.findall(r'<tr><th scope="row">(.*?)</th><td>(.*?)</td><td>(.*?)</td></tr>', page)
     assert rows == [("使いみち", "勤務先への提出", "年金の手続")]
+    # a signature over the old content is refused and nothing changes
+    old_bytes = services.submission_signing_bytes(application, application.cleaned)
+    response = client.post(
+        sign_url,
+        {
+            "signature": base64.b64encode(card_settings.good.sign(old_bytes)).decode(),
+            "certificate": card_settings.good.certificate_pem("sign"),
+        },
+    )
+    assert response.status_code == 400
+    assert response.context["form_errors"] == {
+        "signature": [
+            "電子署名が正しくありません。署名したデータが変更されたか、"
+            "別のカードで署名された可能性があります。"
+        ]
+    }
+    application.refresh_from_db()
+    assert application.status == ApplicationStatus.CORRECTION_REQUESTED
+    assert application.signature_evidence_id == evidence
+    # signed over the shown bytes: the correction is sent with a new signature
+    signing = base64.b64decode(
+        re.search(r'id="id_signing_data" readonly rows="3">([^<]+)<', page).group(1)
+    )
+    response = client.post(
+        sign_url,
+        {
+            "signature": base64.b64encode(card_settings.good.sign(signing)).decode(),
+            "certificate": card_settings.good.certificate_pem("sign"),
+        },
+    )
+    assert response["Location"] == f"/my/applications/{application.pk}/"
+    application.refresh_from_db()
+    assert application.status == ApplicationStatus.IN_REVIEW
+    assert application.answers["request"]["purpose"] == "年金の手続"
+    assert application.signature_evidence_id not in ("", evidence)
+    assert application.corrections.get().signature_evidence_id == application.signature_evidence_id
+    # the pending answers are gone from the session: the sign page is not offered again
+    assert client.get(sign_url)["Location"] == f"/my/applications/{application.pk}/"
 
 
 def test_unchanged_signed_answer_needs_no_new_signature(signed):

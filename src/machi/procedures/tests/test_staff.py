@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 
 import pytest
 
@@ -14,17 +15,18 @@ from machi.procedures.models import FormVersion, Procedure, ProcedureTemplate
 pytestmark = pytest.mark.django_db
 
 
+def listed(html: str) -> list[str]:
+    """The procedures the staff list shows, as (name) in order."""
+    return re.findall(r'<th scope="row"><a href="/staff/procedures/\d+/">([^<]*)</a></th>', html)
+
+
 def test_procedure_list_is_tenant_scoped(
     simple_procedure, kobe, kobe_admin, kakogawa_admin, staff_client
 ):
-    assert (
+    assert listed(staff_client(kakogawa_admin).get("/staff/procedures/").content.decode()) == [
         "粗大ごみ収集申込"
-        in staff_client(kakogawa_admin).get("/staff/procedures/").content.decode()
-    )
-    assert (
-        "粗大ごみ収集申込"
-        not in staff_client(kobe_admin).get("/staff/procedures/").content.decode()
-    )
+    ]
+    assert listed(staff_client(kobe_admin).get("/staff/procedures/").content.decode()) == []
     assert (
         staff_client(kobe_admin).get(f"/staff/procedures/{simple_procedure.pk}/").status_code == 404
     )
@@ -90,6 +92,14 @@ def test_case_handler_cannot_edit(simple_procedure, kakogawa_handler, staff_clie
     assert client.get(f"/staff/procedures/{simple_procedure.pk}/form/").status_code == 403
     response = client.post(f"/staff/procedures/{simple_procedure.pk}/", {"name": "x"})
     assert response.status_code == 403
+    assert (
+        client.post(
+            f"/staff/procedures/{simple_procedure.pk}/form/", {"action": "publish"}
+        ).status_code
+        == 403
+    )
+    assert Procedure.objects.get(pk=simple_procedure.pk).name == "粗大ごみ収集申込"
+    assert FormVersion.objects.filter(procedure=simple_procedure).count() == 1
 
 
 def test_form_editor_add_field_then_publish(simple_procedure, kakogawa_admin, staff_client):
@@ -233,7 +243,10 @@ def test_template_publish_adopt_and_pull_update(
     assert adopted.origin_template_version == 2
     # the public page shows where it came from
     public = client.get("/procedures/283819/simple/").content.decode()
-    assert "加古川市" in public
+    assert (
+        '<p class="origin">この手続は加古川市が公開したテンプレートをもとにしています。</p>'
+        in public
+    )
 
 
 def _edit_post(procedure: Procedure, **overrides: object) -> dict[str, object]:
