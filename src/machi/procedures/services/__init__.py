@@ -28,6 +28,12 @@ from machi.procedures.services.attachments import (
     attachment_store,
     file_lookup_for,
 )
+from machi.procedures.services.bulk import (
+    application_build,
+    application_create_submitted,
+    applications_bulk_create,
+    bench_procedure_ensure,
+)
 from machi.procedures.services.catalog import (
     EDITOR_ROLES,
     PROCEDURE_FIELDS,
@@ -86,6 +92,8 @@ __all__ = [
     "TransitionListener",
     "_definition_hash",
     "application_answer_correction",
+    "application_build",
+    "application_create_submitted",
     "application_get_for_update",
     "application_lock",
     "application_request_correction",
@@ -96,8 +104,10 @@ __all__ = [
     "application_submit_complete",
     "application_transition",
     "application_withdraw",
+    "applications_bulk_create",
     "attachment_response",
     "attachment_store",
+    "bench_procedure_ensure",
     "correction_needs_signature",
     "correction_signing_bytes",
     "current_form_version",
