@@ -19,13 +19,12 @@ from ninja.decorators import decorate_view
 from machi.core.auth import resident_api_auth
 from machi.core.exceptions import NotAuthenticated, NotFound
 from machi.core.models import User
+from machi.core.pagination import MAX_OFFSET
 from machi.procedures import selectors, services
 from machi.procedures.limits import api_body_limit, refuse_if_over_rate
 from machi.procedures.models import Application, Audience, Channel, LifeEvent, Procedure
 
 router = Router(tags=["procedures"])
-# Larger offsets cannot name a row and would overflow the database's 64-bit integers.
-MAX_OFFSET = 1_000_000
 
 
 class ProcedureOut(Schema):
@@ -243,7 +242,7 @@ def signing_data_api(request: HttpRequest, payload: SigningDataIn) -> SigningDat
     return SigningDataOut(version_id=version_id, data_b64=base64.b64encode(data).decode("ascii"))
 
 
-@router.get("/applications/{application_id}", response=ApplicationOut, auth=None)
+@router.get("/applications/{application_id}", response=ApplicationOut, auth=resident_api_auth())
 def application_get_api(request: HttpRequest, application_id: str) -> Application:
     """Status and history of an application, for its applicant."""
     return selectors.application_get_for_applicant(

@@ -41,8 +41,6 @@ from machi.procedures.services.catalog import (
     current_form_version,
     form_version_create,
     form_version_publish,
-    form_version_replace_draft,
-    form_version_save_draft,
     parse_definition,
     procedure_create,
     procedure_search_text,
@@ -54,6 +52,8 @@ from machi.procedures.services.corrections import (
     correction_needs_signature,
     correction_signing_bytes,
 )
+from machi.procedures.services.drafts import application_draft_delete, application_start_or_resume
+from machi.procedures.services.form_drafts import form_version_save_draft
 from machi.procedures.services.hooks import (
     SubmissionCheck,
     TransitionCheck,
@@ -94,12 +94,14 @@ __all__ = [
     "application_answer_correction",
     "application_build",
     "application_create_submitted",
+    "application_draft_delete",
     "application_get_for_update",
     "application_lock",
     "application_request_correction",
     "application_resume",
     "application_save_step",
     "application_start",
+    "application_start_or_resume",
     "application_submit",
     "application_submit_complete",
     "application_transition",
@@ -114,7 +116,6 @@ __all__ = [
     "file_lookup_for",
     "form_version_create",
     "form_version_publish",
-    "form_version_replace_draft",
     "form_version_save_draft",
     "parse_definition",
     "procedure_create",

@@ -207,46 +207,6 @@ def form_version_create(
 
 
 @transaction.atomic
-def form_version_replace_draft(
-    *, actor: User | None, form_version: FormVersion, definition: dict[str, Any]
-) -> FormVersion:
-    """Replace the definition of an unpublished form version (published ones never change)."""
-    _require_editor(actor, form_version.procedure.municipality_id)
-    locked = FormVersion.objects.select_for_update().get(pk=form_version.pk)
-    if locked.published_at is not None:
-        raise Conflict(
-            _("公開済みの様式は変更できません。新しい版を作ってください。"),
-            code="form_version_published",
-        )
-    normalised = parse_definition(definition).to_json()
-    locked.definition = normalised
-    locked.definition_sha256 = _definition_hash(normalised)
-    locked.save(update_fields=["definition", "definition_sha256", "updated_at"])
-    audit_record(
-        action="form_version.replace_draft",
-        actor=actor,
-        municipality_code=form_version.procedure.municipality_id,
-        target_type="procedure",
-        target_id=form_version.procedure_id,
-        detail={"version": locked.number},
-    )
-    return locked
-
-
-@transaction.atomic
-def form_version_save_draft(
-    *, actor: User | None, procedure: Procedure, definition: dict[str, Any]
-) -> FormVersion:
-    """Save the form editor's work: replace the unpublished newest version, or add one."""
-    _require_editor(actor, procedure.municipality_id)
-    Procedure.objects.select_for_update().filter(pk=procedure.pk).first()
-    latest = procedure.form_versions.order_by("-number").first()
-    if latest is not None and latest.published_at is None:
-        return form_version_replace_draft(actor=actor, form_version=latest, definition=definition)
-    return form_version_create(actor=actor, procedure=procedure, definition=definition)
-
-
-@transaction.atomic
 def form_version_publish(*, actor: User | None, form_version: FormVersion) -> FormVersion:
     """Publish a draft form version; applications already started keep their own version."""
     _require_editor(actor, form_version.procedure.municipality_id)

@@ -14,6 +14,7 @@ from django.test import Client
 from django.utils import timezone
 
 from machi.core.exceptions import InvalidInput, NotFound
+from machi.core.pagination import MAX_OFFSET
 from machi.files.tests.builders import plain_pdf
 from machi.procedures import services
 from machi.procedures.models import Application, ReceiptCounter
@@ -188,13 +189,13 @@ def test_a_huge_offset_is_a_clear_422(db):
         "error": {
             "code": "invalid_request",
             "message": "リクエストの内容に誤りがあります。",
-            "fields": {"offset": ["1000000以下の値を指定してください。"]},
+            "fields": {"offset": [f"{MAX_OFFSET}以下の値を指定してください。"]},
         }
     }
 
 
 def test_the_largest_offset_is_answered(simple_procedure):
-    response = Client().get("/api/v1/procedures", {"offset": "1000000"})
+    response = Client().get("/api/v1/procedures", {"offset": str(MAX_OFFSET)})
     assert response.status_code == 200
     assert response.json() == []
 
