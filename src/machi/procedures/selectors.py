@@ -243,12 +243,16 @@ def correction_diff(
     application: Application, *, language: str | None = None
 ) -> list[CorrectionChange]:
     """Before and after of every flagged field of every answered correction, newest first."""
+    answered = list(
+        CorrectionRequest.objects.filter(
+            application=application, answered_at__isnull=False
+        ).order_by("-answered_at", "-id")
+    )
+    if not answered:
+        return []
     definition = application.form_version.form
     language = language or get_language() or "ja"
     changes: list[CorrectionChange] = []
-    answered = CorrectionRequest.objects.filter(
-        application=application, answered_at__isnull=False
-    ).order_by("-answered_at", "-id")
     for correction in answered:
         for change in correction.changes:
             path = str(change.get("path", ""))

@@ -55,12 +55,6 @@ from machi.procedures.services.corrections import (
 from machi.procedures.services.drafts import application_draft_delete, application_start_or_resume
 from machi.procedures.services.form_drafts import form_version_save_draft
 from machi.procedures.services.hooks import (
-    SubmissionCheck,
-    TransitionCheck,
-    TransitionListener,
-    register_submission_check,
-    register_transition_check,
-    register_transition_listener,
     submission_problems,
 )
 from machi.procedures.services.locking import application_get_for_update, application_lock
@@ -86,10 +80,7 @@ __all__ = [
     "FormDefinition",
     "StartedApplication",
     "Submission",
-    "SubmissionCheck",
     "TemplateUpdate",
-    "TransitionCheck",
-    "TransitionListener",
     "_definition_hash",
     "application_answer_correction",
     "application_build",
@@ -121,9 +112,6 @@ __all__ = [
     "procedure_create",
     "procedure_search_text",
     "procedure_update",
-    "register_submission_check",
-    "register_transition_check",
-    "register_transition_listener",
     "signing_bytes_for_answers",
     "submission_problems",
     "submission_signing_bytes",
