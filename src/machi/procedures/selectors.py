@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import uuid
+from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -242,12 +243,16 @@ def correction_diff(
     application: Application, *, language: str | None = None
 ) -> list[CorrectionChange]:
     """Before and after of every flagged field of every answered correction, newest first."""
+    answered = list(
+        CorrectionRequest.objects.filter(
+            application=application, answered_at__isnull=False
+        ).order_by("-answered_at", "-id")
+    )
+    if not answered:
+        return []
     definition = application.form_version.form
     language = language or get_language() or "ja"
     changes: list[CorrectionChange] = []
-    answered = CorrectionRequest.objects.filter(
-        application=application, answered_at__isnull=False
-    ).order_by("-answered_at", "-id")
     for correction in answered:
         for change in correction.changes:
             path = str(change.get("path", ""))
@@ -265,3 +270,67 @@ def correction_diff(
                 )
             )
     return changes
+
+
+# --- For other apps (after their own permission checks) ---------------------------------------
+
+
+def applications_in_status(
+    *,
+    statuses: Iterable[str] | None = None,
+    excluding: Iterable[str] | None = None,
+    municipality_code: str | None = None,
+) -> QuerySet[Application]:
+    """Applications by status (e.g. every submitted one, for cases' backfill), oldest first."""
+    queryset = Application.objects.all()
+    if statuses is not None:
+        queryset = queryset.filter(status__in=list(statuses))
+    if excluding is not None:
+        queryset = queryset.exclude(status__in=list(excluding))
+    if municipality_code:
+        queryset = queryset.filter(municipality_id=municipality_code)
+    return queryset.select_related("municipality", "procedure", "form_version").order_by(
+        "created_at", "id"
+    )
+
+
+def application_get_visible(
+    *, application_id: uuid.UUID | str, municipality_codes: Iterable[str]
+) -> Application:
+    """An application of one of ``municipality_codes`` (the staff member's), or ``NotFound``."""
+    try:
+        wanted = uuid.UUID(str(application_id))
+    except ValueError as exc:
+        raise NotFound(_("申請が見つかりません。"), code="application_not_found") from exc
+    application = (
+        Application.objects.select_related("municipality", "procedure", "form_version")
+        .filter(pk=wanted, municipality_id__in=list(municipality_codes))
+        .first()
+    )
+    if application is None:
+        raise NotFound(_("申請が見つかりません。"), code="application_not_found")
+    return application
+
+
+def procedure_get_visible(*, procedure_id: int, municipality_codes: Iterable[str]) -> Procedure:
+    """A procedure of one of ``municipality_codes``, or ``NotFound``."""
+    procedure = (
+        Procedure.objects.select_related("municipality")
+        .filter(pk=procedure_id, municipality_id__in=list(municipality_codes))
+        .first()
+    )
+    if procedure is None:
+        raise NotFound(_("手続が見つかりません。"), code="procedure_not_found")
+    return procedure
+
+
+def procedure_list(
+    *, department_id: int | None = None, municipality_code: str | None = None
+) -> QuerySet[Procedure]:
+    """Procedures (published or not), optionally of one department or municipality."""
+    queryset = Procedure.objects.all()
+    if department_id is not None:
+        queryset = queryset.filter(department_id=department_id)
+    if municipality_code:
+        queryset = queryset.filter(municipality_id=municipality_code)
+    return queryset.order_by("municipality_id", "pk")

@@ -1,4 +1,4 @@
-"""Strict parsing of definition JSON (schema 1) into :class:`FormDefinition`.
+"""Strict parsing of definition JSON (schema 1) into the steps of a :class:`FormDefinition`.
 
 Every problem is collected, not just the first, so an editor can fix them all at once; each
 message starts with where it is (``request.copies.max: …``, or ``steps[1].fields[0]`` when
@@ -22,7 +22,7 @@ from machi.procedures.formengine.conditions import (
     In,
     parse_condition,
 )
-from machi.procedures.formengine.definition import (
+from machi.procedures.formengine.fields import (
     FIELD_TYPES,
     MAX_FILE_SIZE,
     MAX_ITEMS,
@@ -30,7 +30,7 @@ from machi.procedures.formengine.definition import (
     SCHEMA_VERSION,
     DefinitionError,
     Field,
-    FormDefinition,
+    FieldIndex,
     Option,
     Step,
 )
@@ -83,13 +83,17 @@ _KEY_RE = re.compile(r"[a-z][a-z0-9_]{0,49}")
 _MIME_RE = re.compile(r"[a-z]+/(?:\*|[a-z0-9][a-z0-9.+-]*)")
 
 
-def parse_definition(data: Mapping[str, Any]) -> FormDefinition:
-    """Parse and validate definition JSON; raise :class:`DefinitionError` listing problems."""
+def parse_steps(data: Mapping[str, Any]) -> tuple[Step, ...]:
+    """Parse and validate definition JSON into its steps; raise :class:`DefinitionError`.
+
+    ``FormDefinition.from_json`` wraps the steps; this module never imports it, so the two
+    modules do not import each other.
+    """
     parser = _Parser()
-    definition = parser.parse(data)
-    if parser.problems or definition is None:
+    steps = parser.parse(data)
+    if parser.problems or steps is None:
         raise DefinitionError(parser.problems or [_("定義を読み込めませんでした。")])
-    return definition
+    return steps
 
 
 class _Parser:
@@ -156,7 +160,7 @@ class _Parser:
 
     # -- structure -------------------------------------------------------------------------
 
-    def parse(self, data: Mapping[str, Any]) -> FormDefinition | None:
+    def parse(self, data: Mapping[str, Any]) -> tuple[Step, ...] | None:
         if not isinstance(data, Mapping):
             self.problem("$", _("定義はJSONオブジェクトにしてください。"))
             return None
@@ -180,9 +184,8 @@ class _Parser:
                 steps.append(step)
         if self.problems:
             return None
-        definition = FormDefinition(tuple(steps))
-        self.check_conditions(definition)
-        return definition
+        self.check_conditions(FieldIndex(tuple(steps)))
+        return tuple(steps)
 
     def step(self, raw: Any, where: str, seen: set[str]) -> Step | None:
         if not isinstance(raw, dict):
@@ -412,7 +415,7 @@ class _Parser:
 
     # -- cross references ------------------------------------------------------------------
 
-    def check_conditions(self, definition: FormDefinition) -> None:
+    def check_conditions(self, definition: FieldIndex) -> None:
         for owner in definition.fields():
             for name in ("visible_if", "required_if"):
                 condition: Condition | None = getattr(owner, name)
@@ -422,7 +425,7 @@ class _Parser:
                     self.check_reference(definition, owner, test, f"{owner.path}.{name}")
 
     def check_reference(
-        self, definition: FormDefinition, owner: Field, test: Condition, where: str
+        self, definition: FieldIndex, owner: Field, test: Condition, where: str
     ) -> None:
         ref: str = getattr(test, "field", "")
         target = definition.field_at(ref) if "." in ref else None

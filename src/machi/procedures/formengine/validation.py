@@ -162,6 +162,22 @@ def _text(raw: Any) -> str | None:
     return None
 
 
+# Zero-width characters and bidirectional overrides/isolates: invisible, they make a legal
+# name read differently from what is stored (「花子」 that compares unequal, or text shown
+# backwards), so names and their readings refuse them.
+INVISIBLE_CHARACTERS = frozenset(
+    [chr(c) for c in range(0x200B, 0x2010)]
+    + [chr(c) for c in range(0x202A, 0x202F)]
+    + [chr(c) for c in range(0x2066, 0x206A)]
+    + ["\ufeff"]
+)
+
+
+def has_invisible_characters(value: str) -> bool:
+    """Whether ``value`` holds a zero-width or text-direction character (see above)."""
+    return any(c in INVISIBLE_CHARACTERS for c in value)
+
+
 def _has_control_characters(value: str, *, multiline: bool) -> bool:
     allowed = "\n\t" if multiline else ""
     return any(unicodedata.category(c) == "Cc" and c not in allowed for c in value)
@@ -468,11 +484,22 @@ class _Validator:
         parts = self.parts(raw, item.parts, path)
         if parts is None or (not required and is_empty(parts)):
             return None
+        invisible = {part for part, value in parts.items() if has_invisible_characters(value)}
+        for part in sorted(invisible, key=item.parts.index):
+            self.error(
+                f"{path}.{part}",
+                _(
+                    "見えない文字や、文字の向きを変える文字は使えません。"
+                    "文字を入力し直してください。"
+                ),
+            )
         # 氏 is required; 名 is not, for people with a single name (reference §4 Names).
         if not parts["family"]:
             self.error(f"{path}.family", _("入力してください。"))
         if item.kana:
             for part, base in (("family_kana", "family"), ("given_kana", "given")):
+                if part in invisible:
+                    continue
                 if not parts[part]:
                     if parts[base] or part == "family_kana":
                         self.error(f"{path}.{part}", _("フリガナを入力してください。"))

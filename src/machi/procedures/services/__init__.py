@@ -28,6 +28,12 @@ from machi.procedures.services.attachments import (
     attachment_store,
     file_lookup_for,
 )
+from machi.procedures.services.bulk import (
+    application_build,
+    application_create_submitted,
+    applications_bulk_create,
+    bench_procedure_ensure,
+)
 from machi.procedures.services.catalog import (
     EDITOR_ROLES,
     PROCEDURE_FIELDS,
@@ -49,12 +55,6 @@ from machi.procedures.services.corrections import (
 from machi.procedures.services.drafts import application_draft_delete, application_start_or_resume
 from machi.procedures.services.form_drafts import form_version_save_draft
 from machi.procedures.services.hooks import (
-    SubmissionCheck,
-    TransitionCheck,
-    TransitionListener,
-    register_submission_check,
-    register_transition_check,
-    register_transition_listener,
     submission_problems,
 )
 from machi.procedures.services.locking import application_get_for_update, application_lock
@@ -80,12 +80,11 @@ __all__ = [
     "FormDefinition",
     "StartedApplication",
     "Submission",
-    "SubmissionCheck",
     "TemplateUpdate",
-    "TransitionCheck",
-    "TransitionListener",
     "_definition_hash",
     "application_answer_correction",
+    "application_build",
+    "application_create_submitted",
     "application_draft_delete",
     "application_get_for_update",
     "application_lock",
@@ -98,8 +97,10 @@ __all__ = [
     "application_submit_complete",
     "application_transition",
     "application_withdraw",
+    "applications_bulk_create",
     "attachment_response",
     "attachment_store",
+    "bench_procedure_ensure",
     "correction_needs_signature",
     "correction_signing_bytes",
     "current_form_version",
@@ -111,9 +112,6 @@ __all__ = [
     "procedure_create",
     "procedure_search_text",
     "procedure_update",
-    "register_submission_check",
-    "register_transition_check",
-    "register_transition_listener",
     "signing_bytes_for_answers",
     "submission_problems",
     "submission_signing_bytes",

@@ -654,3 +654,54 @@ def test_group_items_are_validated_with_their_own_siblings():
 def test_group_item_counts(count, message):
     answers = {"family": {"members": [{"name": "x"}] * count}}
     assert validate_answers(GROUPS, answers).errors == {"family.members": [message]}
+
+
+INVISIBLE_MESSAGE = (
+    "見えない文字や、文字の向きを変える文字は使えません。文字を入力し直してください。"
+)
+
+
+@pytest.mark.parametrize(
+    "character",
+    [chr(c) for c in (*range(0x200B, 0x2010), *range(0x202A, 0x202F), *range(0x2066, 0x206A))]
+    + ["\ufeff"],
+)
+@pytest.mark.parametrize("part", ["family", "given", "family_kana", "given_kana"])
+def test_names_and_readings_refuse_invisible_and_direction_characters(character, part):
+    definition = FormDefinition.from_json(
+        {
+            "schema": 1,
+            "steps": [
+                {
+                    "key": "a",
+                    "title": {"ja": "申請者"},
+                    "fields": [
+                        {"key": "name", "type": "name", "label": {"ja": "氏名"}, "required": True}
+                    ],
+                }
+            ],
+        }
+    )
+    name = {"family": "加古川", "given": "花子", "family_kana": "カコガワ", "given_kana": "ハナコ"}
+    name[part] = name[part][:1] + character + name[part][1:]
+    result = validate_answers(definition, {"a": {"name": name}}, today=TODAY)
+    assert result.errors == {f"a.name.{part}": [INVISIBLE_MESSAGE]}
+
+
+def test_a_plain_name_is_still_accepted():
+    definition = FormDefinition.from_json(
+        {
+            "schema": 1,
+            "steps": [
+                {
+                    "key": "a",
+                    "title": {"ja": "申請者"},
+                    "fields": [{"key": "name", "type": "name", "label": {"ja": "氏名"}}],
+                }
+            ],
+        }
+    )
+    name = {"family": "加古川", "given": "花子", "family_kana": "かこがわ", "given_kana": "ハナコ"}
+    result = validate_answers(definition, {"a": {"name": name}}, today=TODAY)
+    assert result.errors == {}
+    assert result.cleaned["a"]["name"]["family_kana"] == "カコガワ"

@@ -173,19 +173,3 @@ def test_submission_problems_is_a_dry_run_of_check_submission(simple_procedure):
     assert not ReceiptCounter.objects.exists()
     application.refresh_from_db()
     assert application.status == ApplicationStatus.DRAFT
-
-
-@pytest.mark.django_db
-def test_old_register_functions_register_hooks_wrappers(simple_procedure):
-    seen: list[str] = []
-
-    def listener(application, from_status, to_status):
-        seen.append(to_status)
-
-    with application_hooks.override({}):
-        services.register_transition_listener(listener)
-        services.register_transition_listener(listener)  # twice: still one entry
-        assert len(application_hooks) == 1
-        hooks = next(iter(application_hooks))
-        hooks.after_commit(None, "draft", "submitted")
-    assert seen == ["submitted"]
