@@ -54,3 +54,9 @@ class DocumentsConfig(AppConfig):
 
         case_links.register("documents.issue", CaseLink(target=_issue_link))
         register_sections()
+
+        # The audit chain checkpoints are time-stamped by the same TSA as documents.
+        from machi.core.audit_checkpoints import TIMESTAMPER_ID, audit_timestampers
+        from machi.documents.audit_timestamps import DocumentsTimeStamper
+
+        audit_timestampers.register(TIMESTAMPER_ID, DocumentsTimeStamper(), replace=True)

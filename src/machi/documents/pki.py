@@ -12,6 +12,9 @@ is replaced atomically, so concurrent first uses never mix a key with another's 
 Production replaces ``signers/<code>.pem`` with the municipality's real organisation
 certificate (e.g. LGPKI), points ``MACHI_TSA_URL`` at a real TSA and lists the real roots in
 ``MACHI_DOCUMENTS_TRUST_ROOTS``; nothing here is then created automatically.
+
+This module reads and stores the certificates; the test certificates themselves are built by
+the one test-PKI builder (:mod:`machi.testing_pki.documents`), imported only when creating.
 """
 
 from __future__ import annotations
@@ -26,17 +29,11 @@ from pathlib import Path
 from typing import Final
 
 from cryptography import x509
-from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
-from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
+from cryptography.x509.oid import NameOID
 from django.conf import settings
 
-KEY_SIZE: Final = 2048
-ORG_CA_NAME: Final = "Machi Demo Organisation CA"
-TSA_ROOT_NAME: Final = "Machi Demo TSA Root"
-TSA_NAME: Final = "Machi Demo Time-Stamping Authority"
-TEST_ORGANISATION: Final = "Machi (TEST ONLY - not for real documents)"
-CRL_DAYS: Final = 90
 CRL_REFRESH_BEFORE: Final = timedelta(days=7)
 SIGNER_YEARS: Final = 3
 _lock = threading.Lock()
@@ -108,95 +105,6 @@ def _load_key(data: bytes) -> rsa.RSAPrivateKey:
     return key
 
 
-def _key_usage(*, sign: bool = False, ca: bool = False) -> x509.KeyUsage:
-    return x509.KeyUsage(
-        digital_signature=sign,
-        content_commitment=sign,  # nonRepudiation
-        key_encipherment=False,
-        data_encipherment=False,
-        key_agreement=False,
-        key_cert_sign=ca,
-        crl_sign=ca,
-        encipher_only=False,
-        decipher_only=False,
-    )
-
-
-def _root(common_name: str, years: int) -> tuple[x509.Certificate, rsa.RSAPrivateKey]:
-    key = rsa.generate_private_key(public_exponent=65537, key_size=KEY_SIZE)
-    name = x509.Name(
-        [
-            x509.NameAttribute(NameOID.COUNTRY_NAME, "JP"),
-            x509.NameAttribute(NameOID.ORGANIZATION_NAME, TEST_ORGANISATION),
-            x509.NameAttribute(NameOID.COMMON_NAME, common_name),
-        ]
-    )
-    now = _now()
-    certificate = (
-        x509.CertificateBuilder()
-        .subject_name(name)
-        .issuer_name(name)
-        .public_key(key.public_key())
-        .serial_number(x509.random_serial_number())
-        .not_valid_before(now - timedelta(days=1))
-        .not_valid_after(now + timedelta(days=365 * years))
-        .add_extension(x509.BasicConstraints(ca=True, path_length=0), critical=True)
-        .add_extension(_key_usage(ca=True), critical=True)
-        .add_extension(x509.SubjectKeyIdentifier.from_public_key(key.public_key()), critical=False)
-        .sign(key, hashes.SHA256())
-    )
-    return certificate, key
-
-
-def _leaf(
-    issuer: x509.Certificate,
-    issuer_key: rsa.RSAPrivateKey,
-    subject: x509.Name,
-    *,
-    years: int,
-    time_stamping: bool = False,
-) -> tuple[x509.Certificate, rsa.RSAPrivateKey]:
-    key = rsa.generate_private_key(public_exponent=65537, key_size=KEY_SIZE)
-    now = _now()
-    end = min(now + timedelta(days=365 * years), issuer.not_valid_after_utc)
-    builder = (
-        x509.CertificateBuilder()
-        .subject_name(subject)
-        .issuer_name(issuer.subject)
-        .public_key(key.public_key())
-        .serial_number(x509.random_serial_number())
-        .not_valid_before(now - timedelta(days=1))
-        .not_valid_after(end)
-        .add_extension(x509.BasicConstraints(ca=False, path_length=None), critical=True)
-        .add_extension(_key_usage(sign=True), critical=True)
-        .add_extension(x509.SubjectKeyIdentifier.from_public_key(key.public_key()), critical=False)
-        .add_extension(
-            x509.AuthorityKeyIdentifier.from_issuer_public_key(issuer_key.public_key()),
-            critical=False,
-        )
-    )
-    if time_stamping:
-        builder = builder.add_extension(
-            x509.ExtendedKeyUsage([ExtendedKeyUsageOID.TIME_STAMPING]), critical=True
-        )
-    return builder.sign(issuer_key, hashes.SHA256()), key
-
-
-def _crl(issuer: x509.Certificate, key: rsa.RSAPrivateKey) -> x509.CertificateRevocationList:
-    now = _now()
-    return (
-        x509.CertificateRevocationListBuilder()
-        .issuer_name(issuer.subject)
-        .last_update(now - timedelta(minutes=5))
-        .next_update(now + timedelta(days=CRL_DAYS))
-        .add_extension(x509.CRLNumber(int(now.timestamp())), critical=False)
-        .add_extension(
-            x509.AuthorityKeyIdentifier.from_issuer_public_key(key.public_key()), critical=False
-        )
-        .sign(key, hashes.SHA256())
-    )
-
-
 class DocumentPki:
     """The certificates in one directory. ``auto_create`` makes missing ones on first use."""
 
@@ -265,32 +173,10 @@ class DocumentPki:
 
     @staticmethod
     def _build_authority(staging: Path, valid_years: int) -> None:
-        org, org_key = _root(ORG_CA_NAME, valid_years)
-        tsa_root, tsa_root_key = _root(TSA_ROOT_NAME, valid_years)
-        tsa_subject = x509.Name(
-            [
-                x509.NameAttribute(NameOID.COUNTRY_NAME, "JP"),
-                x509.NameAttribute(NameOID.ORGANIZATION_NAME, TEST_ORGANISATION),
-                x509.NameAttribute(NameOID.COMMON_NAME, TSA_NAME),
-            ]
-        )
-        tsa, tsa_key = _leaf(
-            tsa_root, tsa_root_key, tsa_subject, years=valid_years, time_stamping=True
-        )
-        for stem, certificate, key in (
-            ("org-ca", org, org_key),
-            ("tsa-root", tsa_root, tsa_root_key),
-            ("tsa", tsa, tsa_key),
-        ):
-            (staging / f"{stem}.pem").write_bytes(cert_pem(certificate))
-            _write_private(staging / f"{stem}.key", key_pem(key))
-        for stem, certificate, key in (
-            ("org-ca", org, org_key),
-            ("tsa-root", tsa_root, tsa_root_key),
-        ):
-            (staging / f"{stem}.crl").write_bytes(
-                _crl(certificate, key).public_bytes(serialization.Encoding.PEM)
-            )
+        # The test PKI builder, imported only when test certificates may be made.
+        from machi.testing_pki.documents import build_document_authority
+
+        build_document_authority(staging, valid_years)
 
     def ensure(self) -> None:
         """Make sure the authority exists (creating it when allowed)."""
@@ -344,8 +230,10 @@ class DocumentPki:
             if (next_update is None or next_update - _now() < CRL_REFRESH_BEFORE) and (
                 (self.authority_dir / f"{stem}.key").exists()
             ):
+                from machi.testing_pki.documents import document_crl
+
                 certificate, key = self._load_pair(stem)
-                crl = _crl(certificate, key)
+                crl = document_crl(certificate, key)
                 _replace_atomically(
                     path, crl.public_bytes(serialization.Encoding.PEM), private=False
                 )
@@ -374,6 +262,8 @@ class DocumentPki:
 
     def issue_signer(self, *, code: str, name: str, kind: str) -> Credential:
         """Issue (or replace) a test organisation certificate: ``CN=加古川市長, O=加古川市, C=JP``."""
+        from machi.testing_pki.documents import issue_leaf
+
         org, org_key = self._load_pair("org-ca")
         subject = x509.Name(
             [
@@ -382,7 +272,7 @@ class DocumentPki:
                 x509.NameAttribute(NameOID.COMMON_NAME, head_title(name=name, kind=kind)),
             ]
         )
-        certificate, key = _leaf(org, org_key, subject, years=SIGNER_YEARS)
+        certificate, key = issue_leaf(org, org_key, subject, years=SIGNER_YEARS)
         self.signers_dir.mkdir(parents=True, exist_ok=True)
         self.signers_dir.chmod(0o700)
         _replace_atomically(

@@ -6,16 +6,26 @@
    browser session in. The nonce must have been issued to the same session, so another site
    cannot sign a visitor in with someone else's card (login CSRF).
 
+Smartphone signing hand-off (docs/signing-handoff.md), for the companion app; the one-time
+token in the URL is the credential (no session, no CSRF token):
+
+- ``GET /signing-requests/{token}`` — what to sign;
+- ``POST /signing-requests/{token}/response`` — the signature and certificate, once.
+
 Errors are ``ApplicationError``s (``CardVerificationError`` codes, ``challenge_*``,
 ``card_not_linked``…) rendered by the project's API error handler.
 """
 
 from __future__ import annotations
 
+import base64
 from datetime import datetime
+from typing import Literal
 
 from django.conf import settings
 from django.http import HttpRequest
+from django.urls import reverse
+from django.utils import timezone
 from django.utils.translation import gettext as _
 from ninja import Field, Router, Schema, Status
 from ninja.throttling import AnonRateThrottle
@@ -83,3 +93,76 @@ def card_login_api(request: HttpRequest, payload: CardLoginIn) -> CardLoginOut:
     )
     sign_in_with_card(request, user)
     return CardLoginOut(user_id=user.pk, display_name=str(user))
+
+
+# --- Smartphone signing hand-off ----------------------------------------------------------------
+
+HANDOFF_PROTOCOL = "machi-signing-handoff/1"
+
+
+class ErrorOut(Schema):
+    error: dict[str, object]
+
+
+class SigningRequestOut(Schema):
+    protocol: str = Field(description=f"Always {HANDOFF_PROTOCOL!r}.")
+    purpose: Literal["sign", "auth"] = Field(
+        description="sign: 署名用電子証明書 (applications); auth: 利用者証明用電子証明書 (sign-in)."
+    )
+    data: str = Field(description="The exact bytes to sign, base64.")
+    data_sha256: str = Field(description="SHA-256 of the bytes (hex).")
+    algorithm: str = Field(description="Always RSASSA-PKCS1-v1_5-SHA256.")
+    expires_at: datetime
+    response_url: str = Field(description="Where to POST the signature.")
+
+
+class SigningResponseIn(Schema):
+    signature: str = Field(min_length=1, max_length=4096, description="base64")
+    certificate: str = Field(
+        min_length=1, max_length=16384, description="The card's certificate of the purpose (PEM)"
+    )
+
+
+class SigningResponseOut(Schema):
+    status: Literal["accepted"]
+    answered_at: datetime
+
+
+@router.get(
+    "/signing-requests/{token}",
+    response={200: SigningRequestOut, 404: ErrorOut, 409: ErrorOut, 410: ErrorOut},
+    auth=None,
+    url_name="identity_signing_request",
+    throttle=[AnonRateThrottle(str(settings.LOGIN_RATE_LIMIT))],
+)
+def signing_request_api(request: HttpRequest, token: str) -> SigningRequestOut:
+    """The signing request behind a QR code: what to sign, with which certificate, until when."""
+    handoff = services.handoff_open(token=token)
+    return SigningRequestOut(
+        protocol=HANDOFF_PROTOCOL,
+        purpose="sign" if handoff.purpose == "sign" else "auth",
+        data=base64.b64encode(bytes(handoff.data)).decode("ascii"),
+        data_sha256=handoff.data_sha256,
+        algorithm="RSASSA-PKCS1-v1_5-SHA256",
+        expires_at=handoff.expires_at,
+        response_url=request.build_absolute_uri(
+            reverse("api-v1:identity_signing_response", kwargs={"token": token})
+        ),
+    )
+
+
+@router.post(
+    "/signing-requests/{token}/response",
+    response={200: SigningResponseOut, 404: ErrorOut, 409: ErrorOut, 410: ErrorOut, 422: ErrorOut},
+    auth=None,
+    url_name="identity_signing_response",
+    throttle=[AnonRateThrottle(str(settings.LOGIN_RATE_LIMIT))],
+)
+def signing_response_api(
+    request: HttpRequest, token: str, payload: SigningResponseIn
+) -> SigningResponseOut:
+    """Answer the request once; the signature is verified now (refused: nothing changes)."""
+    handoff = services.handoff_answer(
+        token=token, signature_b64=payload.signature, certificate_pem=payload.certificate
+    )
+    return SigningResponseOut(status="accepted", answered_at=handoff.answered_at or timezone.now())

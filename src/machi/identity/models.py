@@ -255,3 +255,42 @@ class Passkey(models.Model):
 
     def __str__(self) -> str:
         return f"{self.user} / {self.name}"
+
+
+class SigningHandoff(models.Model):
+    """A signing request handed to a smartphone app (docs/signing-handoff.md).
+
+    The browser shows a QR code with a one-time URL; the app fetches :attr:`data`, signs it
+    with the card and posts the signature back. Only the hash of the URL's token is stored.
+    ``answered_at`` and ``used_at`` are set by conditional UPDATEs, so a request is answered
+    once and its answer is used for one submission or sign-in only.
+    """
+
+    token_sha256 = models.CharField(max_length=64, unique=True)
+    purpose = models.CharField(max_length=4)  # "sign" (署名用) or "auth" (利用者証明用)
+    data = models.BinaryField()
+    data_sha256 = models.CharField(max_length=64)
+    #: What the signature is for, e.g. ("procedures.application", <id>) or ("identity.login", nonce)
+    target_type = models.CharField(max_length=50)
+    target_id = models.CharField(max_length=64)
+    municipality_code = models.CharField(max_length=6, blank=True)
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.CASCADE,
+        null=True,
+        blank=True,
+        related_name="+",
+    )
+    created_at = models.DateTimeField(default=timezone.now)
+    expires_at = models.DateTimeField(db_index=True)
+    answered_at = models.DateTimeField(null=True, blank=True)
+    signature = models.BinaryField(default=b"", blank=True)
+    certificate_pem = models.TextField(blank=True)
+    used_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        verbose_name = _("スマートフォンでの署名依頼")
+        verbose_name_plural = _("スマートフォンでの署名依頼")
+
+    def __str__(self) -> str:
+        return f"{self.purpose}:{self.target_type}:{self.target_id}"

@@ -5,10 +5,12 @@ definite answer (``good`` or ``revoked``) decides. When none can, the status is 
 verification fails closed (``revocation_unknown``): a certificate whose status nobody could
 establish is never accepted.
 
-Built in: :class:`CrlRevocationChecker`, reading the CRLs listed in ``MACHI_CARD_CRL_SOURCES``.
+Built in: :class:`CrlRevocationChecker`, reading the CRLs listed in ``MACHI_CARD_CRL_SOURCES`` and
+leaving the decision to pyhanko-certvalidator.
 Plugins: subclass :class:`RevocationChecker` (or :class:`OcspRevocationChecker`, which does
 everything but the transport), then either list its dotted path in
-``MACHI_CARD_REVOCATION_CHECKERS`` or call :func:`register_revocation_checker` at start-up.
+``MACHI_CARD_REVOCATION_CHECKERS`` or register an instance in :data:`revocation_checker_registry`
+(by its ``name``; :func:`register_revocation_checker` does that) at start-up.
 J-LIS revocation information may only be used by registered 署名検証者 (公的個人認証法 §17).
 """
 
@@ -32,12 +34,14 @@ from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.asymmetric import ec, padding, rsa
 from cryptography.hazmat.primitives.serialization import Encoding
 from cryptography.x509 import ocsp
-from cryptography.x509.oid import ExtendedKeyUsageOID, ExtensionOID
+from cryptography.x509.oid import ExtendedKeyUsageOID
 from django.conf import settings
 from django.core.cache import cache
 from django.utils.module_loading import import_string
+from pyhanko_certvalidator.errors import PathError, PathValidationError, RevokedError
 
-from machi.identity import jpki
+from machi.core.registry import Registry
+from machi.identity import certpath, jpki
 
 logger = logging.getLogger(__name__)
 
@@ -145,38 +149,13 @@ def read_crl_source(source: str) -> bytes:
     return Path(source).read_bytes()
 
 
-def _crl_covers(crl: x509.CertificateRevocationList, certificate: x509.Certificate) -> bool:
-    """False for CRLs that do not list every end-entity certificate they could (RFC 5280 §5.2)."""
-    try:
-        crl.extensions.get_extension_for_oid(ExtensionOID.DELTA_CRL_INDICATOR)
-        return False  # a delta CRL alone says nothing about certificates it does not list
-    except x509.ExtensionNotFound:
-        pass
-    try:
-        idp = crl.extensions.get_extension_for_class(x509.IssuingDistributionPoint).value
-    except x509.ExtensionNotFound:
-        return True
-    if idp.only_contains_ca_certs or idp.only_contains_attribute_certs or idp.only_some_reasons:
-        return False
-    if idp.full_name:
-        # A partitioned CRL only covers certificates pointing at the same distribution point.
-        try:
-            points = certificate.extensions.get_extension_for_class(
-                x509.CRLDistributionPoints
-            ).value
-        except x509.ExtensionNotFound:
-            return False
-        names = {name for point in points if point.full_name for name in point.full_name}
-        return bool(names.intersection(idp.full_name))
-    return True
-
-
 class CrlRevocationChecker(RevocationChecker):
-    """Looks the certificate up in the freshest valid CRL of its issuer.
+    """Revocation by the issuer's CRLs, decided by pyhanko-certvalidator (RFC 5280 §6.3).
 
-    A CRL counts only when its issuer DN equals the certificate's issuer, its signature verifies
-    with the issuer's key, and ``thisUpdate <= at < nextUpdate``. A stale or missing CRL gives
-    ``unknown`` (never ``good``).
+    Reads every configured source (the transport is Machi's: files or HTTP, cached), gives
+    the CRLs of the certificate's issuer to the library in ``hard-fail`` mode and maps its
+    verdict: revoked, good, or — for a missing, stale, out-of-scope or wrongly signed CRL —
+    ``unknown`` (never ``good``). The freshest CRL the library could rely on is the evidence.
     """
 
     name = "crl"
@@ -196,38 +175,36 @@ class CrlRevocationChecker(RevocationChecker):
         if not sources:
             return self.unknown("no CRL source configured")
         problems: list[str] = []
-        best: tuple[x509.CertificateRevocationList, bytes, str] | None = None
+        loaded: list[tuple[x509.CertificateRevocationList, bytes, str]] = []
         issuer_der = issuer.subject.public_bytes()
         for source in sources:
             try:
-                data = read_crl_source(source)
-                crl = parse_crl(data)
+                crl = parse_crl(read_crl_source(source))
             except (OSError, ValueError) as exc:
                 problems.append(f"{source}: {exc}")
                 continue
-            if crl.issuer.public_bytes() != issuer_der:
-                continue
-            if not crl.is_signature_valid(issuer.public_key()):  # type: ignore[arg-type]
-                problems.append(f"{source}: CRL signature does not verify")
-                continue
-            next_update = crl.next_update_utc
-            if crl.last_update_utc > at + CLOCK_SKEW or next_update is None or next_update <= at:
-                problems.append(
-                    f"{source}: CRL not current at {at.isoformat()} "
-                    f"(thisUpdate {crl.last_update_utc.isoformat()}, "
-                    f"nextUpdate {next_update.isoformat() if next_update else 'none'})"
-                )
-                continue
-            if not _crl_covers(crl, certificate):
-                continue
-            if best is None or crl.last_update_utc > best[0].last_update_utc:
-                best = (crl, data, source)
-        if best is None:
+            if crl.issuer.public_bytes() == issuer_der:  # other CAs' CRLs are not for us
+                loaded.append((crl, crl.public_bytes(Encoding.DER), source))
+        if not loaded:
             return self.unknown("; ".join(problems) or "no CRL of this issuer")
-        crl, data, source = best
-        der = (
-            data if not data.lstrip().startswith(b"-----BEGIN") else crl.public_bytes(Encoding.DER)
-        )
+        revoked: RevokedError | None = None
+        try:
+            certpath.validate_path(
+                certificate,
+                trust_roots=[issuer],
+                at=at,
+                crls=[der for _crl, der, _source in loaded],
+                revocation_mode="hard-fail",
+                time_tolerance=CLOCK_SKEW,
+            )
+        except RevokedError as exc:
+            revoked = exc
+        except (PathError, PathValidationError, ValueError) as exc:
+            return self.unknown("; ".join([*problems, f"CRL: {exc}"]))
+        best = self._evidence(loaded, issuer, at)
+        if best is None:  # the library relied on a CRL we cannot name: do not claim one
+            return self.unknown("no current CRL of this issuer to record")
+        crl, der, source = best
         good = RevocationStatus(
             state="good",
             method=self.name,
@@ -237,13 +214,35 @@ class CrlRevocationChecker(RevocationChecker):
             evidence_sha256=hashlib.sha256(der).hexdigest(),
             evidence=der if len(der) <= EVIDENCE_INLINE_MAX_BYTES else b"",
         )
-        entry = crl.get_revoked_certificate_by_serial_number(certificate.serial_number)
-        if entry is None or entry.revocation_date_utc > at:
+        if revoked is None:
             return good
+        entry = crl.get_revoked_certificate_by_serial_number(certificate.serial_number)
         reason = ""
-        with contextlib.suppress(x509.ExtensionNotFound):
-            reason = entry.extensions.get_extension_for_class(x509.CRLReason).value.reason.value
-        return replace(good, state="revoked", revoked_at=entry.revocation_date_utc, reason=reason)
+        revoked_at = None
+        if entry is not None:
+            revoked_at = entry.revocation_date_utc
+            with contextlib.suppress(x509.ExtensionNotFound):
+                reason = entry.extensions.get_extension_for_class(x509.CRLReason).value.reason.value
+        return replace(
+            good, state="revoked", revoked_at=revoked_at, reason=reason, detail=str(revoked)
+        )
+
+    @staticmethod
+    def _evidence(
+        loaded: list[tuple[x509.CertificateRevocationList, bytes, str]],
+        issuer: x509.Certificate,
+        at: datetime,
+    ) -> tuple[x509.CertificateRevocationList, bytes, str] | None:
+        """The freshest of the issuer's CRLs that is signed by it and current at ``at``."""
+        current = [
+            item
+            for item in loaded
+            if item[0].is_signature_valid(issuer.public_key())  # type: ignore[arg-type]
+            and item[0].last_update_utc <= at + CLOCK_SKEW
+            and item[0].next_update_utc is not None
+            and item[0].next_update_utc > at
+        ]
+        return max(current, key=lambda item: item[0].last_update_utc, default=None)
 
 
 # --- OCSP plugin base -------------------------------------------------------------------------
@@ -398,20 +397,25 @@ def _signature_valid(
 
 # --- Registry ---------------------------------------------------------------------------------
 
-_registered: list[RevocationChecker] = []
+#: Checkers added by code (an OCSP adapter, a test), by name, besides the configured ones.
+revocation_checker_registry: Registry[RevocationChecker] = Registry(
+    "identity.revocation_checkers",
+    description="Card certificate revocation checkers (CRL built in; OCSP plugin base)",
+)
 
 
 def register_revocation_checker(checker: RevocationChecker) -> RevocationChecker:
-    """Add ``checker`` to the ones consulted (in addition to the configured ones)."""
-    if checker not in _registered:
-        _registered.append(checker)
-    return checker
+    """Add ``checker`` to the ones consulted (a thin wrapper over the registry, by its name)."""
+    return revocation_checker_registry.register(
+        checker.name, checker, order=checker.priority, replace=True
+    )
 
 
 def unregister_revocation_checker(checker: RevocationChecker) -> None:
     """Remove a checker added with :func:`register_revocation_checker`."""
-    if checker in _registered:
-        _registered.remove(checker)
+    registry = revocation_checker_registry
+    if checker.name in registry and registry.get(checker.name) is checker:
+        registry.unregister(checker.name)
 
 
 def revocation_checkers() -> list[RevocationChecker]:
@@ -420,7 +424,7 @@ def revocation_checkers() -> list[RevocationChecker]:
     for path in settings.MACHI_CARD_REVOCATION_CHECKERS:
         checker_class = import_string(path)
         configured.append(checker_class())
-    return sorted([*configured, *_registered], key=lambda checker: checker.priority)
+    return sorted([*configured, *revocation_checker_registry], key=lambda checker: checker.priority)
 
 
 def check_revocation(

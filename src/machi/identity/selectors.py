@@ -5,9 +5,17 @@ from __future__ import annotations
 import unicodedata
 
 from django.db.models import QuerySet
+from django.utils import timezone
 
 from machi.core.models import User
-from machi.identity.models import CardLink, CertificateEvidence, Passkey, ResidentProfile
+from machi.identity.models import (
+    CardLink,
+    CardLoginChallenge,
+    CertificateEvidence,
+    Passkey,
+    ResidentProfile,
+    SigningHandoff,
+)
 
 
 def normalize_email(email: str) -> str:
@@ -54,3 +62,15 @@ def passkey_list(*, user: User) -> QuerySet[Passkey]:
 def passkey_find(*, credential_id: str) -> Passkey | None:
     """The passkey with this credential id (unpadded base64url), with its account."""
     return Passkey.objects.select_related("user").filter(credential_id=credential_id).first()
+
+
+def handoff_get(*, handoff_id: int) -> SigningHandoff | None:
+    """A smartphone signing hand-off by id (the browser keeps the id in its session)."""
+    return SigningHandoff.objects.filter(pk=handoff_id).first()
+
+
+def card_challenge_open(*, nonce: str, purpose: str) -> CardLoginChallenge | None:
+    """The unused, unexpired card challenge ``nonce`` (to keep it while a hand-off is pending)."""
+    return CardLoginChallenge.objects.filter(
+        nonce=nonce, purpose=purpose, consumed_at__isnull=True, expires_at__gt=timezone.now()
+    ).first()

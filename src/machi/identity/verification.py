@@ -1,9 +1,11 @@
 """Verification of My Number card (JPKI) signatures: the code production relies on.
 
-:func:`verify_card_signature` does what a 署名検証者 must (reference §1): check the signature
-with the library primitive, that the leaf is an RSA-2048+ end-entity certificate for the right
-purpose and policy, issued directly by a pinned trust anchor, valid at the time, and not
-revoked according to current revocation information (fail closed). Trust anchors and CRL
+:func:`verify_card_signature` does what a 署名検証者 must (reference §1): the certification
+path (issued directly by a pinned trust anchor, valid at the time) is validated by
+pyhanko-certvalidator (:mod:`machi.identity.certpath`), revocation by the revocation checkers
+(the CRL one on pyhanko-certvalidator too; fail closed), and only the JPKI-specific checks are
+Machi's own: an RSA-2048+ end-entity key, the key usage and policy OIDs of the purpose, the
+基本4情報 in the subjectAltName, and the signature itself. Trust anchors and CRL
 sources come from settings, read at call time.
 """
 
@@ -27,9 +29,16 @@ from django.core.exceptions import ImproperlyConfigured
 from django.utils import timezone
 from django.utils.functional import Promise
 from django.utils.translation import gettext_lazy as _
+from pyhanko_certvalidator.errors import (
+    ExpiredError,
+    NotYetValidError,
+    PathBuildingError,
+    PathError,
+    PathValidationError,
+)
 
 from machi.core.exceptions import InvalidInput
-from machi.identity import jpki
+from machi.identity import certpath, jpki
 from machi.identity.revocation import RevocationStatus, check_revocation
 
 logger = logging.getLogger(__name__)
@@ -214,20 +223,36 @@ def certificate_fingerprint(certificate: x509.Certificate) -> str:
 # --- Checks -------------------------------------------------------------------------------------
 
 
-def _issuing_anchor(certificate: x509.Certificate) -> x509.Certificate:
-    """The trust anchor that issued ``certificate`` directly (JPKI is a one-tier hierarchy)."""
-    issuer_der = certificate.issuer.public_bytes()
-    for anchor in trust_anchors():
-        if anchor.subject.public_bytes() != issuer_der:
-            continue
-        try:
-            certificate.verify_directly_issued_by(anchor)
-        except (ValueError, TypeError, InvalidSignature):
-            continue
-        return anchor
-    raise CardVerificationError(
-        "untrusted", detail=f"no trust anchor issued {certificate.issuer.rfc4514_string()}"
-    )
+def _validated_anchor(certificate: x509.Certificate, at: datetime) -> x509.Certificate:
+    """The trust anchor of ``certificate``'s validated path at ``at`` (pyhanko-certvalidator).
+
+    The library checks the path to a configured anchor (signatures, names, basic constraints,
+    critical extensions) and every validity period; revocation is checked afterwards by the
+    revocation checkers. JPKI is a one-tier hierarchy: a path longer than anchor → leaf is
+    refused.
+    """
+    anchors = trust_anchors()
+    try:
+        path = certpath.validate_path(certificate, trust_roots=anchors, at=at)
+    except ExpiredError as exc:
+        raise CardVerificationError(
+            "expired", detail=f"notAfter {certificate.not_valid_after_utc.isoformat()}: {exc}"
+        ) from exc
+    except NotYetValidError as exc:
+        raise CardVerificationError(
+            "not_yet_valid",
+            detail=f"notBefore {certificate.not_valid_before_utc.isoformat()}: {exc}",
+        ) from exc
+    except (PathBuildingError, PathValidationError) as exc:
+        raise CardVerificationError(
+            "untrusted", detail=f"{certificate.issuer.rfc4514_string()}: {exc}"
+        ) from exc
+    except PathError as exc:
+        raise CardVerificationError("untrusted", detail=str(exc)) from exc
+    anchor = certpath.path_anchor(path, anchors)
+    if anchor is None or path.pkix_len != 1:
+        raise CardVerificationError("untrusted", detail="not issued directly by a trust anchor")
+    return anchor
 
 
 def _check_purpose(certificate: x509.Certificate, purpose: Purpose) -> None:
@@ -277,17 +302,6 @@ def _check_extensions(certificate: x509.Certificate) -> None:
             )
 
 
-def _check_validity(certificate: x509.Certificate, at: datetime) -> None:
-    if at < certificate.not_valid_before_utc:
-        raise CardVerificationError(
-            "not_yet_valid", detail=f"notBefore {certificate.not_valid_before_utc.isoformat()}"
-        )
-    if at > certificate.not_valid_after_utc:
-        raise CardVerificationError(
-            "expired", detail=f"notAfter {certificate.not_valid_after_utc.isoformat()}"
-        )
-
-
 def _check_signature(public_key: rsa.RSAPublicKey, data: bytes, signature: bytes) -> None:
     try:
         public_key.verify(signature, data, padding.PKCS1v15(), hashes.SHA256())
@@ -317,10 +331,9 @@ def verify_card_signature(
         raise CardVerificationError("malformed", detail=f"public key: {exc}") from exc
     if not isinstance(public_key, rsa.RSAPublicKey) or public_key.key_size < MIN_RSA_BITS:
         raise CardVerificationError("untrusted", detail="leaf key is not RSA-2048 or larger")
-    anchor = _issuing_anchor(certificate)
+    anchor = _validated_anchor(certificate, when)
     _check_extensions(certificate)
     _check_purpose(certificate, purpose)
-    _check_validity(certificate, when)
     _check_signature(public_key, data, signature)
 
     items: jpki.BasicFourItems | None = None

@@ -1,14 +1,15 @@
 """Resident account pages: sign-up, e-mail verification, sign-in (password or card), account.
 
 Thin: parse, call a service, render. Mounted by the project at ``/account/`` (namespace
-``identity``). Card steps are the simulator's UX: the page shows a challenge, the resident
-signs it with ``python -m machi card login`` and pastes signature and certificate (no JS).
+``identity``). Card steps offer every signing client (:mod:`machi.identity.signing_clients`: demo card,
+smartphone hand-off, the pasted signature for experts); none needs JavaScript.
 Passkeys (WebAuthn, with a page script) are in :mod:`machi.identity.passkey_views`.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
+from dataclasses import dataclass
 from functools import wraps
 from typing import Any, Final
 from urllib.parse import urlencode
@@ -20,6 +21,7 @@ from django.core.exceptions import PermissionDenied
 from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
 from django.shortcuts import redirect, render
 from django.urls import reverse
+from django.utils.functional import Promise
 from django.utils.http import url_has_allowed_host_and_scheme
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
@@ -37,8 +39,15 @@ from machi.identity.forms import (
     SignInForm,
     SignUpForm,
 )
-from machi.identity.models import ChallengePurpose
+from machi.identity.models import CardLoginChallenge, ChallengePurpose
 from machi.identity.passkeys import passkey_page_context
+from machi.identity.signing_clients import (
+    CardSignatureResult,
+    SigningTask,
+    chosen_client,
+    signing_panels,
+    signing_receive,
+)
 
 ViewFunc = Callable[..., HttpResponse]
 
@@ -85,11 +94,18 @@ def _login_rate(group: str, request: HttpRequest) -> str:
     return str(settings.LOGIN_RATE_LIMIT)
 
 
+def _form_error(form: AccessibleForm, message: str | Promise) -> None:
+    """A page-level error, also on the unbound card form (a client other than paste posted)."""
+    if not hasattr(form, "cleaned_data"):
+        form.cleaned_data = {}  # add_error() expects a cleaned form; nothing was cleaned
+    form.add_error(None, str(message))
+
+
 def _show_service_error(form: AccessibleForm, exc: ApplicationError) -> None:
     if exc.field_errors:
         form.add_field_errors(exc.field_errors)
     else:
-        form.add_error(None, str(exc.message))
+        _form_error(form, exc.message)
 
 
 # --- Sign-up and e-mail verification --------------------------------------------------------------
@@ -226,42 +242,123 @@ def sign_in(request: HttpRequest) -> HttpResponse:
     )
 
 
+def _pasted(request: HttpRequest) -> bool:
+    """True when the expert paste form was used (also for clients that post no choice)."""
+    return chosen_client(request) == "paste"
+
+
+def _card_task(challenge: CardLoginChallenge, *, user: User | None) -> SigningTask:
+    """The card step of sign-in or linking: sign the challenge text with the 利用者証明用 key."""
+    linking = challenge.purpose == ChallengePurpose.LINK
+    return SigningTask(
+        purpose="auth",
+        data=challenge.message.encode("utf-8"),
+        target_type="identity.card_link" if linking else "identity.card_login",
+        target_id=challenge.nonce,
+        action_label=gettext_lazy("登録する") if linking else gettext_lazy("サインインする"),
+        user=user,
+    )
+
+
+@dataclass
+class _CardStep:
+    """What the card step of a page got: a signature to verify, or the challenge to keep."""
+
+    signature: CardSignatureResult | None = None
+    challenge: CardLoginChallenge | None = None
+
+
+def _card_step(
+    request: HttpRequest, form: CardSignatureForm, *, purpose: str, user: User | None
+) -> _CardStep:
+    """Obtain the card signature of a posted card step from the chosen signing client.
+
+    Errors go onto ``form``. While a smartphone hand-off is pending the same challenge is
+    kept (the phone signs its text); otherwise the page shows a fresh one.
+    """
+    nonce = request.POST.get("nonce", "")
+    if not nonce_issued_here(request, nonce):
+        _form_error(form, CHALLENGE_NOT_FOUND)
+        return _CardStep()
+    if _pasted(request):
+        if not form.is_valid():
+            return _CardStep()
+        try:
+            signature = services.decode_signature(form.cleaned_data["signature"])
+        except ApplicationError as exc:
+            _show_service_error(form, exc)
+            return _CardStep()
+        return _CardStep(
+            CardSignatureResult(signature, form.cleaned_data["certificate"], "paste"),
+        )
+    challenge = selectors.card_challenge_open(nonce=nonce, purpose=purpose)
+    if challenge is None:
+        _form_error(form, CHALLENGE_NOT_FOUND)
+        return _CardStep()
+    try:
+        obtained = signing_receive(request, _card_task(challenge, user=user))
+    except ApplicationError as exc:
+        _show_service_error(form, exc)
+        keep = exc.code == "handoff_pending"
+        return _CardStep(challenge=challenge if keep else None)
+    return _CardStep(obtained, challenge if obtained is None else None)
+
+
+def _card_page_context(
+    request: HttpRequest, challenge: CardLoginChallenge | None, *, purpose: str, user: User | None
+) -> dict[str, Any]:
+    """The challenge (fresh unless kept) and the signing panels for it."""
+    if challenge is None:
+        challenge = services.card_login_challenge_issue(purpose=purpose, user=user)
+        remember_nonce(request, challenge)
+    return {
+        "challenge": challenge,
+        "signing_panels": signing_panels(request, _card_task(challenge, user=user)),
+        "signing_client": chosen_client(request),
+    }
+
+
 @require_http_methods(["GET", "POST"])
 # GET counts too: each page view stores a challenge.
 @ratelimit(key="ip", rate=_login_rate, method=["GET", "POST"], block=True)
 def card_sign_in(request: HttpRequest) -> HttpResponse:
-    """Sign in with the card: sign the shown challenge with the 利用者証明用 certificate."""
-    form = CardSignatureForm(request.POST or None)
+    """Sign in with the card: sign the challenge with the 利用者証明用 certificate.
+
+    The signature comes from a signing client (demo card, smartphone, pasted); whichever it
+    is, :func:`services.card_login_verify` verifies it.
+    """
+    form = CardSignatureForm(
+        request.POST if request.method == "POST" and _pasted(request) else None
+    )
     status = 200
+    kept: CardLoginChallenge | None = None
     if request.method == "POST":
         status = 400
-        if form.is_valid():
-            data = form.cleaned_data
-            nonce = request.POST.get("nonce", "")
-            if not nonce_issued_here(request, nonce):
-                form.add_error(None, CHALLENGE_NOT_FOUND)
+        step = _card_step(request, form, purpose=ChallengePurpose.LOGIN, user=None)
+        kept = step.challenge
+        if step.signature is not None:
+            try:
+                user = services.card_login_verify(
+                    nonce=request.POST.get("nonce", ""),
+                    signature_b64=step.signature.signature_b64,
+                    certificate_pem=step.signature.certificate_pem,
+                )
+            except ApplicationError as exc:
+                _show_service_error(form, exc)
             else:
-                try:
-                    user = services.card_login_verify(
-                        nonce=nonce,
-                        signature_b64=data["signature"],
-                        certificate_pem=data["certificate"],
-                    )
-                except ApplicationError as exc:
-                    _show_service_error(form, exc)
-                else:
-                    sign_in_with_card(request, user)
-                    return HttpResponseRedirect(_safe_next(request))
-    # Every rendering gets a fresh challenge: a refused attempt has used up the old one.
-    challenge = services.card_login_challenge_issue(purpose=ChallengePurpose.LOGIN)
-    remember_nonce(request, challenge)
+                sign_in_with_card(request, user)
+                return HttpResponseRedirect(_safe_next(request))
+        elif kept is not None and not form.errors:
+            status = 200  # a hand-off was started: show its QR code
+    # Otherwise a fresh challenge: a refused attempt has used up the old one.
     return render(
         request,
         "identity/card_sign_in.html",
         {
             "form": form,
-            "challenge": challenge,
+            "signing_form": form,
             "next": request.GET.get("next", request.POST.get("next", "")),
+            **_card_page_context(request, kept, purpose=ChallengePurpose.LOGIN, user=None),
         },
         status=status,
     )
@@ -281,21 +378,25 @@ def sign_out(request: HttpRequest) -> HttpResponse:
 
 
 def _account_page(
-    request: HttpRequest, form: CardSignatureForm | None = None, *, status: int = 200
+    request: HttpRequest,
+    form: CardSignatureForm | None = None,
+    *,
+    status: int = 200,
+    challenge: CardLoginChallenge | None = None,
 ) -> HttpResponse:
     user = _resident(request)
-    challenge = services.card_login_challenge_issue(purpose=ChallengePurpose.LINK, user=user)
-    remember_nonce(request, challenge)
+    form = form or CardSignatureForm()
     return render(
         request,
         "identity/account.html",
         {
             "links": selectors.card_link_list(user=user),
-            "form": form or CardSignatureForm(),
-            "challenge": challenge,
+            "form": form,
+            "signing_form": form,
             "passkeys": selectors.passkey_list(user=user),
             "passkey": passkey_page_context(request),
             "email_verified": selectors.resident_email_verified(user=user),
+            **_card_page_context(request, challenge, purpose=ChallengePurpose.LINK, user=user),
         },
         status=status,
     )
@@ -312,30 +413,27 @@ def account(request: HttpRequest) -> HttpResponse:
 @resident_required
 @ratelimit(key="user", rate=_login_rate, method="POST", block=True)
 def card_link(request: HttpRequest) -> HttpResponse:
-    """Link a card by signing the account page's challenge."""
+    """Link a card by signing the account page's challenge (with any signing client)."""
     user = _resident(request)
-    form = CardSignatureForm(request.POST)
-    if form.is_valid():
-        data = form.cleaned_data
-        nonce = request.POST.get("nonce", "")
-        if not nonce_issued_here(request, nonce):
-            form.add_error(None, CHALLENGE_NOT_FOUND)
+    form = CardSignatureForm(request.POST if _pasted(request) else None)
+    step = _card_step(request, form, purpose=ChallengePurpose.LINK, user=user)
+    if step.signature is not None:
+        try:
+            services.card_link(
+                user=user,
+                nonce=request.POST.get("nonce", ""),
+                signature_b64=step.signature.signature_b64,
+                certificate_pem=step.signature.certificate_pem,
+            )
+        except ApplicationError as exc:
+            _show_service_error(form, exc)
         else:
-            try:
-                services.card_link(
-                    user=user,
-                    nonce=nonce,
-                    signature_b64=data["signature"],
-                    certificate_pem=data["certificate"],
-                )
-            except ApplicationError as exc:
-                _show_service_error(form, exc)
-            else:
-                messages.success(
-                    request, _("カードを登録しました。次回からカードでサインインできます。")
-                )
-                return redirect("identity:account")
-    return _account_page(request, form, status=400)
+            messages.success(
+                request, _("カードを登録しました。次回からカードでサインインできます。")
+            )
+            return redirect("identity:account")
+    waiting = step.challenge is not None and not form.errors
+    return _account_page(request, form, status=200 if waiting else 400, challenge=step.challenge)
 
 
 @require_POST

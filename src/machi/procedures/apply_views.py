@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import base64
 import secrets
 from typing import Any
 
@@ -17,6 +16,12 @@ from django.views.decorators.http import require_GET, require_http_methods, requ
 from machi.core.exceptions import ApplicationError, InvalidInput, NotFound
 from machi.core.models import User
 from machi.files.exceptions import UnsafeFile
+from machi.identity.signing_clients import (
+    SigningTask,
+    chosen_client,
+    signing_panels,
+    signing_receive,
+)
 from machi.procedures import selectors, services
 from machi.procedures.formengine import (
     ErrorItem,
@@ -65,16 +70,24 @@ def _language() -> str:
 
 @require_POST
 def start(request: HttpRequest, code: str, slug: str) -> HttpResponse:
-    """Start a draft for a procedure and go to its first step."""
+    """Open the resident's draft of this procedure, or start one, and go to its step."""
     try:
         procedure = selectors.procedure_get_public(municipality_code=code, slug=slug)
-        started = services.application_start(
-            procedure=procedure, applicant=_user(request), language=_language()
+        started, resumed = services.application_start_or_resume(
+            procedure=procedure,
+            applicant=_user(request),
+            session_ids=_session_ids(request),
+            language=_language(),
         )
     except ApplicationError as exc:
         messages.error(request, str(exc.message))
         return redirect("procedures:detail", code=code, slug=slug)
     application = started.application
+    if resumed:
+        messages.info(request, _("入力途中の下書きを開きました。続きから入力できます。"))
+        return redirect(
+            "procedures:step", application_id=application.pk, step=application.current_step
+        )
     _remember(request, application)
     if started.resume_token:
         # Shown once on the first step so the resident can come back to the draft later.
@@ -238,6 +251,21 @@ def _error_list(
     return error_items(definition, errors, language=language)
 
 
+def _signing_task(
+    request: HttpRequest, application: Application, cleaned: dict[str, Any]
+) -> SigningTask:
+    """The card signature the review step asks for: the exact canonical bytes of the answers."""
+    return SigningTask(
+        purpose="sign",
+        data=services.submission_signing_bytes(application, cleaned),
+        target_type="procedures.application",
+        target_id=str(application.pk),
+        action_label=_("申請する"),
+        municipality_code=application.municipality_id,
+        user=_user(request),
+    )
+
+
 @require_http_methods(["GET", "POST"])
 def review(request: HttpRequest, application_id: Any) -> HttpResponse:
     """Review everything before submitting; sign with the card where the procedure asks for it."""
@@ -253,11 +281,9 @@ def review(request: HttpRequest, application_id: Any) -> HttpResponse:
     )
     language = _language()
     needs_card = application.procedure.assurance_level == AssuranceLevel.CARD_SIGNATURE
-    signing_b64 = ""
+    signing_task = None
     if not result.errors and needs_card:
-        signing_b64 = base64.b64encode(
-            services.submission_signing_bytes(application, result.cleaned)
-        ).decode("ascii")
+        signing_task = _signing_task(request, application, result.cleaned)
     status = 200
     form_errors: dict[str, list[str]] = {}
     if request.method == "POST":
@@ -265,14 +291,22 @@ def review(request: HttpRequest, application_id: Any) -> HttpResponse:
             status = 400
         else:
             signature = None
-            if needs_card:
-                signature = services.CardSignature(
-                    signature_b64=request.POST.get("signature", ""),
-                    certificate_pem=request.POST.get("certificate", ""),
-                )
-                if not signature.signature_b64.strip() or not signature.certificate_pem.strip():
-                    form_errors["signature"] = [_("署名と証明書を貼り付けてください。")]
-            if not form_errors:
+            waiting = False
+            if signing_task is not None:
+                # The chosen signing client only obtains the signature; application_submit
+                # verifies it (chain, validity, key usage, revocation) whatever the client.
+                try:
+                    obtained = signing_receive(request, signing_task)
+                except InvalidInput as exc:
+                    form_errors = {"signature": [str(exc.message)]}
+                else:
+                    waiting = obtained is None
+                    if obtained is not None:
+                        signature = services.CardSignature(
+                            signature_b64=obtained.signature_b64,
+                            certificate_pem=obtained.certificate_pem,
+                        )
+            if not form_errors and not waiting:
                 try:
                     submitted = services.application_submit(
                         application=application,
@@ -289,7 +323,7 @@ def review(request: HttpRequest, application_id: Any) -> HttpResponse:
                     return HttpResponseRedirect(
                         reverse("procedures:done", kwargs={"application_id": submitted.pk})
                     )
-            status = 400
+            status = 200 if waiting and not form_errors else 400
     payment_required = False
     if not result.errors:
         problems = services.submission_problems(application, result.cleaned)
@@ -313,7 +347,8 @@ def review(request: HttpRequest, application_id: Any) -> HttpResponse:
             "first_error_step": first_error_step,
             "needs_card": needs_card,
             "payment_required": payment_required,
-            "signing_b64": signing_b64,
+            "signing_panels": signing_panels(request, signing_task) if signing_task else [],
+            "signing_client": chosen_client(request),
             "form_errors": form_errors,
             "idempotency_key": secrets.token_urlsafe(16),
             "resume_token": request.session.get(f"resume:{application.pk}"),
@@ -404,6 +439,32 @@ def withdraw(request: HttpRequest, application_id: Any) -> HttpResponse:
             messages.success(request, _("申請を取り下げました。"))
         return redirect("procedures:my-application", application_id=application.pk)
     return render(request, "procedures/apply/withdraw_confirm.html", {"application": application})
+
+
+@require_http_methods(["GET", "POST"])
+def draft_delete(request: HttpRequest, application_id: Any) -> HttpResponse:
+    """Delete a draft the resident no longer wants, after a confirmation page."""
+    found = _application_or_404(request, application_id)
+    if isinstance(found, HttpResponse):
+        return found
+    application = found
+    if application.status != ApplicationStatus.DRAFT:
+        return redirect("procedures:my-application", application_id=application.pk)
+    if request.method == "POST":
+        procedure = application.procedure
+        try:
+            services.application_draft_delete(application=application, actor=_user(request))
+        except ApplicationError as exc:
+            messages.error(request, str(exc.message))
+            return redirect(
+                "procedures:step", application_id=application.pk, step=application.current_step
+            )
+        ids = [i for i in _session_ids(request) if i != str(application_id)]
+        request.session[services.SESSION_APPLICATIONS_KEY] = ids
+        request.session.pop(f"resume:{application_id}", None)
+        messages.success(request, _("下書きを削除しました。"))
+        return redirect("procedures:detail", code=procedure.municipality_id, slug=procedure.slug)
+    return render(request, "procedures/apply/draft_delete.html", {"application": application})
 
 
 @require_GET

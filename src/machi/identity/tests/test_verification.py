@@ -12,11 +12,13 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.x509 import ocsp
 
 from machi.core.exceptions import InvalidInput
+from machi.core.registry import all_registries
 from machi.identity.revocation import (
     OcspRevocationChecker,
     RevocationChecker,
     RevocationStatus,
     register_revocation_checker,
+    revocation_checker_registry,
     unregister_revocation_checker,
 )
 from machi.identity.verification import CardVerificationError, verify_card_signature
@@ -169,7 +171,8 @@ def test_expired_crl_means_revocation_unknown(card_settings, settings, tmp_path)
     settings.MACHI_CARD_CRL_SOURCES = [str(path)]
     error = refused(card=card_settings.good)
     assert error.code == "revocation_unknown"
-    assert "not current" in error.detail
+    # pyhanko-certvalidator's reason, passed on for the log
+    assert "CRL is not recent enough" in error.detail
 
 
 def test_crl_signed_by_someone_else_is_ignored(card_settings, settings):
@@ -178,7 +181,7 @@ def test_crl_signed_by_someone_else_is_ignored(card_settings, settings):
     settings.MACHI_CARD_CRL_SOURCES = [str(pki.rogue_authority.crl_path("sign"))]
     error = refused(card=pki.revoked)
     assert error.code == "revocation_unknown"
-    assert "signature does not verify" in error.detail
+    assert "CRL signature could not be verified" in error.detail
 
 
 def test_crl_fetched_over_http(card_settings, settings):
@@ -345,3 +348,37 @@ def test_ocsp_response_signed_by_another_key_is_not_trusted(card_settings, setti
     error = refused(card=pki.revoked)
     assert error.code == "revocation_unknown"
     assert "signature does not verify" in error.detail
+
+
+def test_revocation_checkers_are_a_registry(card_settings):
+    """Checkers live on the one Registry primitive; a test override is undone afterwards."""
+    checker = Recording("revoked")
+    with revocation_checker_registry.override(recording=checker):
+        assert refused(card=card_settings.good).code == "revoked"
+    assert checker.calls == [card_settings.good.sign_certificate.serial_number]
+    assert "recording" not in revocation_checker_registry
+    assert all_registries()["identity.revocation_checkers"] is revocation_checker_registry
+
+
+def test_crl_verdict_comes_from_pyhanko_certvalidator(card_settings, monkeypatch):
+    """The CRL checker hands the decision to the library: its RevokedError means revoked."""
+    from pyhanko_certvalidator.errors import RevokedError
+
+    from machi.identity import certpath
+
+    calls = []
+
+    def revoked_by_library(certificate, **kwargs):
+        mode = kwargs.get("revocation_mode", "soft-fail")
+        calls.append(mode)
+        if mode == "hard-fail":
+            exc = RevokedError.__new__(RevokedError)  # its constructor wants validator state
+            Exception.__init__(exc, "revoked (library)")
+            raise exc
+        return real(certificate, **kwargs)
+
+    real = certpath.validate_path
+    monkeypatch.setattr(certpath, "validate_path", revoked_by_library)
+    error = refused(card=card_settings.good)  # the good card: only the library says revoked
+    assert error.code == "revoked"
+    assert calls == ["soft-fail", "hard-fail"]

@@ -9,6 +9,7 @@
     python -m machi card revoke card.json [--reason affiliationChanged] [--only sign|auth]
     python -m machi card crl
     python -m machi card verify --certificate card.json --data form.txt --signature …
+    python -m machi card companion <QR code URL> [--card var/demo-card.json]   # the phone app
 
 Everything it makes is marked TEST ONLY and is trusted only outside production.
 """
@@ -22,10 +23,13 @@ from pathlib import Path
 from typing import Any
 
 from cryptography import x509
+from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
 from machi.identity import jpki
-from machi.identity.card_authority import (
+from machi.identity.verification import CardVerificationError, verify_card_signature
+from machi.testing_pki import companion
+from machi.testing_pki.cards import (
     DEFAULT_CRL_BASE_URL,
     JST,
     PURPOSES,
@@ -34,7 +38,6 @@ from machi.identity.card_authority import (
     CardFile,
     Purpose,
 )
-from machi.identity.verification import CardVerificationError, verify_card_signature
 
 REASONS = [flag.value for flag in x509.ReasonFlags if flag != x509.ReasonFlags.remove_from_crl]
 
@@ -111,6 +114,12 @@ class Command(BaseCommand):
         verify.add_argument("--signature", required=True, help="base64, or @file")
         verify.add_argument("--purpose", choices=PURPOSES, default="sign")
 
+        companion = sub.add_parser(
+            "companion", help="answer a smartphone signing request (the QR code's URL)"
+        )
+        companion.add_argument("url", help="the signing request URL shown as a QR code")
+        companion.add_argument("--card", type=Path, default=None, help="default var/demo-card.json")
+
     def handle(self, *args: Any, **options: Any) -> None:
         handler = getattr(self, f"_{options['subcommand']}")
         try:
@@ -159,6 +168,15 @@ class Command(BaseCommand):
         )
         for path in paths:
             self.stdout.write(str(path))
+
+    def _companion(self, options: dict[str, Any]) -> None:
+        card_path = options["card"] or Path(settings.VAR_DIR) / "demo-card.json"
+        try:
+            answer = companion.run(options["url"], card_path)
+        except companion.CompanionError as exc:
+            raise CommandError(f"the signing request was not answered: {exc}") from exc
+        self.stdout.write(self.style.SUCCESS(f"Signed and sent ({answer.get('status', '')})"))
+        self.stdout.write("Press 「確認する」 on the page to continue.")
 
     def _read_data(self, source: str) -> bytes:
         if source == "-":
