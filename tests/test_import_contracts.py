@@ -6,8 +6,9 @@ import tomllib
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
-# Lower this when an ignore line goes (never raise it): 28 on 2026-12-03 before the merges.
-MAX_MODEL_IMPORT_EXCEPTIONS = 12
+# Lower this when an ignore line goes (never raise it): 28 on 2026-12-03, 24 after the first
+# merges, 11 after the docpay branch.
+MAX_MODEL_IMPORT_EXCEPTIONS = 11
 
 
 def model_import_exceptions() -> dict[str, list[str]]:

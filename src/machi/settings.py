@@ -380,7 +380,7 @@ MACHI_WEBAUTHN_ORIGINS = env_list("MACHI_WEBAUTHN_ORIGINS")
 # The one public address of this installation (scheme, host, port; no trailing path), used
 # wherever a full URL is built: the verification URL and QR code on each document, links in
 # mails, payment return addresses. `make demo` sets it from HOST/PORT.
-MACHI_PUBLIC_BASE_URL = env_str("MACHI_PUBLIC_BASE_URL", "http://127.0.0.1:8000").rstrip("/")
+MACHI_PUBLIC_BASE_URL = env_str("MACHI_PUBLIC_BASE_URL", "http://localhost:8000").rstrip("/")
 
 # --- Documents (PAdES) -------------------------------------------------------------------------
 # Results issued as PDFs signed with the municipality's organisation certificate (PAdES B-LT) and

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import re
 import uuid
-from typing import Final
+from typing import TYPE_CHECKING, Final
 
 from django.db.models import QuerySet
 from django.utils.translation import gettext as _
@@ -14,8 +14,14 @@ from machi.core.models import Role, User
 from machi.core.selectors import visible_municipality_codes
 from machi.documents.defaults import DEFAULT_TEMPLATES, DefaultTemplate
 from machi.documents.models import DocumentKind, DocumentTemplate, IssuedDocument
-from machi.procedures.models import Application, Procedure
-from machi.procedures.selectors import application_get_for_applicant
+from machi.procedures.selectors import (
+    application_get,
+    application_get_for_applicant,
+    procedure_get_for_staff,
+)
+
+if TYPE_CHECKING:
+    from machi.procedures.selectors import Application, Procedure
 
 # Who may issue, revoke and download documents of a municipality (決裁 and administration).
 ISSUER_ROLES: Final = (Role.APPROVER, Role.MUNICIPALITY_ADMIN)
@@ -120,33 +126,17 @@ def application_get_for_staff(*, application_id: str | uuid.UUID, user: User) ->
     """An application of a municipality the staff member works for, or ``NotFound``."""
     try:
         wanted = uuid.UUID(str(application_id))
-    except ValueError as exc:
+        application = application_get(application_id=wanted)
+    except (ValueError, NotFound) as exc:
         raise NotFound(_("申請が見つかりません。"), code="application_not_found") from exc
-    application = (
-        Application.objects.select_related("municipality", "procedure", "form_version")
-        .filter(
-            pk=wanted, municipality_id__in=visible_municipality_codes(user, prefecture_wide=True)
-        )
-        .first()
-    )
-    if application is None:
+    if application.municipality_id not in visible_municipality_codes(user, prefecture_wide=True):
         raise NotFound(_("申請が見つかりません。"), code="application_not_found")
     return application
 
 
 def procedure_get_for_template_editor(*, procedure_id: int, user: User) -> Procedure:
     """A procedure of a municipality the staff member works for, or ``NotFound``."""
-    procedure = (
-        Procedure.objects.select_related("municipality")
-        .filter(
-            pk=procedure_id,
-            municipality_id__in=visible_municipality_codes(user, prefecture_wide=True),
-        )
-        .first()
-    )
-    if procedure is None:
-        raise NotFound(_("手続が見つかりません。"), code="procedure_not_found")
-    return procedure
+    return procedure_get_for_staff(user=user, procedure_id=procedure_id)
 
 
 def template_for(*, procedure: Procedure, kind: str) -> DocumentTemplate | DefaultTemplate:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 import pytest
 from django.template.loader import render_to_string
 
@@ -169,3 +171,25 @@ def test_return_reports_a_refused_submission(make_procedure, make_application, s
     assert outcome.submit_error == "手数料（900円）のお支払いが済んでいないため、申請できません。"
     draft.refresh_from_db()
     assert draft.status == ApplicationStatus.DRAFT
+
+
+def test_withdraw_confirmation_page_shows_the_refund(make_procedure, make_application, sandbox):
+    """The real page (procedures' template, payments' section): paid online → refunded."""
+    procedure = make_procedure(fee=300, timing=PaymentTiming.BEFORE_ISSUANCE)
+    application = make_application(procedure, status=ApplicationStatus.SUBMITTED)
+    _pay(application, sandbox)
+    from django.test import Client
+
+    client = Client()
+    session = client.session
+    session["machi_applications"] = [str(application.pk)]
+    session.save()
+    response = client.get(f"/my/applications/{application.pk}/withdraw/")
+    assert response.status_code == 200
+    html = response.content.decode()
+    (fee_panel,) = re.findall(
+        r'<section class="panel" aria-labelledby="withdraw-fee-heading">(.*?)</section>', html, re.S
+    )
+    assert _text(fee_panel) == (
+        "手数料 お支払い済みの手数料 600円 は、取り下げると自動で全額返金されます。"
+    )
