@@ -15,7 +15,7 @@ DEMO_ENV := MACHI_PUBLIC_BASE_URL=http://$(HOST):$(PORT) \
 	MACHI_DOCUMENTS_VERIFY_BASE_URL=http://$(HOST):$(PORT)
 
 .PHONY: demo test install install-dev lint typecheck importlint migrations-check pytest bench \
-	messages lock openapi clean
+	messages lock lock-check openapi clean
 
 $(VENV)/bin/python:
 	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "Machi needs Python 3.11 or newer")'
@@ -41,7 +41,7 @@ install-dev: $(VENV)/.installed-dev
 demo: install
 	$(DEMO_ENV) $(MANAGE) migrate --noinput
 	$(DEMO_ENV) $(MANAGE) collectstatic --noinput --verbosity 0
-	$(DEMO_ENV) $(MANAGE) load-demo
+	$(DEMO_ENV) $(MANAGE) load-demo --base-url http://$(HOST):$(PORT)
 	$(DEMO_ENV) $(VENV)/bin/gunicorn machi.wsgi:application --workers 2 --threads 4 \
 		--bind $(HOST):$(PORT) --backlog 2048 --access-logfile - --error-logfile -
 
@@ -54,6 +54,7 @@ lint: install-dev
 
 typecheck: install-dev
 	$(VENV)/bin/mypy src
+	$(VENV)/bin/mypy --config-file bench/mypy.ini bench/*.py
 
 importlint: install-dev
 	$(VENV)/bin/lint-imports
@@ -73,12 +74,20 @@ messages: install-dev
 	cd src/machi && ../../$(MANAGE) makemessages -l en -l ja_Easy --no-obsolete && ../../$(MANAGE) compilemessages
 
 ## make lock: regenerate requirements/*.txt (with hashes) after changing a pin in pyproject.toml
+## (versions already locked are kept where the pins allow; `make lock-check` fails on drift)
+UV_COMPILE := $(VENV)/bin/uv pip compile pyproject.toml --quiet --generate-hashes --universal \
+	--python-version 3.11 --custom-compile-command 'make lock'
 lock: install-dev
-	$(VENV)/bin/uv pip compile pyproject.toml --quiet --generate-hashes --universal \
-		--python-version 3.11 --custom-compile-command 'make lock' -o $(LOCK_RUNTIME)
-	$(VENV)/bin/uv pip compile pyproject.toml --quiet --extra dev --generate-hashes --universal \
-		--python-version 3.11 --custom-compile-command 'make lock' -o $(LOCK_DEV)
+	$(UV_COMPILE) -o $(LOCK_RUNTIME)
+	$(UV_COMPILE) --extra dev -o $(LOCK_DEV)
 	$(MAKE) install-dev
+
+lock-check: install-dev
+	@tmp=$$(mktemp -d) && cp $(LOCK_RUNTIME) $(LOCK_DEV) $$tmp/ && \
+	$(UV_COMPILE) -o $$tmp/runtime.txt && $(UV_COMPILE) --extra dev -o $$tmp/dev.txt && \
+	diff -u $(LOCK_RUNTIME) $$tmp/runtime.txt && diff -u $(LOCK_DEV) $$tmp/dev.txt && \
+	rm -rf $$tmp && echo "lock files match pyproject.toml" || \
+	{ echo "requirements/*.txt do not match pyproject.toml: run make lock" >&2; exit 1; }
 
 ## make openapi: regenerate docs/openapi.json from the API (a test fails when it has drifted)
 openapi: install-dev

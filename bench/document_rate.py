@@ -186,7 +186,7 @@ def raw_signing(pdf: bytes, municipality_code: str, seconds: float) -> dict[str,
     reports = validate_pdf(first, trust_roots=trust_roots)
     if not (len(reports) == 1 and reports[0].valid and reports[0].timestamp_ok):
         raise RuntimeError(f"the raw pyHanko signature does not verify: {reports}")
-    durations = []
+    durations: list[float] = []
     deadline = time.perf_counter() + seconds
     while not durations or time.perf_counter() < deadline:
         begin = time.perf_counter()

@@ -10,8 +10,12 @@ through pgbench (for writes: the captured SQL with fresh values per transaction)
 time-stamped documents in-process for 30 s and compare with pyHanko alone
 (``bench/document_rate.py``) → write the report, with each goal of the issue judged met or not.
 
-Add a benchmark by appending to ``SCENARIOS``. Knobs: ``python bench/run.py --help``;
-``--quick`` for a short developer run (100,000 cases, 5 s runs; about 3 minutes).
+Modules: ``scenarios`` (``SCENARIOS`` and the results), ``capture`` (pgbench scripts for writes),
+``server`` (gunicorn, requests, sign-in), ``measure`` (SQL capture, EXPLAIN, wrk), ``pgbench``,
+``report`` (machine facts, docs/benchmarks.md), ``common`` (paths, helpers, run profiles); this
+file runs the steps. Add a benchmark by appending to ``SCENARIOS`` in ``scenarios.py``.
+Knobs: ``python bench/run.py --help``; ``--quick`` for a short developer run (100,000 cases, 5 s
+runs; about 3 minutes).
 Artifacts of the last run (pgbench scripts, raw tool output, gunicorn log) go to bench/out/.
 """
 
@@ -58,7 +62,7 @@ from measure import (
     run_wrk,
     sample_request,
 )
-from pgbench import run_pgbench
+from pgbench import measure_db
 from report import load_average, machine_facts, ms, render_report
 from scenarios import SCENARIOS, ScenarioResult
 from server import Server, sign_in
@@ -246,40 +250,6 @@ def queue_timings(username: str) -> list[dict[str, Any]]:
     ]
 
 
-def measure_db(args: argparse.Namespace, pg_env: dict[str, str], result: ScenarioResult) -> None:
-    """Run the scenario's SQL through pgbench (gunicorn is stopped)."""
-    scenario = result.scenario
-    scripts = []
-    for index, capture in enumerate(result.captures):
-        suffix = f"-{index + 1}" if len(result.captures) > 1 else ""
-        script = OUT_DIR / f"{scenario.name}{suffix}.sql"
-        script.write_text(capture.script, encoding="utf-8")
-        scripts.append(script)
-    created_before = count_rows(scenario.created_sql) if scenario.created_sql else 0
-    log(f"{scenario.name}: pgbench warm-up + run")
-    warmup = run_pgbench(args, pg_env, scripts, args.warmup, scenario.name)
-    result.db = run_pgbench(args, pg_env, scripts, args.duration, scenario.name)
-    result.db_transactions = warmup.transactions + result.db.transactions
-    log(f"{scenario.name}: {result.db.tps:,.0f} tps")
-    if scenario.created_sql:
-        created = count_rows(scenario.created_sql) - created_before
-        result.notes.append(
-            f"pgbench: {result.db_transactions:,} transactions (warm-up included) created "
-            f"{created:,} rows."
-        )
-        if created < result.db_transactions:
-            raise BenchError(
-                f"{scenario.name}: pgbench created {created} rows in "
-                f"{result.db_transactions} transactions: the script does not do the work"
-            )
-    if scenario.invariant_sql:
-        left = count_rows(scenario.invariant_sql)
-        if left:
-            raise BenchError(f"{scenario.name}: invariant check counted {left}, expected 0")
-        if scenario.invariant_note:
-            result.notes.append(scenario.invariant_note)
-
-
 def main() -> int:
     args = parse_args()
     started = dt.datetime.now().astimezone()
@@ -296,6 +266,7 @@ def main() -> int:
         "MACHI_PRODUCTION": "1",
         "MACHI_SSL_REDIRECT": "0",
         "MACHI_SECRET_KEY": secrets.token_urlsafe(50),
+        "MACHI_AUDIT_KEY": secrets.token_urlsafe(50),
         "MACHI_ALLOWED_HOSTS": HOST,
         "MACHI_LOG_LEVEL": "WARNING",
         "MACHI_STATIC_ROOT": str(OUT_DIR / "static"),

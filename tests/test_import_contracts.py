@@ -6,8 +6,8 @@ import tomllib
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
-# Lower this when an ignore line goes (never raise it): the count on 2026-12-03 was 28.
-MAX_MODEL_IMPORT_EXCEPTIONS = 28
+# Lower this when an ignore line goes (never raise it): 28 on 2026-12-03, 24 after the first merges.
+MAX_MODEL_IMPORT_EXCEPTIONS = 24
 
 
 def model_import_exceptions() -> dict[str, list[str]]:

@@ -12,7 +12,7 @@ import sys
 
 def main() -> None:
     os.environ.setdefault("DJANGO_SETTINGS_MODULE", "machi.settings")
-    from machi.core.var_dir import prepare_var_dir
+    from machi.var_dir import prepare_var_dir
 
     prepare_var_dir()  # owner-only var/ before the settings read it (they write nothing)
     from django.core.management import execute_from_command_line

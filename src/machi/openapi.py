@@ -5,9 +5,10 @@ renders has one shape (``{"error": {"code", "message", "fields"}}``, see :mod:`m
 :mod:`machi.core.exceptions`), and which errors an operation can return follows from what the
 operation is: this module adds them centrally, so no app's ``api.py`` lists them by hand.
 
-- 401 / 403: the operation needs a credential (its ``auth``): not signed in, or no role.
-- 403 / 409: a write (POST, PUT, PATCH, DELETE): CSRF token missing on a session write, a rule
-  refuses the user, or the record exists already or changed meanwhile.
+- 401: the operation has an ``auth``: the credential is missing or refused (a bad API token).
+- 403: staff operations check roles; and every write (POST, PUT, PATCH, DELETE) can be
+  refused: the CSRF token of a session write is missing, or a rule refuses the caller.
+- 409: a write whose record exists already or changed meanwhile.
 - 404: a record named in the path (or, see :data:`EXTRA_ERRORS`, in the body) is not there or
   not the caller's (never told apart).
 - 413: the request has a body, and bodies are capped.
@@ -37,6 +38,8 @@ from ninja.responses import NinjaJSONEncoder
 
 ERROR_SCHEMA: Final = "Error"
 WRITE_METHODS: Final = frozenset({"POST", "PUT", "PATCH", "DELETE"})
+#: Auth classes whose operations check a role too (403 on reads as well).
+ROLE_CHECKED_AUTH: Final = frozenset({"StaffSessionAuth"})
 HTTP_METHODS: Final = frozenset({"get", "put", "post", "delete", "options", "head", "patch"})
 
 #: What each error status means in this API (the ``code`` values it carries).
@@ -56,10 +59,8 @@ ERROR_DESCRIPTIONS: Final[dict[int, str]] = {
 #: Errors an operation returns that its shape does not show ("METHOD /path": statuses).
 EXTRA_ERRORS: Final[dict[str, frozenset[int]]] = {
     # The body names a municipality and a procedure; an unknown or unpublished one is a 404.
-    "POST /api/v1/applications": frozenset({404}),
+    "POST /api/v1/applications": frozenset({404, 429}),
     "POST /api/v1/applications/signing-data": frozenset({404}),
-    # A resident's own list: without a session there is nobody to list for.
-    "GET /api/v1/my/applications": frozenset({401}),
 }
 
 #: The error body, as :func:`machi.api.error_response` renders it.
@@ -98,7 +99,9 @@ def operation_error_statuses(operation: Operation) -> set[int]:
     statuses: set[int] = set()
     methods = {method.upper() for method in operation.methods}
     if operation.auth_callbacks:
-        statuses |= {401, 403}
+        statuses.add(401)
+    if {type(auth).__name__ for auth in operation.auth_callbacks} & ROLE_CHECKED_AUTH:
+        statuses.add(403)
     if methods & WRITE_METHODS:
         statuses |= {403, 409}
     if "{" in operation.path:

@@ -4,11 +4,13 @@ Every setting comes from an environment variable (``MACHI_*``) with an embedded 
 runs on one laptop: SQLite (WAL) in ``var/``, no broker, local file storage. Production sets the
 variables listed in ``.env.example`` and ``docs/deploy.md``, with ``MACHI_PRODUCTION=1``.
 Importing this module writes no files: ``var/`` is created (owner-only) by the entry points
-through ``machi.core.var_dir.prepare_var_dir``.
+through ``machi.var_dir.prepare_var_dir``.
 """
 
 from __future__ import annotations
 
+import hashlib
+import hmac
 import os
 from datetime import timedelta
 from pathlib import Path
@@ -17,7 +19,7 @@ import dj_database_url
 from django.core.exceptions import ImproperlyConfigured
 from django.utils.translation import gettext_lazy as _
 
-from machi.core.var_dir import development_secret_key, var_dir_path
+from machi.var_dir import development_secret_key, var_dir_path
 
 BASE_DIR = Path(__file__).resolve().parent
 PROJECT_DIR = BASE_DIR.parent.parent
@@ -191,6 +193,9 @@ AXES_VERBOSE = False
 MACHI_PROXY_COUNT = int(os.environ.get("MACHI_PROXY_COUNT", "0"))
 AXES_CLIENT_IP_CALLABLE = "machi.core.client_address.client_ip"
 RATELIMIT_IP_META_KEY = "machi.core.client_address.client_ip"
+# django-ninja's throttles (read once at start-up): without it they trust a client's whole
+# X-Forwarded-For header, so anyone could pose as a new address per request.
+NINJA_NUM_PROXIES = MACHI_PROXY_COUNT
 LOGIN_RATE_LIMIT = os.environ.get("MACHI_LOGIN_RATE_LIMIT", "30/m")
 # Lifetime of API tokens for kiosks and LINE mini-apps (POST /api/v1/tokens; machi.core.auth).
 MACHI_API_TOKEN_SECONDS = int(os.environ.get("MACHI_API_TOKEN_SECONDS", str(30 * 24 * 3600)))
@@ -322,6 +327,17 @@ LOGGING = {
 MACHI_PREFECTURE_CODE = os.environ.get("MACHI_PREFECTURE_CODE", "280003")
 # Audit chains per municipality (by worker process), so writers never queue on one chain head.
 MACHI_AUDIT_CHAIN_SHARDS = int(os.environ.get("MACHI_AUDIT_CHAIN_SHARDS", "8"))
+# Key of the audit log's HMAC chain: configuration, never in the database, so whoever can write
+# the database still cannot recompute the chain. Comma-separated: the first key links new
+# entries, older ones (kept after a rotation) still verify what they linked. Required in
+# production; elsewhere derived from SECRET_KEY (demo and tests).
+MACHI_AUDIT_KEY = env_str("MACHI_AUDIT_KEY")
+if not MACHI_AUDIT_KEY:
+    if PRODUCTION:
+        raise ImproperlyConfigured("MACHI_AUDIT_KEY must be set in production.")
+    MACHI_AUDIT_KEY = hmac.new(
+        SECRET_KEY.encode("utf-8"), b"machi.core.audit-chain", hashlib.sha256
+    ).hexdigest()
 MACHI_SITE_NAME = _("Machi スマート自治体プラットフォーム")
 
 # --- Identity (My Number card style) -----------------------------------------------------------
@@ -346,6 +362,13 @@ MACHI_CARD_REVOCATION_CHECKERS = env_list(
 MACHI_EMAIL_VERIFICATION_SECONDS = int(
     os.environ.get("MACHI_EMAIL_VERIFICATION_SECONDS", str(3 * 24 * 3600))
 )
+# Online applications: days an anonymous draft's resume link stays valid after its last save;
+# the largest JSON body the application API accepts; anonymous starts/submissions per address.
+MACHI_RESUME_LINK_DAYS = int(os.environ.get("MACHI_RESUME_LINK_DAYS", "30"))
+MACHI_APPLICATION_MAX_BODY_BYTES = int(
+    os.environ.get("MACHI_APPLICATION_MAX_BODY_BYTES", str(256 * 1024))
+)
+MACHI_APPLICATION_RATE_LIMIT = os.environ.get("MACHI_APPLICATION_RATE_LIMIT", "20/m")
 # Passkeys (WebAuthn). The relying party ID must be a host name: browsers refuse IP addresses,
 # so open the demo at http://localhost:8000/ (not 127.0.0.1) to use passkeys. Empty: the host
 # of each request (one of MACHI_ALLOWED_HOSTS) and that request's origin. Production sets both,
@@ -353,6 +376,11 @@ MACHI_EMAIL_VERIFICATION_SECONDS = int(
 MACHI_WEBAUTHN_RP_ID = env_str("MACHI_WEBAUTHN_RP_ID")
 MACHI_WEBAUTHN_RP_NAME = env_str("MACHI_WEBAUTHN_RP_NAME", "Machi")
 MACHI_WEBAUTHN_ORIGINS = env_list("MACHI_WEBAUTHN_ORIGINS")
+
+# The one public address of this installation (scheme, host, port; no trailing path), used
+# wherever a full URL is built: the verification URL and QR code on each document, links in
+# mails, payment return addresses. `make demo` sets it from HOST/PORT.
+MACHI_PUBLIC_BASE_URL = env_str("MACHI_PUBLIC_BASE_URL", "http://127.0.0.1:8000").rstrip("/")
 
 # --- Documents (PAdES) -------------------------------------------------------------------------
 # Results issued as PDFs signed with the municipality's organisation certificate (PAdES B-LT) and
@@ -368,10 +396,6 @@ MACHI_TSA_TIMEOUT_SECONDS = float(os.environ.get("MACHI_TSA_TIMEOUT_SECONDS", "1
 # organisation CA and the TSA's root. Empty: the test roots in MACHI_DOCUMENTS_PKI_DIR, outside
 # production only; with MACHI_PRODUCTION nothing is trusted until this is set.
 MACHI_DOCUMENTS_TRUST_ROOTS = env_list("MACHI_DOCUMENTS_TRUST_ROOTS")
-# Public address of this installation, printed as the QR code / URL on each document.
-MACHI_DOCUMENTS_VERIFY_BASE_URL = os.environ.get(
-    "MACHI_DOCUMENTS_VERIFY_BASE_URL", "http://127.0.0.1:8000"
-)
 MACHI_DOCUMENTS_VERIFY_MAX_BYTES = int(
     os.environ.get("MACHI_DOCUMENTS_VERIFY_MAX_BYTES", str(20 * 1024 * 1024))
 )

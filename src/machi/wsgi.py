@@ -4,7 +4,7 @@ import os
 
 from django.core.wsgi import get_wsgi_application
 
-from machi.core.var_dir import prepare_var_dir
+from machi.var_dir import prepare_var_dir
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "machi.settings")
 prepare_var_dir()  # owner-only var/ (the settings write nothing when imported)

@@ -113,7 +113,7 @@ def test_application_through_correction_two_step_approval_issue_and_verify(
     tmp_path: Path,
 ):
     base = live_server.url
-    settings.MACHI_DOCUMENTS_VERIFY_BASE_URL = base
+    settings.MACHI_PUBLIC_BASE_URL = base
     staff_member("kakogawa-approver", simple_procedure.municipality, Role.APPROVER)
     resident = page
 
@@ -341,7 +341,7 @@ def test_application_through_correction_two_step_approval_issue_and_verify(
     expect(resident.get_by_role("heading", level=1)).to_have_text("検証結果")
     verdict = resident.locator("#verify-verdict")
     expect(verdict).to_have_attribute("data-verdict", "valid")
-    expect(verdict).to_contain_text("【有効】")
+    expect(verdict.locator(".verdict-word")).to_have_text("有効")
     assert_accessible(resident)
     screenshot(resident, "verify-upload")
 

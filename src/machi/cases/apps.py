@@ -7,12 +7,9 @@ class CasesConfig(AppConfig):
     verbose_name = "Machi cases"
 
     def ready(self) -> None:
-        """Hook into procedures: every submission opens a case; 決裁 guards completion."""
-        from machi.cases import services
-        from machi.procedures.services import (
-            register_transition_check,
-            register_transition_listener,
-        )
+        """Hook into procedures: every submission opens its case (same transaction); 決裁 guards
+        completion. See :mod:`machi.cases.hooks`."""
+        from machi.cases.hooks import CaseHooks
+        from machi.procedures.extensions import application_hooks
 
-        register_transition_listener(services.on_application_transition)
-        register_transition_check(services.check_completion_allowed)
+        application_hooks.register("cases", CaseHooks())

@@ -16,13 +16,7 @@ from django.db import models
 from django.utils.translation import gettext_lazy as _
 
 from machi.core.models import Department, Role, TenantOwnedModel
-from machi.procedures.models import (
-    Application,
-    ApplicationOutcome,
-    ApplicationStatus,
-    Channel,
-    Procedure,
-)
+from machi.procedures.states import ApplicationOutcome, ApplicationStatus, Channel
 
 OPEN_STATUSES: tuple[str, ...] = (
     ApplicationStatus.SUBMITTED,
@@ -47,11 +41,14 @@ class Case(TenantOwnedModel):
     """The staff's record of one submitted application (one-to-one)."""
 
     application = models.OneToOneField(
-        Application, verbose_name=_("申請"), on_delete=models.CASCADE, related_name="case"
+        "procedures.Application",
+        verbose_name=_("申請"),
+        on_delete=models.CASCADE,
+        related_name="case",
     )
     # The composite indexes below lead with these keys, so no single-column indexes.
     procedure = models.ForeignKey(
-        Procedure,
+        "procedures.Procedure",
         verbose_name=_("手続"),
         on_delete=models.PROTECT,
         related_name="+",
@@ -169,7 +166,9 @@ class StepTiming(models.Model):
     """Time a case spent in one state (受付, 審査中, 補正依頼中, 決裁中), for reporting."""
 
     case = models.ForeignKey(Case, on_delete=models.CASCADE, related_name="timings")
-    procedure = models.ForeignKey(Procedure, on_delete=models.CASCADE, related_name="+")
+    procedure = models.ForeignKey(
+        "procedures.Procedure", on_delete=models.CASCADE, related_name="+"
+    )
     step = models.CharField(max_length=30, choices=ApplicationStatus.choices)
     entered_at = models.DateTimeField()
     left_at = models.DateTimeField(null=True, blank=True)
@@ -197,7 +196,7 @@ class ApprovalRoute(TenantOwnedModel):
     """
 
     procedure = models.OneToOneField(
-        Procedure, verbose_name=_("手続"), on_delete=models.CASCADE, related_name="+"
+        "procedures.Procedure", verbose_name=_("手続"), on_delete=models.CASCADE, related_name="+"
     )
     approval_required = models.BooleanField(_("決裁が必要"), default=True)
 
@@ -345,7 +344,9 @@ class ConfirmationMethod(models.TextChoices):
 class Intake(TenantOwnedModel):
     """How a counter or paper application was taken in: the clerk, identity check, confirmation."""
 
-    application = models.OneToOneField(Application, on_delete=models.CASCADE, related_name="intake")
+    application = models.OneToOneField(
+        "procedures.Application", on_delete=models.CASCADE, related_name="intake"
+    )
     channel = models.CharField(_("受付方法"), max_length=20, choices=Channel.choices)
     clerk = models.ForeignKey(
         settings.AUTH_USER_MODEL,

@@ -11,9 +11,11 @@ from django.utils.translation import gettext as _
 from ninja import Field, Query, Router, Schema, Status
 
 from machi.core import selectors, services
+from machi.core.audit_labels import action_label, target_label
 from machi.core.auth import ResidentSessionAuth, StaffSessionAuth, api_token_issue, staff_user
 from machi.core.exceptions import Forbidden, InvalidInput, NotAuthenticated
 from machi.core.models import AuditEntry, Department, Municipality, MunicipalityKind, Role, User
+from machi.core.pagination import PageQuery, page_slice
 from machi.core.validators import is_valid_local_government_code, normalize_digits
 
 public_router = Router(tags=["municipalities"])
@@ -258,13 +260,24 @@ class AuditOut(Schema):
     actor_username: str
     municipality_code: str
     action: str
+    action_label: str
     target_type: str
+    target_label: str
     target_id: str
     purpose: str
     personal_data: bool
 
+    @staticmethod
+    def resolve_action_label(obj: AuditEntry) -> str:
+        return action_label(obj.action)
 
-class AuditQuery(Schema):
+    @staticmethod
+    def resolve_target_label(obj: AuditEntry) -> str:
+        return target_label(obj.target_type)
+
+
+class AuditQuery(PageQuery):
+    receipt_number: str = Field("", max_length=32, description="受付番号, e.g. 2026-000123")
     action: str = ""
     actor: str = ""
     municipality: str = ""
@@ -273,7 +286,7 @@ class AuditQuery(Schema):
     personal_data: bool = False
     since: datetime | None = None
     until: datetime | None = None
-    limit: int = Field(100, ge=1, le=500)
+    limit: int = Field(100, ge=1, le=500)  # offset: PageQuery's bounds
 
 
 @staff_router.get("/audit", response=list[AuditOut])
@@ -289,5 +302,7 @@ def audit_list_api(request: HttpRequest, query: Query[AuditQuery]) -> list[Audit
         personal_data_only=query.personal_data,
         since=query.since,
         until=query.until,
+        receipt_number=query.receipt_number.strip(),
     )
-    return list(selectors.audit_search(user=user, filters=filters)[: query.limit])
+    page = page_slice(limit=query.limit, offset=query.offset)
+    return list(selectors.audit_search(user=user, filters=filters)[page])

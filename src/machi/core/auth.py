@@ -132,9 +132,9 @@ def api_token_user(token: str) -> User | None:
         )
     except signing.BadSignature:  # also SignatureExpired
         return None
-    if not isinstance(data, dict):
+    if not isinstance(data, dict) or not isinstance(data.get("u"), int):
         return None
-    user = User.objects.filter(pk=data.get("u"), is_active=True, is_staff=False).first()
+    user = User.objects.filter(pk=data["u"], is_active=True, is_staff=False).first()
     if user is None or not constant_time_compare(str(data.get("f")), _token_fingerprint(user)):
         return None
     return user

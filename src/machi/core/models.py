@@ -176,6 +176,8 @@ class AuditChainHead(models.Model):
     Each municipality (``-`` for platform-wide events) has a few chains (``282103.0`` …
     ``282103.7``; see ``core.services.audit_chain_for``), so neither tenants nor the worker
     processes of one tenant queue behind each other's writes, and every chain verifies on its own.
+    Database triggers (migration 0004) refuse DELETE and let an UPDATE only move the head one
+    entry forward, so the head cannot be rewound to hide removed entries.
     """
 
     chain = models.CharField(max_length=16, primary_key=True)
@@ -187,12 +189,13 @@ class AuditChainHead(models.Model):
 
 
 class AuditEntry(models.Model):
-    """One append-only, hash-chained audit record (監査ログ).
+    """One append-only, HMAC-chained audit record (監査ログ).
 
     Records every access to personal data and every state change: who, what, when, which
-    municipality, which record, and why. ``entry_hash`` covers every field and the previous
-    entry's hash, so a changed or deleted entry breaks the chain (``python -m machi verify-audit``).
-    Database triggers refuse UPDATE (and DELETE on PostgreSQL) on this table.
+    municipality, which record, and why. ``entry_hash`` (the link) is an HMAC under the key
+    ``key_id`` names (``MACHI_AUDIT_KEY``, not in the database) over every field and the previous
+    entry's link, so a changed, deleted or forged entry breaks the chain
+    (``python -m machi verify-audit``). Database triggers refuse UPDATE and DELETE on this table.
     """
 
     chain = models.CharField(max_length=16)
@@ -218,6 +221,7 @@ class AuditEntry(models.Model):
     request_id = models.CharField(max_length=64, blank=True)
     prev_hash = models.CharField(max_length=64)
     entry_hash = models.CharField(max_length=64, unique=True)
+    key_id = models.CharField(max_length=16, default="", help_text="Which chain key linked it.")
 
     class Meta:
         ordering: ClassVar[list[str]] = ["-id"]
@@ -231,6 +235,41 @@ class AuditEntry(models.Model):
 
     def __str__(self) -> str:
         return f"{self.chain}#{self.sequence} {self.action}"
+
+    def save(self, *args: Any, **kwargs: Any) -> None:
+        if self.pk is not None:
+            raise ValidationError(_("監査ログは変更できません。"))
+        super().save(*args, **kwargs)
+
+    def delete(self, *args: Any, **kwargs: Any) -> tuple[int, dict[str, int]]:
+        raise ValidationError(_("監査ログは削除できません。"))
+
+
+class AuditCheckpoint(models.Model):
+    """Every chain head at one moment, hashed together and time-stamped by a TSA (RFC 3161).
+
+    Append-only (database triggers refuse UPDATE and DELETE). ``verify-audit`` checks each token
+    and that every chain still holds the checkpointed entry with that link; ``audit-export``
+    hands them to the prefecture, so even someone holding the chain key cannot rewrite history
+    from before a checkpoint unseen. Numbered from 1, each naming its predecessor's digest.
+    """
+
+    number = models.PositiveBigIntegerField(unique=True)
+    created_at = models.DateTimeField()
+    previous_digest = models.CharField(max_length=64)
+    heads = models.JSONField(help_text="[[chain, sequence, link], …] sorted by chain.")
+    digest = models.CharField(max_length=64, unique=True)
+    token = models.BinaryField(help_text="DER RFC 3161 TimeStampToken over the digest.")
+    tsa = models.CharField(max_length=200)
+    timestamped_at = models.DateTimeField()
+
+    class Meta:
+        ordering: ClassVar[list[str]] = ["number"]
+        verbose_name = _("監査ログのチェックポイント")
+        verbose_name_plural = _("監査ログのチェックポイント")
+
+    def __str__(self) -> str:
+        return f"checkpoint {self.number}"
 
     def save(self, *args: Any, **kwargs: Any) -> None:
         if self.pk is not None:

@@ -19,7 +19,7 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 from django_otp.plugins.otp_totp.models import TOTPDevice
 
-from machi.core.audit_chain import GENESIS_HASH, entry_digest
+from machi.core.audit_chain import GENESIS_HASH, current_key, entry_link
 from machi.core.exceptions import Conflict, Forbidden, InvalidInput
 from machi.core.middleware import client_ip_var, request_id_var
 from machi.core.models import (
@@ -96,8 +96,9 @@ def audit_record(
         "request_id": request_id_var.get(),
         "prev_hash": head.last_hash,
     }
-    entry_hash = entry_digest(**fields)
-    entry = AuditEntry.objects.create(entry_hash=entry_hash, **fields)
+    key_id, key = current_key()
+    entry_hash = entry_link(key=key, key_id=key_id, **fields)
+    entry = AuditEntry.objects.create(entry_hash=entry_hash, key_id=key_id, **fields)
     head.last_sequence = entry.sequence
     head.last_hash = entry_hash
     head.save(update_fields=["last_sequence", "last_hash"])

@@ -44,7 +44,19 @@ class DocumentsConfig(AppConfig):
     verbose_name = "Machi documents"
 
     def ready(self) -> None:
-        """Offer 「文書を発行して完了する」 among a case's actions (cases never links to documents)."""
+        """Contribute to lower apps' pages without them importing documents.
+
+        Cases: 「文書を発行して完了する」 among a case's actions. Procedures: the applicant's
+        documents on "my application" and the documents panel on the staff case page.
+        """
         from machi.cases.extensions import CaseLink, case_links
+        from machi.documents.sections import register_sections
 
         case_links.register("documents.issue", CaseLink(target=_issue_link))
+        register_sections()
+
+        # The audit chain checkpoints are time-stamped by the same TSA as documents.
+        from machi.core.audit_checkpoints import TIMESTAMPER_ID, audit_timestampers
+        from machi.documents.audit_timestamps import DocumentsTimeStamper
+
+        audit_timestampers.register(TIMESTAMPER_ID, DocumentsTimeStamper(), replace=True)

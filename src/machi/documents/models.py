@@ -16,7 +16,7 @@ from django.db import models
 from django.utils.translation import gettext_lazy as _
 
 from machi.core.models import TenantOwnedModel
-from machi.procedures.models import Application, ApplicationOutcome, Procedure
+from machi.procedures.states import ApplicationOutcome
 
 
 class DocumentKind(models.TextChoices):
@@ -48,7 +48,7 @@ class DocumentTemplate(TenantOwnedModel):
     """
 
     procedure = models.ForeignKey(
-        Procedure, verbose_name=_("手続"), on_delete=models.CASCADE, related_name="+"
+        "procedures.Procedure", verbose_name=_("手続"), on_delete=models.CASCADE, related_name="+"
     )
     kind = models.CharField(_("文書の種類"), max_length=20, choices=DocumentKind.choices)
     title = models.CharField(_("表題"), max_length=200)
@@ -81,7 +81,7 @@ class IssuedDocument(TenantOwnedModel):
 
     id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
     application = models.ForeignKey(
-        Application, verbose_name=_("申請"), on_delete=models.PROTECT, related_name="+"
+        "procedures.Application", verbose_name=_("申請"), on_delete=models.PROTECT, related_name="+"
     )
     kind = models.CharField(_("文書の種類"), max_length=20, choices=DocumentKind.choices)
     title = models.CharField(_("表題"), max_length=200)

@@ -16,7 +16,7 @@ import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Final
+from typing import TYPE_CHECKING, Any, Final
 
 import segno
 from django.conf import settings
@@ -29,7 +29,9 @@ from fpdf.enums import Align, WrapMode, XPos, YPos
 from machi.core.japanese import JapaneseDataError, format_wareki
 from machi.documents.pki import head_title
 from machi.procedures.formengine import DefinitionError, FormDefinition, summary
-from machi.procedures.models import Application
+
+if TYPE_CHECKING:
+    from machi.procedures.selectors import Application
 
 logger = logging.getLogger(__name__)
 # fontTools logs every subsetting step at INFO (dozens of lines per document): keep warnings.

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import logging
 import secrets
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from django.conf import settings
 from django.db import transaction
@@ -47,13 +47,16 @@ from machi.documents.selectors import (
 )
 from machi.documents.signing import SignedPdf, SigningFailed, TimestampFailed, sign_pdf
 from machi.documents.tsa import tsa_description
-from machi.procedures.models import (
-    Application,
-    ApplicationOutcome,
-    ApplicationStatus,
-    Procedure,
+from machi.procedures.selectors import application_get
+from machi.procedures.services import (
+    TRANSITIONS,
+    application_get_for_update,
+    application_transition,
 )
-from machi.procedures.services import TRANSITIONS, application_transition
+from machi.procedures.states import ApplicationOutcome, ApplicationStatus
+
+if TYPE_CHECKING:
+    from machi.procedures.selectors import Application, Procedure
 
 logger = logging.getLogger(__name__)
 
@@ -69,7 +72,7 @@ class IssuanceFailed(ApplicationError):
 
 def verify_url(verification_id: str) -> str:
     """The public verification address printed (and QR-coded) on the document."""
-    base = str(settings.MACHI_DOCUMENTS_VERIFY_BASE_URL).rstrip("/")
+    base = str(settings.MACHI_PUBLIC_BASE_URL).rstrip("/")
     return f"{base}/verify/{verification_id}/"
 
 
@@ -210,9 +213,7 @@ def document_issue(
     existing = _current_document(application, kind)
     if existing is not None:
         return existing
-    current = Application.objects.select_related(
-        "municipality", "procedure", "form_version", "applicant"
-    ).get(pk=application.pk)
+    current = application_get(application_id=application.pk)
     outcome = KIND_OUTCOME[kind]
     _check_issuable(current, outcome)
 
@@ -269,7 +270,7 @@ def _store(
     verification_id: str,
     signed: SignedPdf,
 ) -> IssuedDocument:
-    locked = Application.objects.select_for_update().get(pk=application.pk)
+    locked = application_get_for_update(application_id=application.pk)
     existing = _current_document(locked, kind)
     if existing is not None:  # a concurrent request issued it first: theirs stands
         return existing

@@ -13,6 +13,7 @@ signature or time stamp that would not verify is never handed out.
 from __future__ import annotations
 
 import asyncio
+import concurrent.futures
 import hashlib
 import io
 import logging
@@ -91,7 +92,30 @@ def sign_pdf(
     reason: str,
     location: str,
 ) -> SignedPdf:
-    """Sign and time-stamp ``pdf``; ``SigningFailed`` / ``TimestampFailed`` say which step failed."""
+    """Sign and time-stamp ``pdf``; ``SigningFailed`` / ``TimestampFailed`` say which step failed.
+
+    Safe with or without a running event loop: pyHanko's synchronous calls use ``asyncio.run``,
+    which fails inside one (an ASGI worker, a browser test), so there the work runs on a helper
+    thread (it touches no database).
+    """
+    try:
+        asyncio.get_running_loop()
+    except RuntimeError:
+        return _sign_pdf(pdf, credential=credential, pki=pki, reason=reason, location=location)
+    with concurrent.futures.ThreadPoolExecutor(max_workers=1) as pool:
+        return pool.submit(
+            _sign_pdf, pdf, credential=credential, pki=pki, reason=reason, location=location
+        ).result()
+
+
+def _sign_pdf(
+    pdf: bytes,
+    *,
+    credential: Credential,
+    pki: DocumentPki,
+    reason: str,
+    location: str,
+) -> SignedPdf:
     try:
         trust_roots = configured_trust_roots()
         crls = pki.crls() if pki.exists() else []

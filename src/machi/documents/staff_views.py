@@ -7,7 +7,7 @@ municipalities get 404 (they must not learn an application exists).
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from django.contrib import messages
 from django.http import HttpRequest, HttpResponse
@@ -24,7 +24,9 @@ from machi.documents import selectors, services
 from machi.documents.forms import IssueForm, RevokeForm, TemplateForm
 from machi.documents.models import DocumentKind, IssuedDocument
 from machi.documents.views import pdf_response
-from machi.procedures.models import Application
+
+if TYPE_CHECKING:
+    from machi.procedures.selectors import Application
 
 
 def _error(request: HttpRequest, exc: ApplicationError) -> HttpResponse:

@@ -12,7 +12,7 @@ import datetime as dt
 import hashlib
 import logging
 import re
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from enum import StrEnum
 from typing import Final
 
@@ -69,13 +69,44 @@ HEADLINES: Final[dict[Verdict, Promise]] = {
 }
 
 
+# The reason shown right after 無効 / 確認できません, in a few words.
+REASONS: Final[dict[Verdict, Promise]] = {
+    Verdict.REVOKED: gettext_lazy("失効しています"),
+    Verdict.MODIFIED: gettext_lazy("改ざんされています"),
+    Verdict.INVALID_SIGNATURE: gettext_lazy("電子署名が正しくありません"),
+    Verdict.UNTRUSTED: gettext_lazy("署名者が信頼できません"),
+    Verdict.TIMESTAMP_INVALID: gettext_lazy("タイムスタンプが有効ではありません"),
+    Verdict.UNKNOWN: gettext_lazy("Machi の発行記録にありません"),
+    Verdict.NOT_FOUND: gettext_lazy("見つかりません"),
+    Verdict.NOT_PDF: gettext_lazy("PDFとして読み取れません"),
+    Verdict.TOO_LARGE: gettext_lazy("ファイルが大きすぎます"),
+}
+# Verdicts where the file could not be checked at all (neither 有効 nor 無効).
+UNCHECKED: Final = frozenset({Verdict.NOT_PDF, Verdict.TOO_LARGE})
+
+
 @dataclass(frozen=True)
 class Check:
-    """One line of the result checklist."""
+    """One line of the result checklist.
+
+    ``relied`` is False for the lines after the first problem: once a file is known to be
+    tampered with (or unknown), a passing signature check proves nothing about it, so the page
+    shows those lines as reference only instead of a ✓ beside the ✗.
+    """
 
     ok: bool
     label: str
     detail: str
+    relied: bool = True
+
+
+def _rely_until_first_problem(checks: list[Check]) -> list[Check]:
+    marked: list[Check] = []
+    problem_seen = False
+    for check in checks:
+        marked.append(check if not problem_seen else replace(check, relied=False))
+        problem_seen = problem_seen or not check.ok
+    return marked
 
 
 @dataclass
@@ -91,6 +122,27 @@ class VerificationResult:
     @property
     def ok(self) -> bool:
         return self.verdict == Verdict.VALID
+
+    def __post_init__(self) -> None:
+        self.checks = _rely_until_first_problem(self.checks)
+
+    @property
+    def outcome(self) -> str:
+        """``valid``, ``invalid`` or ``unchecked``: the one verdict the page leads with."""
+        if self.verdict == Verdict.VALID:
+            return "valid"
+        return "unchecked" if self.verdict in UNCHECKED else "invalid"
+
+    @property
+    def outcome_label(self) -> str:
+        """有効 / 無効 / 確認できません."""
+        labels = {"valid": _("有効"), "invalid": _("無効"), "unchecked": _("確認できません")}
+        return labels[self.outcome]
+
+    @property
+    def reason(self) -> str:
+        """Why the document is not valid, in a few words ("" when it is valid)."""
+        return str(REASONS.get(self.verdict, ""))
 
     @property
     def headline(self) -> str:

@@ -41,15 +41,17 @@ class FilePolicy:
 
     ``allowed_types`` may only name kinds Machi can sanitise (``SUPPORTED_TYPES``): a file
     that cannot be made safe is never stored. ``max_pixels`` caps width × height of images
-    before they are decoded (decompression bombs).
+    before they are decoded (decompression bombs); ``max_pdf_decompressed`` caps the total size
+    of a PDF's compressed streams once inflated (a 200 KB flate bomb that inflates to 200 MB).
     """
 
     max_size: int = 10 * 1024 * 1024
     allowed_types: frozenset[str] = SUPPORTED_TYPES
     max_pixels: int = 40_000_000
+    max_pdf_decompressed: int = 100 * 1024 * 1024
 
     def __post_init__(self) -> None:
-        if self.max_size <= 0 or self.max_pixels <= 0:
+        if self.max_size <= 0 or self.max_pixels <= 0 or self.max_pdf_decompressed <= 0:
             raise ValueError("FilePolicy limits must be positive.")
         if not self.allowed_types:
             raise ValueError("FilePolicy.allowed_types must not be empty.")

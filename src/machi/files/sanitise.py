@@ -7,8 +7,9 @@ Pure functions on bytes (no database, no storage); ``services.file_store`` calls
 * Images (JPEG, PNG) are decoded with Pillow under a pixel cap, turned upright by their EXIF
   orientation and re-encoded in the same format from the pixels alone: EXIF (with GPS), XMP,
   ICC profiles, comments, PNG text chunks and extra frames do not survive.
-* PDFs are opened with pikepdf (qpdf), encrypted ones refused, active content removed (see
-  ``sanitise_pdf``) and a fresh file written from the objects still reachable.
+* PDFs are opened with pikepdf (qpdf), encrypted ones and flate bombs refused, active content
+  removed and a fresh file written from the objects still reachable (``sanitise_pdf``, in
+  ``machi.files.sanitise_pdf``; the shared result type and refusals in ``sanitise_common``).
 
 Every refusal is an ``UnsafeFile`` with its own code; no other exception escapes ``sanitise``
 for any input bytes (parsers of hostile input fail in many ways, so each sanitiser maps every
@@ -21,18 +22,29 @@ import io
 import logging
 import re
 import unicodedata
-from dataclasses import dataclass
 from typing import Any
 
-import pikepdf
 import puremagic
 from django.utils.translation import gettext as _
-from pikepdf import Array, Dictionary, Name, Stream
-from pikepdf.sanitize import Sanitizer
 from PIL import ExifTags, Image, ImageOps
 
 from machi.files.exceptions import UnsafeFile
 from machi.files.policy import JPEG, KINDS, PDF, PNG, FilePolicy
+from machi.files.sanitise_common import Sanitised, empty, too_large, type_not_allowed
+from machi.files.sanitise_pdf import sanitise_pdf
+
+__all__ = [
+    "Sanitised",
+    "describe_content",
+    "detect_type",
+    "display_name",
+    "empty",
+    "sanitise",
+    "sanitise_image",
+    "sanitise_pdf",
+    "too_large",
+    "type_not_allowed",
+]
 
 logger = logging.getLogger(__name__)
 
@@ -41,47 +53,6 @@ _SIGNATURES: tuple[tuple[bytes, str], ...] = (
     (b"\xff\xd8\xff", JPEG),
     (b"\x89PNG\r\n\x1a\n", PNG),
 )
-
-
-@dataclass(frozen=True)
-class Sanitised:
-    """Bytes made safe, their kind, the kind they were made from and what was removed."""
-
-    data: bytes
-    content_type: str
-    source_type: str
-    removed: tuple[str, ...]
-
-
-# --- Refusals -----------------------------------------------------------------------------------
-
-
-def _size_in_words(size: int) -> str:
-    mib = 1024 * 1024
-    if size >= mib:
-        return f"{size / mib:.1f}".removesuffix(".0") + " MB"
-    return f"{max(size // 1024, 1)} KB"
-
-
-def too_large(max_size: int) -> UnsafeFile:
-    return UnsafeFile(
-        "too_large",
-        _("ファイルが大きすぎます。%(limit)s 以下のファイルを選んでください。")
-        % {"limit": _size_in_words(max_size)},
-    )
-
-
-def empty() -> UnsafeFile:
-    return UnsafeFile("empty", _("ファイルが空です。内容のあるファイルを選んでください。"))
-
-
-def type_not_allowed(policy: FilePolicy, detected_type: str = "") -> UnsafeFile:
-    return UnsafeFile(
-        "type_not_allowed",
-        _("この種類のファイルは受け付けられません。受け付けるのは %(kinds)s です。")
-        % {"kinds": policy.allowed_labels()},
-        detected_type=detected_type,
-    )
 
 
 def _corrupt_image(content_type: str) -> UnsafeFile:
@@ -98,25 +69,6 @@ def _image_too_large(max_pixels: int, content_type: str) -> UnsafeFile:
         _("画像の画素数が大きすぎます。%(limit)s万画素以下の画像を選んでください。")
         % {"limit": f"{max_pixels // 10_000:,}"},
         detected_type=content_type,
-    )
-
-
-def _encrypted_pdf() -> UnsafeFile:
-    return UnsafeFile(
-        "encrypted_pdf",
-        _(
-            "パスワードや暗号化で保護されたPDFは受け付けられません。"
-            "保護を解除したPDFを選んでください。"
-        ),
-        detected_type=PDF,
-    )
-
-
-def _corrupt_pdf() -> UnsafeFile:
-    return UnsafeFile(
-        "corrupt_pdf",
-        _("PDFファイルが壊れているか、読み取れません。別のファイルを選んでください。"),
-        detected_type=PDF,
     )
 
 
@@ -197,7 +149,7 @@ def sanitise(data: bytes, *, policy: FilePolicy) -> Sanitised:
         logger.info("files.refused type_not_allowed detected=%s", detected or "unknown")
         raise type_not_allowed(policy, detected)
     if content_type == PDF:
-        return sanitise_pdf(data)
+        return sanitise_pdf(data, max_decompressed=policy.max_pdf_decompressed)
     return sanitise_image(data, content_type=content_type, max_pixels=policy.max_pixels)
 
 
@@ -316,203 +268,3 @@ def sanitise_image(data: bytes, *, content_type: str, max_pixels: int) -> Saniti
 
 
 # --- PDF -----------------------------------------------------------------------------------------------
-
-# Actions that run code, reach files or the network, or play media. Removed wherever they are
-# (open action, annotations, form fields, bookmarks, /Next chains...). Navigation within the
-# document (GoTo, Named, Thread...), Hide, ResetForm and SetOCGState stay.
-_UNSAFE_ACTIONS = {
-    "/JavaScript": "javascript",
-    "/Launch": "launch",
-    "/SubmitForm": "submit_form",
-    "/ImportData": "import_data",
-    "/GoToR": "remote_goto",
-    "/GoToE": "embedded_goto",
-    "/Rendition": "rich_media",
-    "/Movie": "rich_media",
-    "/Sound": "rich_media",
-    "/RichMediaExecute": "rich_media",
-    "/GoTo3DView": "rich_media",
-}
-# URI actions (links) stay when they lead to a web page or mail address: ordinary content of
-# municipal documents, and viewers ask before following them. Any other scheme (javascript:,
-# file:, smb: — which leaks Windows credentials —, data:...) is removed as "uri".
-_SAFE_URI_PREFIXES = ("http://", "https://", "mailto:")
-# Annotations removed whole: they carry files or media players.
-_UNSAFE_ANNOTATIONS = {
-    "/FileAttachment": "embedded_files",
-    "/RichMedia": "rich_media",
-    "/Screen": "rich_media",
-    "/Movie": "rich_media",
-    "/Sound": "rich_media",
-    "/3D": "rich_media",
-}
-# Keys removed from every dictionary: additional (event-triggered) actions, embedded files
-# and associated files (PDF 2.0 /AF).
-_UNSAFE_KEYS = {
-    "/AA": "additional_actions",
-    "/EF": "embedded_files",
-    "/AF": "embedded_files",
-    "/RichMediaContent": "rich_media",
-}
-_NAME_TREES = {
-    "/JavaScript": "javascript",
-    "/EmbeddedFiles": "embedded_files",
-    "/AlternatePresentations": "rich_media",
-    "/Renditions": "rich_media",
-}
-# pikepdf's own curated sanitiser, run after ours as a second, independent pass.
-_LIBRARY_PASS = (
-    Sanitizer().remove_javascript().remove_attachments().remove_multimedia().remove_collection()
-)
-
-
-def _is_safe_uri(value: object) -> bool:
-    if not isinstance(value, pikepdf.String):
-        return False
-    return str(value).strip().lower().startswith(_SAFE_URI_PREFIXES)
-
-
-def _unsafe_reason(obj: object) -> str | None:
-    """Why ``obj`` must go (an unsafe action, annotation or embedded file), or None."""
-    if not isinstance(obj, Dictionary | Stream):
-        return None
-    if isinstance(obj, Stream) and obj.get("/Type") == Name.EmbeddedFile:
-        return "embedded_files"
-    # /Type is optional and viewers ignore it, so it is not trusted to say what a dict is.
-    subtype = obj.get("/Subtype")
-    if isinstance(subtype, Name) and str(subtype) in _UNSAFE_ANNOTATIONS and "/Rect" in obj:
-        return _UNSAFE_ANNOTATIONS[str(subtype)]
-    if "/JS" in obj:
-        return "javascript"
-    # No other kind of dictionary uses these /S names (border styles, page labels, transitions,
-    # masks and standard structure types use others).
-    action = obj.get("/S")
-    if isinstance(action, Name):
-        if str(action) in _UNSAFE_ACTIONS:
-            return _UNSAFE_ACTIONS[str(action)]
-        if action == Name.URI and not _is_safe_uri(obj.get("/URI")):
-            return "uri"
-    return None
-
-
-def _strip_catalog(pdf: pikepdf.Pdf, removed: set[str]) -> None:
-    """Document-level active content: open action, named scripts and files, XFA, portfolio."""
-    root = pdf.Root
-    if "/OpenAction" in root:
-        # Also a plain destination ("open at page 2") goes: harmless, but nothing is lost.
-        removed.add(_unsafe_reason(root.get("/OpenAction")) or "open_action")
-        del root["/OpenAction"]
-    names = root.get("/Names")
-    if isinstance(names, Dictionary):
-        for key, note in _NAME_TREES.items():
-            if key in names:
-                del names[key]
-                removed.add(note)
-    if "/Collection" in root:
-        del root["/Collection"]
-        removed.add("embedded_files")
-    acroform = root.get("/AcroForm")
-    if isinstance(acroform, Dictionary) and "/XFA" in acroform:
-        del acroform["/XFA"]
-        removed.add("xfa")
-    if "/NeedsRendering" in root:
-        del root["/NeedsRendering"]
-        removed.add("xfa")
-
-
-def _strip_annotations(pdf: pikepdf.Pdf, removed: set[str]) -> None:
-    """Remove file-attachment and media annotations from every page."""
-    for page in pdf.pages:
-        annots = page.obj.get("/Annots")
-        if not isinstance(annots, Array):
-            continue
-        kept = []
-        for annot in annots:
-            reason = _unsafe_reason(annot)
-            if reason in ("embedded_files", "rich_media"):
-                removed.add(reason)
-            else:
-                kept.append(annot)
-        if len(kept) != len(annots):
-            page.obj["/Annots"] = Array(kept)
-
-
-def _sweep(pdf: pikepdf.Pdf, removed: set[str]) -> None:
-    """Remove unsafe actions, annotations, /AA and embedded files from every reachable object.
-
-    Walks the whole object graph from the trailer (iteratively; indirect objects once), so
-    an action is found wherever it hangs: annotations and their /Parent fields, the AcroForm
-    field tree, bookmarks, pages, /Next chains. Items of arrays are replaced with null (keeps
-    the array's layout, e.g. name-tree pairs).
-    """
-    seen: set[tuple[int, int]] = set()
-    stack: list[Any] = [pdf.trailer]
-    while stack:
-        obj = stack.pop()
-        if obj.is_indirect:
-            if obj.objgen in seen:
-                continue
-            seen.add(obj.objgen)
-        if isinstance(obj, Dictionary | Stream):
-            for key in list(obj.keys()):
-                child = obj.get(key)
-                note = _UNSAFE_KEYS.get(key) or _unsafe_reason(child)
-                if note is not None:
-                    del obj[key]
-                    removed.add(note)
-                elif isinstance(child, Dictionary | Stream | Array):
-                    stack.append(child)
-        elif isinstance(obj, Array):
-            for index in range(len(obj)):
-                child = obj[index]
-                note = _unsafe_reason(child)
-                if note is not None:
-                    obj[index] = None
-                    removed.add(note)
-                elif isinstance(child, Dictionary | Stream | Array):
-                    stack.append(child)
-
-
-def sanitise_pdf(data: bytes) -> Sanitised:
-    """Rebuild a PDF without active content.
-
-    Removed (noted as): document /OpenAction (``open_action`` or the action's kind), /AA
-    additional actions everywhere (``additional_actions``), the /Names /JavaScript tree and
-    JavaScript actions anywhere (``javascript``), /EmbeddedFiles, /Collection, file
-    attachment annotations and /EF embedded file streams (``embedded_files``), AcroForm /XFA
-    (``xfa``), Launch/SubmitForm/ImportData/GoToR/GoToE actions, media annotations and
-    actions (``rich_media``) and non-web URI links (``uri``). Web (http/https) and mailto
-    links stay. Streams are copied without decoding (no decompression bombs), and only
-    objects still reachable are written. Encrypted PDFs — even with only an owner password
-    — are refused: their content cannot be checked as-is, and saving would drop the author's
-    protection silently.
-    """
-    removed: set[str] = set()
-    try:
-        with pikepdf.open(io.BytesIO(data)) as pdf:
-            if pdf.is_encrypted:
-                raise _encrypted_pdf()
-            page_count = len(pdf.pages)
-            if page_count == 0:
-                raise _corrupt_pdf()
-            _strip_catalog(pdf, removed)
-            _strip_annotations(pdf, removed)
-            _sweep(pdf, removed)
-            _LIBRARY_PASS.apply(pdf)
-            out = io.BytesIO()
-            pdf.save(
-                out,
-                stream_decode_level=pikepdf.StreamDecodeLevel.none,
-                fix_metadata_version=False,
-            )
-        result = out.getvalue()
-        with pikepdf.open(io.BytesIO(result)) as check:
-            if len(check.pages) != page_count:
-                raise _corrupt_pdf()
-    except UnsafeFile:
-        raise
-    except pikepdf.PasswordError as exc:
-        raise _encrypted_pdf() from exc
-    except Exception as exc:
-        raise _corrupt_pdf() from exc
-    return Sanitised(data=result, content_type=PDF, source_type=PDF, removed=tuple(sorted(removed)))

@@ -7,6 +7,7 @@ from datetime import datetime
 from django.http import HttpRequest
 from ninja import Router, Schema
 
+from machi.core.auth import resident_api_auth
 from machi.core.models import User
 from machi.payments import selectors
 from machi.procedures.selectors import application_get_for_applicant
@@ -53,7 +54,11 @@ def build_router() -> Router:
     """A new router with the payment endpoints (a router can be mounted on one API only)."""
     router = Router(tags=["payments"])
 
-    @router.get("/applications/{application_id}/payment", response=PaymentStatusOut, auth=None)
+    @router.get(
+        "/applications/{application_id}/payment",
+        response=PaymentStatusOut,
+        auth=resident_api_auth(),
+    )
     def application_payment(request: HttpRequest, application_id: str) -> PaymentStatusOut:
         """The fee of an application, what was paid and its latest payment (its applicant)."""
         application = application_get_for_applicant(

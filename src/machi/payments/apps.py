@@ -7,17 +7,19 @@ class PaymentsConfig(AppConfig):
     verbose_name = "Machi payments"
 
     def ready(self) -> None:
-        """Register the providers, the refund outbox handler and the procedure hooks."""
+        """Register the providers, the refund outbox handler, the procedure hooks, the page
+        sections and the case link (each on its registry)."""
         from machi.core import outbox
         from machi.payments import services
         from machi.payments.providers import register_provider
         from machi.payments.providers.payjp import PayjpProvider
         from machi.payments.providers.sandbox import SandboxProvider
-        from machi.procedures import services as procedure_services
+        from machi.payments.sections import register_sections
+        from machi.procedures.extensions import application_hooks
 
+        register_sections()
         register_provider(SandboxProvider())
         register_provider(PayjpProvider())
         outbox.handlers.register(services.REFUND_OUTBOX_KIND, services.deliver_refund)
-        procedure_services.register_submission_check(services.check_submission)
-        procedure_services.register_transition_check(services.check_transition)
-        procedure_services.register_transition_listener(services.on_transition)
+        # Pay before submission / before issuance, refunds after a withdrawal or a rejection.
+        application_hooks.register("payments", services.PaymentHooks(), order=20)

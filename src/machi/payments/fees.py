@@ -8,12 +8,14 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from django.utils.translation import gettext as _
 
 from machi.payments.models import FeeKind, FeeRule
-from machi.procedures.models import Application, Procedure
+
+if TYPE_CHECKING:
+    from machi.procedures.selectors import Application, Procedure
 
 DEFAULT_COPIES_KEY = "copies"
 _TRUE_STRINGS = {"1", "true", "on", "yes", "はい"}

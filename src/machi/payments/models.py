@@ -15,7 +15,6 @@ from django.db import models
 from django.utils.translation import gettext_lazy as _
 
 from machi.core.models import TenantOwnedModel, TimeStampedModel
-from machi.procedures.models import Application, Procedure
 
 
 class FeeKind(models.TextChoices):
@@ -32,7 +31,10 @@ class FeeRule(TimeStampedModel):
     """
 
     procedure = models.OneToOneField(
-        Procedure, verbose_name=_("手続"), on_delete=models.CASCADE, related_name="fee_rule"
+        "procedures.Procedure",
+        verbose_name=_("手続"),
+        on_delete=models.CASCADE,
+        related_name="fee_rule",
     )
     kind = models.CharField(_("種類"), max_length=20, choices=FeeKind.choices)
     amount_yen = models.PositiveIntegerField(_("金額（円）"))
@@ -78,7 +80,7 @@ class Payment(TenantOwnedModel):
 
     id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
     application = models.ForeignKey(
-        Application, verbose_name=_("申請"), on_delete=models.PROTECT, related_name="+"
+        "procedures.Application", verbose_name=_("申請"), on_delete=models.PROTECT, related_name="+"
     )
     amount_yen = models.PositiveIntegerField(_("金額（円）"))
     currency = models.CharField(_("通貨"), max_length=3, default="JPY")

@@ -6,6 +6,7 @@ import uuid
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta
+from typing import TYPE_CHECKING
 
 from django.db.models import QuerySet
 from django.utils import timezone
@@ -22,13 +23,17 @@ from machi.payments.models import (
     PaymentStatus,
 )
 from machi.payments.providers import (
+    COUNTER_PROVIDERS,
     ProviderError,
     ProviderPayment,
     default_provider_id,
     get_provider,
 )
-from machi.procedures.models import Application, ApplicationStatus, PaymentTiming
 from machi.procedures.selectors import application_get_for_applicant
+from machi.procedures.states import ApplicationStatus, PaymentTiming
+
+if TYPE_CHECKING:
+    from machi.procedures.selectors import Application
 
 STAFF_ROLES = (Role.MUNICIPALITY_ADMIN, Role.APPROVER)
 # Provider records this close to the day's edges are fetched too, so a payment opened at
@@ -270,7 +275,7 @@ def reconciliation_report(
     payments = [
         p
         for p in payments_for_day(municipality_code=municipality_code, day=day)
-        if p.provider_ref or _money_taken(p.status)
+        if (p.provider_ref or _money_taken(p.status)) and p.provider not in COUNTER_PROVIDERS
     ]
     errors: list[str] = []
     if provider_records is None:
@@ -349,3 +354,19 @@ def municipalities_with_payments(day: date) -> list[str]:
 def live_payment(application: Application) -> Payment | None:
     """The application's live payment (open or paid), if any."""
     return Payment.objects.filter(application_id=application.pk, status__in=LIVE_STATUSES).first()
+
+
+def cash_fee_due(application: Application) -> int:
+    """The fee staff may record as paid in cash now (0: nothing to record).
+
+    Before issuance only, at a stage where the fee is due, with nothing paid or being paid.
+    """
+    from machi.payments.services.starting import PAYABLE_BEFORE_ISSUANCE
+
+    if (
+        application.procedure.payment_timing != PaymentTiming.BEFORE_ISSUANCE
+        or application.status not in PAYABLE_BEFORE_ISSUANCE
+        or live_payment(application) is not None
+    ):
+        return 0
+    return fee_quote(application).amount_yen

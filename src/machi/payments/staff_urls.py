@@ -9,4 +9,5 @@ app_name = "payments-staff"
 urlpatterns = [
     path("", staff_views.index, name="index"),
     path("export.csv", staff_views.export_csv, name="export"),
+    path("cash/<uuid:application_id>/", staff_views.cash_record, name="cash"),
 ]

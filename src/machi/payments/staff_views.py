@@ -1,19 +1,25 @@
-"""Staff console page: a municipality's payments of one day and their reconciliation."""
+"""Staff console pages: a municipality's payments of one day and their reconciliation, and
+recording a fee paid in cash at the counter (reached from the case page's links)."""
 
 from __future__ import annotations
 
 import csv
 from datetime import date
+from typing import Any
 
 from django.http import HttpRequest, HttpResponse, QueryDict
-from django.shortcuts import render
-from django.views.decorators.http import require_GET
+from django.shortcuts import redirect, render
+from django.views.decorators.http import require_GET, require_http_methods
 
 from machi.core.auth import staff_required, staff_user
+from machi.core.exceptions import ApplicationError, Forbidden, NotFound
 from machi.core.models import Municipality
+from machi.core.selectors import user_has_role
 from machi.core.services import audit_record
-from machi.payments import selectors
-from machi.payments.forms import PaymentDayForm
+from machi.payments import selectors, services
+from machi.payments.forms import CashPaymentForm, PaymentDayForm
+from machi.payments.services.counter import CASH_ROLES
+from machi.procedures.selectors import application_get
 
 
 def _form(request: HttpRequest) -> tuple[PaymentDayForm, set[str]]:
@@ -126,3 +132,55 @@ def export_csv(request: HttpRequest) -> HttpResponse:
     for error in report.errors:
         writer.writerow(["エラー", "", "", "", "", "", "", "", "", _cell(error)])
     return response
+
+
+@require_http_methods(["GET", "POST"])
+@staff_required
+def cash_record(request: HttpRequest, application_id: Any) -> HttpResponse:
+    """Record that the applicant paid the fee in cash at the counter (窓口担当・担当者 and up)."""
+    user = staff_user(request)
+    try:
+        application = application_get(application_id=application_id)
+    except NotFound:
+        return render(request, "web/staff/forbidden.html", status=404)
+    if not user_has_role(
+        user,
+        municipality_code=application.municipality_id,
+        roles=CASH_ROLES,
+        prefecture_wide=False,
+    ):
+        return render(request, "web/staff/forbidden.html", status=403)
+    due = selectors.cash_fee_due(application)
+    form = CashPaymentForm(
+        request.POST if request.method == "POST" else None, initial={"amount_yen": due}
+    )
+    status = 200
+    if request.method == "POST":
+        status = 400
+        if form.is_valid():
+            try:
+                services.payment_record_cash(
+                    application_id=application.pk,
+                    actor=user,
+                    amount_yen=form.cleaned_data["amount_yen"],
+                    receipt_number=form.cleaned_data["receipt_number"],
+                )
+            except Forbidden:
+                return render(request, "web/staff/forbidden.html", status=403)
+            except ApplicationError as exc:
+                form.add_application_error(exc)
+                status = exc.status
+            else:
+                return redirect("payments-staff:cash", application_id=application.pk)
+    return render(
+        request,
+        "payments/staff/cash.html",
+        {
+            "application": application,
+            "form": form,
+            "due": due,
+            "due_label": f"{due:,}",
+            "summary": selectors.payment_summary(application),
+        },
+        status=status,
+    )

@@ -8,7 +8,7 @@ the provider adapter has verified the signature or token.
 from __future__ import annotations
 
 import logging
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from csp.decorators import csp_update
 from django.http import HttpRequest, HttpResponse, JsonResponse
@@ -20,18 +20,14 @@ from django.views.decorators.http import require_GET, require_http_methods, requ
 from machi.core.exceptions import ApplicationError, NotFound
 from machi.core.models import User
 from machi.payments import selectors, services
-from machi.payments.models import OPEN_STATUSES, PAID_STATUSES, Payment, PaymentStatus
+from machi.payments.models import OPEN_STATUSES, Payment, PaymentStatus
 from machi.payments.providers import WebhookVerificationError, get_provider
 from machi.payments.providers.payjp import PayjpProvider
 from machi.payments.providers.sandbox import DECLINE_CODES, SandboxProvider
-from machi.procedures import services as procedure_services
-from machi.procedures.models import (
-    Application,
-    ApplicationStatus,
-    AssuranceLevel,
-    PaymentTiming,
-)
 from machi.procedures.selectors import application_get_for_applicant
+
+if TYPE_CHECKING:
+    from machi.procedures.selectors import Application
 
 logger = logging.getLogger(__name__)
 SESSION_APPLICATIONS_KEY = "machi_applications"
@@ -44,10 +40,6 @@ def _user(request: HttpRequest) -> User | None:
 
 def _session_ids(request: HttpRequest) -> list[str]:
     return list(request.session.get(SESSION_APPLICATIONS_KEY, []))
-
-
-def _site_url(request: HttpRequest) -> str:
-    return request.build_absolute_uri("/").rstrip("/")
 
 
 def _not_found(request: HttpRequest, message: Any) -> HttpResponse:
@@ -102,22 +94,12 @@ def start(request: HttpRequest, application_id: Any) -> HttpResponse:
     except NotFound as exc:
         return _not_found(request, exc.message)
     try:
-        payment = services.payment_start(
-            application=application, actor=_user(request), site_url=_site_url(request)
-        )
+        payment = services.payment_start(application=application, actor=_user(request))
     except ApplicationError as exc:
         return _problem(request, exc, application)
     if payment.status in OPEN_STATUSES and payment.redirect_url:
         return redirect(payment.redirect_url)
     return redirect("payments:return", payment_id=payment.pk)
-
-
-def _submit_after_payment(request: HttpRequest, application: Application) -> Application:
-    return procedure_services.application_submit(
-        application=application,
-        actor=_user(request),
-        file_lookup=procedure_services.file_lookup_for(application),
-    )
 
 
 @require_GET
@@ -131,37 +113,25 @@ def payment_return(request: HttpRequest, payment_id: Any) -> HttpResponse:
         payment = _payment(request, payment_id)
     except NotFound as exc:
         return _not_found(request, exc.message)
+    outcome = services.payment_return(payment=payment, actor=_user(request))
+    payment = outcome.payment
     application = payment.application
-    if payment.status in OPEN_STATUSES:
-        payment = services.payment_refresh(payment=payment)
-    paid = payment.status in PAID_STATUSES
-    before_submission = application.procedure.payment_timing == PaymentTiming.BEFORE_SUBMISSION
-    needs_signature = application.procedure.assurance_level == AssuranceLevel.CARD_SIGNATURE
-    submit_error = ""
-    if paid and before_submission:
-        if application.status != ApplicationStatus.DRAFT:
-            return redirect("procedures:done", application_id=application.pk)
-        if not needs_signature:
-            try:
-                submitted = _submit_after_payment(request, application)
-            except ApplicationError as exc:
-                submit_error = str(exc.message)
-            else:
-                return redirect("procedures:done", application_id=submitted.pk)
+    if outcome.submitted:
+        return redirect("procedures:done", application_id=application.pk)
     return render(
         request,
         "payments/return.html",
         {
             "payment": payment,
             "application": application,
-            "paid": paid,
+            "paid": outcome.paid,
             "pending": payment.status in OPEN_STATUSES,
             "cancelled": payment.status in (PaymentStatus.CANCELLED, PaymentStatus.EXPIRED),
             "failed": payment.status == PaymentStatus.FAILED,
             "failure_text": selectors.failure_text(payment.failure_code),
-            "before_submission": before_submission,
-            "needs_signature": needs_signature and application.status == ApplicationStatus.DRAFT,
-            "submit_error": submit_error,
+            "before_submission": outcome.before_submission,
+            "needs_signature": outcome.needs_signature,
+            "submit_error": outcome.submit_error,
             "can_retry": selectors.payment_can_start(application),
         },
     )

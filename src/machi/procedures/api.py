@@ -10,16 +10,18 @@ import uuid
 from datetime import date, datetime
 from typing import Any
 
-from django.db import transaction
 from django.db.models import QuerySet
 from django.http import HttpRequest
 from django.utils.translation import gettext as _
 from ninja import Field, Header, Query, Router, Schema, Status
+from ninja.decorators import decorate_view
 
 from machi.core.auth import resident_api_auth
-from machi.core.exceptions import Forbidden, NotAuthenticated, NotFound
+from machi.core.exceptions import NotAuthenticated, NotFound
 from machi.core.models import User
+from machi.core.pagination import MAX_OFFSET
 from machi.procedures import selectors, services
+from machi.procedures.limits import api_body_limit, refuse_if_over_rate
 from machi.procedures.models import Application, Audience, Channel, LifeEvent, Procedure
 
 router = Router(tags=["procedures"])
@@ -73,7 +75,7 @@ class CatalogFilter(Schema):
     audience: Audience | None = None
     life_event: LifeEvent | None = None
     limit: int = Field(50, ge=1, le=200)
-    offset: int = Field(0, ge=0)
+    offset: int = Field(0, ge=0, le=MAX_OFFSET)
 
 
 @router.get("/procedures", response=list[ProcedureOut], auth=None)
@@ -182,6 +184,7 @@ def _user(request: HttpRequest) -> User | None:
     response={201: ApplicationOut, 200: ApplicationOut},
     auth=resident_api_auth(),
 )
+@decorate_view(api_body_limit)
 def application_submit_api(
     request: HttpRequest,
     payload: ApplicationIn,
@@ -190,43 +193,29 @@ def application_submit_api(
     """Submit a complete application in one request (channel: API).
 
     Send an ``Idempotency-Key`` header: a retried request with the same key returns the first
-    application (200) instead of creating a second one.
+    application (200) instead of creating a second one. Only the answers to fields the form
+    defines are stored. Bodies over ``MACHI_APPLICATION_MAX_BODY_BYTES`` get 413; anonymous
+    clients over ``MACHI_APPLICATION_RATE_LIMIT`` get 429.
     """
+    refuse_if_over_rate(request)
     procedure = selectors.procedure_get_public(
         municipality_code=payload.municipality_code, slug=payload.procedure
     )
-    if idempotency_key:
-        earlier = Application.objects.filter(
-            municipality_id=procedure.municipality_id, idempotency_key=idempotency_key
-        ).first()
-        if earlier is not None:
-            if earlier.applicant_id and earlier.applicant_id != getattr(_user(request), "pk", None):
-                raise Forbidden(_("この冪等キーは別の申請で使われています。"))
-            return Status(200, earlier)
     signature = (
         services.CardSignature(payload.signature.signature_b64, payload.signature.certificate_pem)
         if payload.signature
         else None
     )
-    # One transaction: a refused submission leaves no draft behind.
-    with transaction.atomic():
-        started = services.application_start(
-            procedure=procedure,
-            applicant=_user(request),
-            channel=Channel.API,
-            contact_email=payload.contact_email,
-        )
-        application = started.application
-        application.answers = payload.answers
-        application.save(update_fields=["answers"])
-        submitted = services.application_submit(
-            application=application,
-            actor=_user(request),
-            idempotency_key=idempotency_key,
-            signature=signature,
-            file_lookup=services.file_lookup_for(application),
-        )
-    return Status(201, submitted)
+    submission = services.application_submit_complete(
+        procedure=procedure,
+        applicant=_user(request),
+        answers=payload.answers,
+        channel=Channel.API,
+        contact_email=payload.contact_email,
+        idempotency_key=idempotency_key,
+        signature=signature,
+    )
+    return Status(201 if submission.created else 200, submission.application)
 
 
 class SigningDataIn(Schema):
@@ -241,6 +230,7 @@ class SigningDataOut(Schema):
 
 
 @router.post("/applications/signing-data", response=SigningDataOut, auth=resident_api_auth())
+@decorate_view(api_body_limit)
 def signing_data_api(request: HttpRequest, payload: SigningDataIn) -> SigningDataOut:
     """The exact bytes a card signature must cover for these answers (validated first)."""
     procedure = selectors.procedure_get_public(
@@ -252,7 +242,7 @@ def signing_data_api(request: HttpRequest, payload: SigningDataIn) -> SigningDat
     return SigningDataOut(version_id=version_id, data_b64=base64.b64encode(data).decode("ascii"))
 
 
-@router.get("/applications/{application_id}", response=ApplicationOut, auth=None)
+@router.get("/applications/{application_id}", response=ApplicationOut, auth=resident_api_auth())
 def application_get_api(request: HttpRequest, application_id: str) -> Application:
     """Status and history of an application, for its applicant."""
     return selectors.application_get_for_applicant(

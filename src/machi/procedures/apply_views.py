@@ -70,16 +70,24 @@ def _language() -> str:
 
 @require_POST
 def start(request: HttpRequest, code: str, slug: str) -> HttpResponse:
-    """Start a draft for a procedure and go to its first step."""
+    """Open the resident's draft of this procedure, or start one, and go to its step."""
     try:
         procedure = selectors.procedure_get_public(municipality_code=code, slug=slug)
-        started = services.application_start(
-            procedure=procedure, applicant=_user(request), language=_language()
+        started, resumed = services.application_start_or_resume(
+            procedure=procedure,
+            applicant=_user(request),
+            session_ids=_session_ids(request),
+            language=_language(),
         )
     except ApplicationError as exc:
         messages.error(request, str(exc.message))
         return redirect("procedures:detail", code=code, slug=slug)
     application = started.application
+    if resumed:
+        messages.info(request, _("入力途中の下書きを開きました。続きから入力できます。"))
+        return redirect(
+            "procedures:step", application_id=application.pk, step=application.current_step
+        )
     _remember(request, application)
     if started.resume_token:
         # Shown once on the first step so the resident can come back to the draft later.
@@ -431,6 +439,32 @@ def withdraw(request: HttpRequest, application_id: Any) -> HttpResponse:
             messages.success(request, _("申請を取り下げました。"))
         return redirect("procedures:my-application", application_id=application.pk)
     return render(request, "procedures/apply/withdraw_confirm.html", {"application": application})
+
+
+@require_http_methods(["GET", "POST"])
+def draft_delete(request: HttpRequest, application_id: Any) -> HttpResponse:
+    """Delete a draft the resident no longer wants, after a confirmation page."""
+    found = _application_or_404(request, application_id)
+    if isinstance(found, HttpResponse):
+        return found
+    application = found
+    if application.status != ApplicationStatus.DRAFT:
+        return redirect("procedures:my-application", application_id=application.pk)
+    if request.method == "POST":
+        procedure = application.procedure
+        try:
+            services.application_draft_delete(application=application, actor=_user(request))
+        except ApplicationError as exc:
+            messages.error(request, str(exc.message))
+            return redirect(
+                "procedures:step", application_id=application.pk, step=application.current_step
+            )
+        ids = [i for i in _session_ids(request) if i != str(application_id)]
+        request.session[services.SESSION_APPLICATIONS_KEY] = ids
+        request.session.pop(f"resume:{application_id}", None)
+        messages.success(request, _("下書きを削除しました。"))
+        return redirect("procedures:detail", code=procedure.municipality_id, slug=procedure.slug)
+    return render(request, "procedures/apply/draft_delete.html", {"application": application})
 
 
 @require_GET

@@ -111,3 +111,19 @@ application_hooks: Registry[ApplicationHooks] = Registry(
     "procedures.application_hooks",
     description="checks and reactions of higher apps around submissions and status changes",
 )
+
+
+def correction_diff_section() -> ApplicationSection:
+    """The staff case page's table of what each answered correction (補正) changed."""
+
+    def context(
+        request: HttpRequest | None, application: Application, page: dict[str, Any]
+    ) -> dict[str, Any] | None:
+        from machi.procedures.selectors import correction_diff
+
+        changes = correction_diff(application)
+        return {"changes": changes} if changes else None
+
+    return ApplicationSection(
+        place="staff_case", template_name="procedures/_correction_diff.html", context=context
+    )

@@ -11,6 +11,8 @@ from django.utils.translation import gettext_lazy as _
 from django.utils.translation import pgettext_lazy
 
 from machi.core.models import Department, Municipality, TenantOwnedModel, TimeStampedModel
+from machi.procedures.formengine.cache import cached_definition
+from machi.procedures.formengine.definition import FormDefinition
 from machi.procedures.states import (
     ApplicationOutcome,
     ApplicationStatus,
@@ -121,6 +123,13 @@ class FormVersion(TimeStampedModel):
     def version_id(self) -> str:
         """Stable identifier of this exact definition, included in signed submissions."""
         return f"{self.procedure_id}:{self.number}:{self.definition_sha256[:16]}"
+
+    @property
+    def form(self) -> FormDefinition:
+        """The parsed definition, parsed once per process (keyed by id and definition hash)."""
+        if self.pk is None or not self.definition_sha256:
+            return FormDefinition.from_json(self.definition)
+        return cached_definition((self.pk, self.definition_sha256), self.definition)
 
 
 class ProcedureTemplate(TenantOwnedModel):
@@ -234,6 +243,11 @@ class CorrectionRequest(models.Model):
     requested_at = models.DateTimeField(auto_now_add=True)
     answered_at = models.DateTimeField(null=True, blank=True)
     answer_note = models.TextField(_("回答"), blank=True)
+    # The cleaned value of each flagged field before and after the answer:
+    # [{"path": "request.purpose", "before": ..., "after": ...}] (shown to staff as a diff).
+    changes = models.JSONField(_("補正前後の内容"), default=list, blank=True)
+    # The new card signature's evidence when the answer changed a card-signed application.
+    signature_evidence_id = models.CharField(max_length=64, blank=True)
 
     class Meta:
         ordering: ClassVar[list[str]] = ["-requested_at"]

@@ -4,17 +4,22 @@ from __future__ import annotations
 
 import uuid
 from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
 
 from django.db.models import OuterRef, Q, QuerySet, Subquery
+from django.utils.translation import get_language
 from django.utils.translation import gettext as _
 
 from machi.core.exceptions import NotFound
 from machi.core.japanese import search_key
 from machi.core.models import User
 from machi.core.selectors import visible_municipality_codes
+from machi.procedures.formengine import FormDefinition, localize, summary
 from machi.procedures.models import (
     Application,
     ApplicationStatus,
+    CorrectionRequest,
     FormVersion,
     Procedure,
     ProcedureTemplate,
@@ -159,3 +164,104 @@ def application_get(*, application_id: uuid.UUID | str) -> Application:
         ).get(pk=application_id)
     except Application.DoesNotExist as exc:
         raise NotFound(_("申請が見つかりません。")) from exc
+
+
+# --- Corrections (補正) -------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class EditableField:
+    """A field staff flagged for correction, in the applicant's words."""
+
+    path: str  # "step.field" (a top-level field of a step)
+    step: str
+    label: str  # 「請求の内容：使用目的」 (step title：field label)
+    is_file: bool
+
+
+def _field_label(definition: FormDefinition, path: str, language: str) -> str:
+    step_key, _dot, _key = path.partition(".")
+    try:
+        title = localize(definition.step(step_key).title, language)
+    except KeyError:
+        return path
+    return f"{title}：{definition.label_for(path, language)}"
+
+
+def correction_editable_fields(
+    application: Application, *, language: str | None = None
+) -> list[EditableField]:
+    """The fields the open correction request lets the applicant change, in form order."""
+    correction = (
+        CorrectionRequest.objects.filter(application=application, answered_at__isnull=True)
+        .order_by("-requested_at", "-id")
+        .first()
+    )
+    if correction is None or application.status != ApplicationStatus.CORRECTION_REQUESTED:
+        return []
+    definition = application.form_version.form
+    language = language or get_language() or "ja"
+    flagged = set(correction.fields)
+    return [
+        EditableField(
+            path=f"{step.key}.{item.key}",
+            step=step.key,
+            label=_field_label(definition, f"{step.key}.{item.key}", language),
+            is_file=item.type == "file",
+        )
+        for step in definition.steps
+        for item in step.fields
+        if f"{step.key}.{item.key}" in flagged
+    ]
+
+
+@dataclass(frozen=True)
+class CorrectionChange:
+    """One flagged field of an answered correction: its value before and after, as text."""
+
+    answered_at: datetime
+    label: str
+    before: str
+    after: str
+    changed: bool
+    new_signature: bool
+
+
+def _display(definition: FormDefinition, path: str, value: Any, language: str) -> str:
+    step_key, _dot, key = path.partition(".")
+    rows = summary(definition, {step_key: {key: value}}, language=language)
+    if not rows:
+        return str(value)
+    if len(rows) == 1 and rows[0].path == path:
+        return rows[0].display
+    # A group: one line per item field (「子ども 1：氏名 山田 花子」).
+    return "\n".join(f"{row.label} {row.display}" for row in rows)
+
+
+def correction_diff(
+    application: Application, *, language: str | None = None
+) -> list[CorrectionChange]:
+    """Before and after of every flagged field of every answered correction, newest first."""
+    definition = application.form_version.form
+    language = language or get_language() or "ja"
+    changes: list[CorrectionChange] = []
+    answered = CorrectionRequest.objects.filter(
+        application=application, answered_at__isnull=False
+    ).order_by("-answered_at", "-id")
+    for correction in answered:
+        for change in correction.changes:
+            path = str(change.get("path", ""))
+            if definition.field_at(path) is None:
+                continue
+            before, after = change.get("before"), change.get("after")
+            changes.append(
+                CorrectionChange(
+                    answered_at=correction.answered_at or correction.requested_at,
+                    label=_field_label(definition, path, language),
+                    before=_display(definition, path, before, language),
+                    after=_display(definition, path, after, language),
+                    changed=before != after,
+                    new_signature=bool(correction.signature_evidence_id),
+                )
+            )
+    return changes

@@ -199,16 +199,9 @@ def form_editor(request: HttpRequest, procedure_id: int) -> HttpResponse:
                 messages.success(request, _("様式を公開しました。"))
                 return redirect("procedures-staff:form", procedure_id=procedure.pk)
             if new_definition is not None:
-                if latest is not None and latest.published_at is None:
-                    # Unpublished drafts are replaced; published versions never change.
-                    services.parse_definition(new_definition)
-                    latest.definition = FormDefinition.from_json(new_definition).to_json()
-                    latest.definition_sha256 = services._definition_hash(latest.definition)
-                    latest.save(update_fields=["definition", "definition_sha256", "updated_at"])
-                else:
-                    services.form_version_create(
-                        actor=actor, procedure=procedure, definition=new_definition
-                    )
+                services.form_version_save_draft(
+                    actor=actor, procedure=procedure, definition=new_definition
+                )
                 messages.success(request, _("様式の下書きを保存しました。"))
                 return redirect("procedures-staff:form", procedure_id=procedure.pk)
         except ApplicationError as exc:

@@ -21,6 +21,11 @@ urlpatterns = [
         name="my-application",
     ),
     path(
+        "my/applications/<uuid:application_id>/delete/",
+        apply_views.draft_delete,
+        name="draft-delete",
+    ),
+    path(
         "my/applications/<uuid:application_id>/withdraw/",
         apply_views.withdraw,
         name="withdraw",

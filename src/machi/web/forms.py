@@ -55,6 +55,13 @@ class StaffSignInForm(AccessibleForm):
 class AuditSearchForm(AccessibleForm):
     """Search of the audit log (監査ログ検索)."""
 
+    receipt_number = forms.CharField(
+        label=_("受付番号"),
+        required=False,
+        max_length=32,
+        help_text=_("申請ごとの記録をすべて表示します（例: 2026-000123）。"),
+    )
+
     action = forms.CharField(label=_("操作"), required=False, max_length=80)
     actor = forms.CharField(label=_("操作した職員（ユーザー名）"), required=False, max_length=150)
     municipality = forms.ChoiceField(label=_("団体"), required=False)
@@ -73,6 +80,11 @@ class AuditSearchForm(AccessibleForm):
         widget=forms.DateInput(attrs={"type": "date"}),
         error_messages={"invalid": _("日付を YYYY-MM-DD の形で入力してください。")},
     )
+
+    def clean_receipt_number(self) -> str:
+        # Full-width digits and hyphens as typed from a paper receipt are the same number.
+        value: str = unicodedata.normalize("NFKC", self.cleaned_data["receipt_number"])
+        return value.strip().replace("ー", "-").replace("−", "-")
 
     def __init__(self, *args: Any, municipality_choices: list[tuple[str, str]], **kwargs: Any):
         super().__init__(*args, **kwargs)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -15,16 +16,17 @@ from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.utils.http import url_has_allowed_host_and_scheme
 from django.utils.translation import gettext as _
-from django.utils.translation import gettext_lazy as _lazy
+from django.utils.translation import gettext_lazy
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 from django_otp import login as otp_login
 from django_otp import match_token
 from django_ratelimit.decorators import ratelimit
 
 from machi.core import selectors, services
+from machi.core.audit_labels import action_label, target_label
 from machi.core.auth import is_verified_staff, staff_required, staff_user
 from machi.core.exceptions import NotFound
-from machi.core.models import Role
+from machi.core.models import AuditEntry, Role
 from machi.core.sign_in_limits import account_failure_record, account_limit
 from machi.web.forms import AuditSearchForm, StaffSignInForm
 
@@ -77,7 +79,7 @@ def _login_rate(group: str, request: HttpRequest) -> str:
 
 # One message for every wrong part: saying which part failed would tell a guesser that the
 # password was right (the "password oracle").
-SIGN_IN_REFUSED = _lazy("ユーザー名、パスワードまたは確認コードが違います。")
+SIGN_IN_REFUSED = gettext_lazy("ユーザー名、パスワードまたは確認コードが違います。")
 
 
 @require_http_methods(["GET", "POST"])
@@ -211,6 +213,7 @@ def staff_audit(request: HttpRequest) -> HttpResponse:
             personal_data_only=data["personal_data"],
             since=_day_start(data["since"]),
             until=_day_start(data["until"], days_later=1),  # the whole end day is included
+            receipt_number=data["receipt_number"],
         )
         page = Paginator(selectors.audit_search(user=user, filters=filters), 50).get_page(
             request.GET.get("page")
@@ -231,8 +234,28 @@ def staff_audit(request: HttpRequest) -> HttpResponse:
         )
     query = request.GET.copy()
     query.pop("page", None)
+    names = dict(choices)
+    rows = [
+        AuditRow(
+            entry=entry,
+            action=action_label(entry.action),
+            target=target_label(entry.target_type),
+            municipality=names.get(entry.municipality_code, entry.municipality_code),
+        )
+        for entry in (page.object_list if page is not None else [])
+    ]
     return render(
         request,
         "web/staff/audit.html",
-        {"form": form, "page": page, "query": query.urlencode(), "roles": Role},
+        {"form": form, "page": page, "rows": rows, "query": query.urlencode(), "roles": Role},
     )
+
+
+@dataclass(frozen=True)
+class AuditRow:
+    """One audit entry as people read it: labels instead of codes (the code stays as a title)."""
+
+    entry: AuditEntry
+    action: str
+    target: str
+    municipality: str

@@ -44,7 +44,6 @@ from machi.cases.services.creation import (
     check_completion_allowed,
     compute_due_date,
     fold_history,
-    on_application_transition,
 )
 from machi.cases.services.intake import (
     IdentityCheck,
@@ -120,7 +119,6 @@ __all__ = [
     "intake_submit",
     "intake_supported",
     "latest_approval_request",
-    "on_application_transition",
     "prefill_from_identity",
     "step_eligible",
 ]

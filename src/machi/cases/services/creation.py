@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import datetime as dt
-import logging
 from collections.abc import Iterable
 from typing import TYPE_CHECKING, Any
 
@@ -35,8 +34,6 @@ from machi.procedures.states import ApplicationOutcome, ApplicationStatus
 if TYPE_CHECKING:
     # Types only: other apps read procedures' rows through its selectors and services.
     from machi.procedures.selectors import Application
-
-logger = logging.getLogger(__name__)
 
 
 # --- Cases: creation and keeping the mirrors in step ---------------------------------------------
@@ -96,8 +93,8 @@ def _copy_mirrors(case: Case, application: Application) -> None:
 def case_create_for_application(*, application: Application, actor: User | None = None) -> Case:
     """The case of a submitted application, created on first call (idempotent).
 
-    Called by the transition listener on every submission (all channels), by the counter and
-    paper flows, and by :func:`cases_backfill`. Timings are rebuilt from the status history,
+    Called by :class:`machi.cases.hooks.CaseHooks` inside every submission's transaction (all
+    channels), by the counter and paper flows, and by :func:`cases_backfill`. Timings are rebuilt from the status history,
     so a case created late still reports correct times.
     """
     existing = Case.objects.filter(application_id=application.pk).first()
@@ -147,25 +144,8 @@ def case_sync(*, application: Application) -> Case | None:
     return case
 
 
-def on_application_transition(application: Application, from_status: str, to_status: str) -> None:
-    """procedures transition listener (after commit): create or sync the case.
-
-    Failures are logged, never raised: the applicant's request has already succeeded, and
-    :func:`cases_backfill` repairs what a failure left behind.
-    """
-    try:
-        if from_status == ApplicationStatus.DRAFT:
-            case_create_for_application(application=application)
-        else:
-            case_sync(application=application)
-    except Exception:
-        logger.exception(
-            "cases.listener_failed application=%s %s->%s", application.pk, from_status, to_status
-        )
-
-
 def check_completion_allowed(application: Application, to_status: str, outcome: str) -> None:
-    """procedures transition check: a case in 決裁 completes only with the approved decision."""
+    """Before a status change: a case in 決裁 completes only with the approved decision."""
     if (
         to_status != ApplicationStatus.COMPLETED
         or application.status != ApplicationStatus.APPROVING

@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import pytest
+from django.utils import timezone
 
 from machi.cases.demo import demo_statuses, load_cases_demo
 from machi.cases.models import ApprovalRequest, ApprovalStep, Case, Intake
 from machi.core.demo import load_core_demo
 from machi.procedures.demo import load_procedures_demo
-from machi.procedures.models import ApplicationOutcome, ApplicationStatus
+from machi.procedures.models import Application, ApplicationOutcome, ApplicationStatus, StatusChange
 
 pytestmark = pytest.mark.django_db
 
@@ -16,18 +17,17 @@ pytestmark = pytest.mark.django_db
 def test_demo_cases_cover_every_state_and_are_idempotent():
     load_core_demo()
     load_procedures_demo()
+    loaded_from = timezone.now()
     created = load_cases_demo()
     assert created == 13
-    statuses = demo_statuses()
-    for status in (
-        ApplicationStatus.SUBMITTED,
-        ApplicationStatus.IN_REVIEW,
-        ApplicationStatus.CORRECTION_REQUESTED,
-        ApplicationStatus.APPROVING,
-        ApplicationStatus.COMPLETED,
-        ApplicationStatus.WITHDRAWN,
-    ):
-        assert statuses.get(status), status
+    assert demo_statuses() == {
+        ApplicationStatus.SUBMITTED: 4,
+        ApplicationStatus.IN_REVIEW: 1,
+        ApplicationStatus.CORRECTION_REQUESTED: 1,
+        ApplicationStatus.APPROVING: 2,
+        ApplicationStatus.COMPLETED: 4,
+        ApplicationStatus.WITHDRAWN: 1,
+    }
     outcomes = set(
         Case.objects.filter(status=ApplicationStatus.COMPLETED).values_list("outcome", flat=True)
     )
@@ -41,7 +41,16 @@ def test_demo_cases_cover_every_state_and_are_idempotent():
     assert all(r.steps.count() == 2 for r in pending)
     assert ApprovalStep.objects.filter(acting_for__username="kakogawa-kacho").exists()
     assert set(Intake.objects.values_list("channel", flat=True)) == {"counter", "paper"}
-    assert Case.objects.filter(is_open=True, due_date__isnull=False).exists()
+    # 粗大ごみ (demo-cases-04) was submitted 20 days ago: past its 標準処理期間.
+    overdue = Case.objects.filter(is_open=True, due_date__lt=timezone.localdate())
+    assert list(overdue.values_list("application__idempotency_key", flat=True)) == ["demo-cases-04"]
+    # Applications are as the procedures services wrote them (the demo moves only case rows).
+    demo_applications = Application.objects.filter(idempotency_key__startswith="demo-cases-")
+    assert demo_applications.count() == 13
+    assert not demo_applications.filter(submitted_at__lt=loaded_from).exists()
+    assert not StatusChange.objects.filter(
+        application__in=demo_applications, at__lt=loaded_from
+    ).exists()
     assert load_cases_demo() == 0
     assert Case.objects.count() == 13
 

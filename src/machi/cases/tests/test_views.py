@@ -505,3 +505,41 @@ def test_counter_clerk_cannot_process(procedure, counter_clerk, staff_client):
 def test_member_helper_department(kakogawa, shimin):
     user = member("dept-user", kakogawa, Role.CASE_HANDLER, department=shimin)
     assert user.memberships.get().department == shimin
+
+
+# Query counts of the two busiest staff pages: exact, and the same whatever the number of rows
+# (one query per list, never one per case, note or history entry).
+QUEUE_FIRST_PAGE_QUERIES = 30
+CASE_PAGE_QUERIES = 23
+
+
+@pytest.mark.parametrize("cases", [2, 8])
+def test_queue_first_page_query_count(
+    procedure, kakogawa_handler, staff_client, django_assert_num_queries, cases
+):
+    for _ in range(cases):
+        services.case_start_review(case=case_of(submit(procedure)), actor=kakogawa_handler)
+    client = staff_client(kakogawa_handler)
+    client.get("/staff/cases/")  # the session and the language settle on the first request
+    with django_assert_num_queries(QUEUE_FIRST_PAGE_QUERIES):
+        response = client.get("/staff/cases/")
+    assert response.status_code == 200
+    assert html(response).count('<tr class="queue-row') == cases
+
+
+@pytest.mark.parametrize("notes", [0, 5])
+def test_case_page_query_count(
+    procedure, kakogawa_handler, staff_client, django_assert_num_queries, notes
+):
+    case = case_of(submit(procedure))
+    services.case_start_review(case=case, actor=kakogawa_handler)
+    for n in range(notes):
+        services.case_note_add(case=case, actor=kakogawa_handler, text=f"メモ{n}")
+    client = staff_client(kakogawa_handler)
+    client.get("/staff/cases/")
+    with django_assert_num_queries(CASE_PAGE_QUERIES):
+        response = client.get(detail_url(case))
+    assert response.status_code == 200
+    body = html(response)
+    # Newest first.
+    assert [f"メモ{n}" for n in reversed(range(notes))] == re.findall(r"<br>(メモ\d+)</li>", body)

@@ -34,10 +34,16 @@ def _write_entries(n: int = 5, municipality_code: str = "282103") -> list[AuditE
 def _disable_guard() -> None:
     """Simulate someone with database-owner rights going around the application."""
     with connection.cursor() as cursor:
-        if connection.vendor == "postgresql":
-            cursor.execute("ALTER TABLE core_auditentry DISABLE TRIGGER USER")
-        else:
-            cursor.execute("DROP TRIGGER IF EXISTS core_auditentry_no_update")
+        for table in ("core_auditentry", "core_auditchainhead", "core_auditcheckpoint"):
+            if connection.vendor == "postgresql":
+                cursor.execute(f"ALTER TABLE {table} DISABLE TRIGGER USER")
+            else:
+                cursor.execute(
+                    "SELECT name FROM sqlite_master WHERE type = 'trigger' AND tbl_name = %s",
+                    [table],
+                )
+                for (name,) in cursor.fetchall():
+                    cursor.execute(f"DROP TRIGGER {name}")
 
 
 def test_entries_link_to_their_predecessor_per_municipality():
@@ -109,10 +115,11 @@ def test_deleted_last_entry_is_detected():
     assert (broken.sequence, broken.reason) == (3, "tail_missing")
 
 
-def test_rehashed_forgery_is_still_detected_by_its_successor():
+def test_rehashed_forgery_is_named_at_the_forged_entry():
     entries = _write_entries(3)
     _disable_guard()
-    # A forger changes entry 1 and recomputes its hash: the next entry no longer links to it.
+    # A forger changes entry 1 and recomputes its hash without the chain key: the link is no
+    # longer the keyed HMAC of its content, so the forged entry itself is named.
     forged = AuditEntry.objects.get(pk=entries[0].pk)
     forged.purpose = "別の目的"
     new_hash = entry_digest(
@@ -135,9 +142,9 @@ def test_rehashed_forgery_is_still_detected_by_its_successor():
     AuditEntry.objects.filter(pk=forged.pk).update(purpose=forged.purpose, entry_hash=new_hash)
     (broken,) = audit_verify().breaks
     assert (broken.sequence, broken.entry_id, broken.reason) == (
-        2,
-        entries[1].pk,
-        "prev_hash_mismatch",
+        1,
+        entries[0].pk,
+        "content_changed",
     )
 
 

@@ -65,7 +65,9 @@ def _settings_in_subprocess(env: dict[str, str]) -> subprocess.CompletedProcess[
 
 
 def test_production_settings_are_secure():
-    result = _settings_in_subprocess({"MACHI_PRODUCTION": "1", "MACHI_SECRET_KEY": "x" * 50})
+    result = _settings_in_subprocess(
+        {"MACHI_PRODUCTION": "1", "MACHI_SECRET_KEY": "x" * 50, "MACHI_AUDIT_KEY": "y" * 50}
+    )
     assert result.returncode == 0, result.stderr
     values = json.loads(result.stdout.strip().splitlines()[-1])
     assert values == {

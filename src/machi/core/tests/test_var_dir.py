@@ -8,7 +8,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-from machi.core.var_dir import development_secret_key, prepare_var_dir
+from machi.var_dir import development_secret_key, prepare_var_dir
 
 
 def _mode(path: Path) -> int:

@@ -16,13 +16,12 @@ from machi.core.selectors import user_has_role
 from machi.documents.forms import IssueForm
 from machi.documents.models import DocumentStatus
 from machi.documents.selectors import ISSUER_ROLES, document_list_for_application
-from machi.procedures.models import Application
 
 register = template.Library()
 
 
 @register.inclusion_tag("documents/tags/resident_documents.html")
-def resident_documents(application: Application) -> dict[str, Any]:
+def resident_documents(application: Any) -> dict[str, Any]:
     """Valid documents of an application its applicant is already allowed to see."""
     documents = document_list_for_application(application=application).filter(
         status=DocumentStatus.ISSUED
@@ -31,7 +30,7 @@ def resident_documents(application: Application) -> dict[str, Any]:
 
 
 @register.inclusion_tag("documents/tags/staff_documents.html", takes_context=True)
-def staff_documents(context: template.Context, application: Application) -> dict[str, Any]:
+def staff_documents(context: template.Context, application: Any) -> dict[str, Any]:
     """Documents of the application and, for 決裁者/団体管理者, the form to issue one."""
     request = context.get("request")
     user = getattr(request, "user", None)

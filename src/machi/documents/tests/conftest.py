@@ -89,7 +89,7 @@ def documents_settings(settings, document_pki: DocumentPki) -> DocumentPki:
     settings.MACHI_TSA_URL = ""
     settings.MACHI_TSA_TIMEOUT_SECONDS = 3
     settings.MACHI_DOCUMENTS_TRUST_ROOTS = []
-    settings.MACHI_DOCUMENTS_VERIFY_BASE_URL = "http://testserver"
+    settings.MACHI_PUBLIC_BASE_URL = "http://testserver"
     settings.MACHI_DOCUMENTS_FONT = ""
     settings.PRODUCTION = False
     return document_pki

@@ -293,3 +293,29 @@ def test_pdf_embeds_a_japanese_font(application):
     assert "交付証明書" in text
     assert "加古川 花子 様" in text
     assert "令和" in text
+
+
+def test_the_link_in_the_pdf_follows_the_public_base_url(settings, client, application):
+    """Issued on another port, the document's own link (annotation = QR payload) verifies it."""
+    import io
+    from urllib.parse import urlsplit
+
+    settings.MACHI_PUBLIC_BASE_URL = "http://127.0.0.1:8765"
+    settings.ALLOWED_HOSTS = ["127.0.0.1", "testserver"]
+    document = services.document_issue(application=application, actor=None, kind="certificate")
+    with pikepdf.open(io.BytesIO(bytes(document.pdf))) as pdf:
+        uris = [
+            str(annot.A.URI)
+            for page in pdf.pages
+            for annot in page.get("/Annots", [])
+            if "/A" in annot and "/URI" in annot.A
+        ]
+    assert uris == [f"http://127.0.0.1:8765/verify/{document.verification_id}/"]
+    assert services.verify_url(document.verification_id) == uris[0]
+    # The test client sends every request to the app; the host header says which address.
+    link = urlsplit(uris[0])
+    response = client.get(link.path, HTTP_HOST=link.netloc)
+    assert response.status_code == 200
+    assert response.wsgi_request.get_host() == "127.0.0.1:8765"
+    assert 'data-verdict="valid"' in response.content.decode()
+    assert document.display_verification_id in response.content.decode()

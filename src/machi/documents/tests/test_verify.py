@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import io
 import re
+from pathlib import Path
 
 import pytest
 from django.core.files.uploadedfile import SimpleUploadedFile
@@ -222,3 +223,79 @@ def test_validation_inside_a_running_event_loop(document):
 
     (report,) = asyncio.run(check())
     assert report.ok
+
+
+TITLE = re.compile(r'<p class="verdict-title">(.*?)</p>', re.S)
+RESULT_CELL = re.compile(
+    r"<tr class=\"(check-[a-z]+)\">\s*<th scope=\"row\">([^<]*)</th>\s*<td>([^<]*)</td>"
+)
+
+
+def verdict_title(response) -> str:
+    """The verdict line as a reader sees it: the word, then the reason."""
+    (title,) = TITLE.findall(response.content.decode())
+    return " ".join(re.sub(r"<[^>]+>", " ", title).split())
+
+
+def check_rows(response) -> list[tuple[str, str, str]]:
+    return [
+        tuple(cell.strip() for cell in row)
+        for row in RESULT_CELL.findall(response.content.decode())
+    ]
+
+
+def test_genuine_document_leads_with_valid(client, document):
+    response = upload(client, bytes(document.pdf))
+    assert verdict_title(response) == "有効"
+    html = response.content.decode()
+    assert 'class="verdict verdict-valid"' in html
+    assert html.index('id="verify-verdict"') < html.index("確認した項目（詳細）")
+    assert [row[0] for row in check_rows(response)] == ["check-ok"] * 7
+    assert "－ 参考" not in html and "✗" not in html
+
+
+def test_tampered_document_leads_with_invalid_and_shows_no_check_mark(client, document):
+    response = upload(client, tamper(bytes(document.pdf)))
+    assert verdict_title(response) == "無効 改ざんされています"
+    html = response.content.decode()
+    assert 'class="verdict verdict-invalid"' in html
+    rows = check_rows(response)
+    # The first problem decides; what follows is reference only, never a ✓ beside the ✗.
+    assert rows[0] == ("check-problem", "発行記録", "✗ 問題あり")
+    assert {row[0] for row in rows[1:]} <= {"check-problem", "check-reference"}
+    assert "✓" not in html
+
+
+def test_unknown_id_leads_with_invalid_not_found(client, document):
+    response = client.get("/verify/ZZZZZZZZZZZZ/")
+    assert verdict_title(response) == "無効 見つかりません"
+    assert check_rows(response) == []
+
+
+def test_untrusted_and_revoked_reasons(client, settings, document, kakogawa_admin, tmp_path):
+    from machi.documents.pki import DocumentPki, cert_pem
+
+    services.document_revoke(document=document, actor=kakogawa_admin, reason="誤記のため")
+    assert verdict_title(upload(client, bytes(document.pdf))) == "無効 失効しています"
+    other = DocumentPki(tmp_path / "other", auto_create=True)
+    other.init()
+    roots = tmp_path / "roots.pem"
+    roots.write_bytes(b"".join(cert_pem(c) for c in other.roots()))
+    settings.MACHI_DOCUMENTS_TRUST_ROOTS = [str(roots)]
+    assert verdict_title(upload(client, bytes(document.pdf))) == "無効 署名者が信頼できません"
+
+
+def test_unreadable_file_is_not_checked(client):
+    assert verdict_title(upload(client, b"hello")) == "確認できません PDFとして読み取れません"
+
+
+def test_verify_stylesheet_is_a_served_static_file(client, document):
+    from django.contrib.staticfiles import finders
+
+    html = upload(client, bytes(document.pdf)).content.decode()
+    assert '<link rel="stylesheet" href="/static/documents/verify.css">' in html
+    assert "style=" not in html and "<style" not in html
+    css = finders.find("documents/verify.css")
+    assert css is not None
+    text = Path(css).read_text(encoding="utf-8")
+    assert ".verdict-valid" in text and ".verdict-invalid" in text

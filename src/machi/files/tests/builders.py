@@ -192,3 +192,42 @@ def png_bomb(width: int = 100_000, height: int = 100_000) -> bytes:
         + _chunk(b"IDAT", idat)
         + _chunk(b"IEND", b"")
     )
+
+
+def flate_bomb_pdf(inflated: int = 200 * 1024 * 1024) -> bytes:
+    """A one-page PDF with a stream of ``inflated`` zero bytes deflated to a few hundred KB."""
+    deflater = zlib.compressobj(9)
+    chunk = b"\0" * (1024 * 1024)
+    parts = [deflater.compress(chunk) for _ in range(inflated // len(chunk))]
+    parts.append(deflater.flush())
+    pdf = pikepdf.new()
+    _page_content(pdf, 1)
+    bomb = pdf.make_stream(b"")
+    bomb.write(b"".join(parts), filter=Name.FlateDecode)
+    pdf.Root.Bomb = bomb
+    out = io.BytesIO()
+    pdf.save(out, stream_decode_level=pikepdf.StreamDecodeLevel.none)
+    return out.getvalue()
+
+
+def next_action_array_pdf() -> bytes:
+    """A web link whose action chains (/Next, an array) a script and a launch: array items."""
+    pdf = pikepdf.new()
+    page = _page_content(pdf, 1)
+    goto = Dictionary(
+        S=Name.URI,
+        URI=String("https://www.city.kakogawa.lg.jp/"),
+        Next=Array(
+            [
+                Dictionary(S=Name.JavaScript, JS=String("app.alert('next')")),
+                Dictionary(S=Name.Launch, F=String("calc.exe")),
+                Dictionary(S=Name.URI, URI=String("https://example.jp/")),
+            ]
+        ),
+    )
+    page.obj.Annots = pdf.make_indirect(
+        Array([Dictionary(Subtype=Name.Link, Rect=Array([0, 0, 10, 10]), A=goto)])
+    )
+    out = io.BytesIO()
+    pdf.save(out)
+    return out.getvalue()

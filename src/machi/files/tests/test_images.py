@@ -32,7 +32,7 @@ def test_jpeg_loses_exif_gps_and_other_metadata():
     assert _open(source).getexif()  # the input really has EXIF (with GPS)
     result = sanitise(source, policy=DEFAULT_POLICY)
     assert result.content_type == JPEG
-    assert set(result.removed) >= {"exif", "gps", "comment", "icc_profile", "xmp"}
+    assert result.removed == ("comment", "exif", "gps", "icc_profile", "xmp")
     image = _open(result.data)
     assert image.format == "JPEG"
     assert image.size == (64, 32)
@@ -59,7 +59,7 @@ def test_png_text_chunks_removed_and_transparency_kept():
     assert _open(source).text  # type: ignore[attr-defined]
     result = sanitise(source, policy=DEFAULT_POLICY)
     assert result.content_type == PNG
-    assert set(result.removed) >= {"text", "xmp"}
+    assert result.removed == ("text", "xmp")
     image = _open(result.data)
     assert image.text == {}  # type: ignore[attr-defined]
     assert image.mode == "RGBA" and image.getpixel((0, 0)) == (0, 128, 0, 200)
@@ -93,7 +93,9 @@ def test_decompression_bomb_is_refused_before_decoding():
     with pytest.raises(UnsafeFile) as caught:
         sanitise(bomb, policy=DEFAULT_POLICY)
     assert caught.value.code == "image_too_large"
-    assert "4,000万画素" in str(caught.value.message)
+    assert str(caught.value.message) == (
+        "画像の画素数が大きすぎます。4,000万画素以下の画像を選んでください。"
+    )
 
 
 def test_pixel_cap_comes_from_the_policy():

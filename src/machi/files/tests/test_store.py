@@ -155,7 +155,20 @@ def test_too_large_message_names_the_limit(kakogawa):
     with pytest.raises(UnsafeFile) as caught:
         _store(kakogawa, b"x" * (10 * 1024 * 1024 + 1))
     assert caught.value.code == "too_large"
-    assert "10 MB 以下" in str(caught.value.message)
+    assert str(caught.value.message) == (
+        "ファイルが大きすぎます。10 MB 以下のファイルを選んでください。"
+    )
+
+
+def test_flate_bomb_pdf_is_refused_and_nothing_is_stored(kakogawa, private_root):
+    bomb = builders.flate_bomb_pdf()
+    with pytest.raises(UnsafeFile) as caught:
+        _store(kakogawa, bomb, name="bomb.pdf")
+    assert caught.value.code == "pdf_too_large_decompressed"
+    assert caught.value.status == 422
+    assert not StoredFile.objects.exists()
+    assert not AuditEntry.objects.filter(action="file.store").exists()
+    assert not _files_on_disk(private_root)
 
 
 def test_empty_upload_is_refused(kakogawa, private_root):

@@ -1,5 +1,8 @@
 """Payment providers (決済事業者): the interface every adapter implements, and the registry.
 
+``payment_providers`` is a ``machi.core.registry.Registry``; ``PaymentsConfig.ready()`` registers
+the sandbox and PAY.JP, and a deployment may register its own adapter under a new id.
+
 An adapter speaks to one provider's API and maps it onto Machi's vocabulary
 (``PaymentStatus`` values, amounts in yen). Adapters never touch ``Payment`` rows: the services
 call them outside database transactions and record the outcome afterwards.
@@ -27,6 +30,7 @@ from django.conf import settings
 from django.utils.translation import gettext as _
 
 from machi.core.exceptions import NotFound
+from machi.core.registry import Registry
 
 
 class ProviderError(Exception):
@@ -141,33 +145,39 @@ class PaymentProvider(ABC):
         """Every payment created in ``[since, until)``, for reconciliation."""
 
 
-_providers: dict[str, PaymentProvider] = {}
+payment_providers: Registry[PaymentProvider] = Registry(
+    "payments.providers",
+    description="payment provider adapters (決済事業者), by provider id",
+)
+# Payments recorded by staff at the counter (窓口での現金納付): no adapter, no provider calls,
+# never refunded automatically and left out of the provider reconciliation.
+CASH_PROVIDER = "cash"
+COUNTER_PROVIDERS = frozenset({CASH_PROVIDER})
 
 
 def register_provider(provider: PaymentProvider) -> None:
     """Make ``provider`` available under ``provider.id`` (replaces an earlier one)."""
-    _providers[provider.id] = provider
+    payment_providers.register(provider.id, provider, replace=True)
 
 
 def unregister_provider(provider_id: str) -> None:
     """Remove a provider (tests)."""
-    _providers.pop(provider_id, None)
+    payment_providers.unregister(provider_id)
 
 
 def provider_ids() -> list[str]:
     """Ids of the registered providers."""
-    return sorted(_providers)
+    return sorted(payment_providers.ids())
 
 
 def get_provider(provider_id: str) -> PaymentProvider:
     """The registered provider ``provider_id``, or ``NotFound``."""
-    try:
-        return _providers[provider_id]
-    except KeyError as exc:
+    if provider_id not in payment_providers:
         raise NotFound(
             _("決済事業者 %(id)s は登録されていません。") % {"id": provider_id},
             code="provider_not_found",
-        ) from exc
+        )
+    return payment_providers.get(provider_id)
 
 
 def default_provider_id() -> str:

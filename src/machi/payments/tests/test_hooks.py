@@ -41,8 +41,9 @@ def test_unpaid_submission_is_refused(make_procedure, make_application):
     with pytest.raises(InvalidInput) as excinfo:
         _submit(application)
     assert excinfo.value.code == "payment_required"
-    assert "600円" in str(excinfo.value.message)
-    assert "payment" in excinfo.value.field_errors
+    message = "手数料（600円）のお支払いが済んでいないため、申請できません。"
+    assert str(excinfo.value.message) == message
+    assert excinfo.value.field_errors == {"payment": [message]}
     application.refresh_from_db()
     assert application.status == ApplicationStatus.DRAFT
 
@@ -98,7 +99,10 @@ def test_issuing_unpaid_is_refused_with_a_clear_message(submitted, outcome):
     with pytest.raises(Conflict) as excinfo:
         _complete(submitted, outcome)
     assert excinfo.value.code == "payment_required"
-    assert "お支払いが確認できていない" in str(excinfo.value.message)
+    assert str(excinfo.value.message) == (
+        "手数料（600円）のお支払いが確認できていないため、交付・許可で完了できません。"
+        "申請者のお支払いを確認してから完了してください。"
+    )
     submitted.refresh_from_db()
     assert submitted.status == ApplicationStatus.IN_REVIEW
 

@@ -40,13 +40,16 @@ def test_pay_page_shows_the_statement(draft, applicant_client):
     assert html.count("<h1") == 1
 
 
-def test_success_submits_the_application_and_shows_the_receipt(draft, applicant_client):
+def test_success_submits_the_application_and_shows_the_receipt(draft, applicant_client, settings):
+    # The return address is built from the one public base URL, not from the request's host.
+    settings.MACHI_PUBLIC_BASE_URL = "http://127.0.0.1:8765"
     client = applicant_client(draft)
     back = _checkout(client, draft, "pay")
     payment = Payment.objects.get(application=draft)
     assert back.status_code == 302
-    assert back["Location"] == f"http://testserver/payments/return/{payment.pk}/"
-    result = client.get(back["Location"])
+    assert back["Location"] == f"http://127.0.0.1:8765/payments/return/{payment.pk}/"
+    assert payment.return_url == back["Location"]
+    result = client.get(f"/payments/return/{payment.pk}/")
     assert result.status_code == 302
     assert result["Location"] == reverse("procedures:done", kwargs={"application_id": draft.pk})
     payment.refresh_from_db()

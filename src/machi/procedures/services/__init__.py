@@ -14,10 +14,12 @@ from machi.procedures.services.applications import (
     SESSION_APPLICATIONS_KEY,
     CardSignature,
     StartedApplication,
+    Submission,
     application_resume,
     application_save_step,
     application_start,
     application_submit,
+    application_submit_complete,
     signing_bytes_for_answers,
     submission_signing_bytes,
 )
@@ -38,6 +40,14 @@ from machi.procedures.services.catalog import (
     procedure_search_text,
     procedure_update,
 )
+from machi.procedures.services.corrections import (
+    application_answer_correction,
+    application_request_correction,
+    correction_needs_signature,
+    correction_signing_bytes,
+)
+from machi.procedures.services.drafts import application_draft_delete, application_start_or_resume
+from machi.procedures.services.form_drafts import form_version_save_draft
 from machi.procedures.services.hooks import (
     SubmissionCheck,
     TransitionCheck,
@@ -57,8 +67,6 @@ from machi.procedures.services.sharing import (
 )
 from machi.procedures.services.transitions import (
     TRANSITIONS,
-    application_answer_correction,
-    application_request_correction,
     application_transition,
     application_withdraw,
 )
@@ -71,27 +79,34 @@ __all__ = [
     "CardSignature",
     "FormDefinition",
     "StartedApplication",
+    "Submission",
     "SubmissionCheck",
     "TemplateUpdate",
     "TransitionCheck",
     "TransitionListener",
     "_definition_hash",
     "application_answer_correction",
+    "application_draft_delete",
     "application_get_for_update",
     "application_lock",
     "application_request_correction",
     "application_resume",
     "application_save_step",
     "application_start",
+    "application_start_or_resume",
     "application_submit",
+    "application_submit_complete",
     "application_transition",
     "application_withdraw",
     "attachment_response",
     "attachment_store",
+    "correction_needs_signature",
+    "correction_signing_bytes",
     "current_form_version",
     "file_lookup_for",
     "form_version_create",
     "form_version_publish",
+    "form_version_save_draft",
     "parse_definition",
     "procedure_create",
     "procedure_search_text",

@@ -5,11 +5,11 @@ from __future__ import annotations
 import hashlib
 import secrets
 from dataclasses import dataclass
-from datetime import date
+from datetime import date, timedelta
 from typing import Any
 
 from django.conf import settings
-from django.db import transaction
+from django.db import IntegrityError, transaction
 from django.utils import timezone, translation
 from django.utils.translation import gettext as _
 
@@ -17,11 +17,11 @@ from machi.core.exceptions import Conflict, Forbidden, InvalidInput, NotFound
 from machi.core.models import User
 from machi.core.services import audit_record
 from machi.procedures.formengine import (
-    FormDefinition,
     FormResult,
     canonical_bytes,
     validate_answers,
 )
+from machi.procedures.formengine.prune import prune_answers, prune_step
 from machi.procedures.models import (
     Application,
     ApplicationStatus,
@@ -31,6 +31,7 @@ from machi.procedures.models import (
     ReceiptCounter,
 )
 from machi.procedures.services import hooks
+from machi.procedures.services.attachments import file_lookup_for
 from machi.procedures.services.catalog import _definition, current_form_version
 from machi.procedures.services.transitions import _notify_applicant, _status_change
 
@@ -80,7 +81,7 @@ def application_start(
         applicant=applicant,
         contact_email=contact_email or (applicant.email if applicant else ""),
         channel=channel,
-        current_step=FormDefinition.from_json(version.definition).steps[0].key,
+        current_step=version.form.steps[0].key,
         resume_token_hash=_hash_token(token) if token else "",
         fee_yen=procedure.fee_yen,
         language=language or translation.get_language() or settings.LANGUAGE_CODE,
@@ -97,21 +98,18 @@ def application_start(
 
 
 def application_resume(*, token: str) -> Application:
-    """The anonymous draft a resume link points to (NotFound when unknown or submitted)."""
+    """The anonymous draft a resume link points to.
+
+    NotFound when unknown, submitted, or untouched for ``MACHI_RESUME_LINK_DAYS`` days (the
+    link expires then: the draft holds personal data and the link is its only key).
+    """
     application = Application.objects.filter(
         resume_token_hash=_hash_token(token), status=ApplicationStatus.DRAFT
     ).first()
-    if application is None:
+    expires = timezone.now() - timedelta(days=settings.MACHI_RESUME_LINK_DAYS)
+    if application is None or application.updated_at < expires:
         raise NotFound(_("再開用のリンクが無効です。期限切れか、すでに申請済みです。"))
     return application
-
-
-def _merge_step(
-    answers: dict[str, Any], step_key: str, step_answers: dict[str, Any]
-) -> dict[str, Any]:
-    merged = dict(answers)
-    merged[step_key] = step_answers
-    return merged
 
 
 @transaction.atomic
@@ -123,13 +121,18 @@ def application_save_step(
     file_lookup: Any = None,
     today: date | None = None,
 ) -> FormResult:
-    """Save one step of a draft (even when invalid) and return its validation result."""
+    """Save one step of a draft (even when invalid) and return its validation result.
+
+    Only the fields the form version defines are kept (see ``formengine.prune``). The
+    attachment checks use this application's own files (``file_lookup`` is ignored: kept
+    for old callers, the service always derives its own).
+    """
     locked = Application.objects.select_for_update().get(pk=application.pk)
     if locked.status not in (ApplicationStatus.DRAFT, ApplicationStatus.CORRECTION_REQUESTED):
         raise Conflict(_("この申請はすでに提出されています。"), code="already_submitted")
     definition = _definition(locked)
-    definition.step(step_key)  # raises for unknown steps
-    locked.answers = _merge_step(locked.answers, step_key, step_answers)
+    pruned = prune_step(definition, step_key, step_answers)  # raises for unknown steps
+    locked.answers = {**prune_answers(definition, locked.answers), step_key: pruned}
     locked.current_step = step_key
     locked.lock_version += 1  # the row is locked: no concurrent increment to lose
     locked.save(update_fields=["answers", "current_step", "lock_version", "updated_at"])
@@ -137,7 +140,11 @@ def application_save_step(
     application.current_step = step_key
     application.lock_version = locked.lock_version
     return validate_answers(
-        definition, locked.answers, step_key=step_key, file_lookup=file_lookup, today=today
+        definition,
+        locked.answers,
+        step_key=step_key,
+        file_lookup=file_lookup_for(locked),
+        today=today,
     )
 
 
@@ -171,7 +178,7 @@ def signing_bytes_for_answers(
     version = current_form_version(procedure)
     if version is None:
         raise NotFound(_("この手続の申請様式はまだ公開されていません。"))
-    result = validate_answers(FormDefinition.from_json(version.definition), answers, today=today)
+    result = validate_answers(version.form, answers, today=today)
     if result.errors:
         raise InvalidInput(_("入力内容に誤りがあります。"), field_errors=result.errors)
     return version.version_id, canonical_bytes(version.version_id, result.cleaned)
@@ -190,7 +197,8 @@ def application_submit(
     """Validate every step, check the card signature where required, and submit.
 
     Idempotent: submitting the same application (or the same idempotency key) twice returns
-    the first submission and creates nothing new.
+    the first submission and creates nothing new. Attachments are checked against this
+    application's own files (``file_lookup`` is ignored: the service derives its own).
     """
     if idempotency_key:
         earlier = Application.objects.filter(
@@ -204,7 +212,10 @@ def application_submit(
     if locked.status != ApplicationStatus.DRAFT:
         return locked  # a double click or retried request: the first submission stands
     definition = _definition(locked)
-    result = validate_answers(definition, locked.answers, file_lookup=file_lookup, today=today)
+    locked.answers = prune_answers(definition, locked.answers)
+    result = validate_answers(
+        definition, locked.answers, file_lookup=file_lookup_for(locked), today=today
+    )
     if result.errors:
         raise InvalidInput(_("入力内容に誤りがあります。"), field_errors=result.errors)
     # At the counter the clerk checks identity in person, and a paper application carries its
@@ -282,3 +293,81 @@ def _verify_and_record_signature(
     )
     application.signature_evidence_id = str(evidence.pk)
     application.signer_name = verified.name or ""
+
+
+@dataclass(frozen=True)
+class Submission:
+    """The result of a one-request submission: the application, and whether it is new."""
+
+    application: Application
+    created: bool
+
+
+def _submitted_with_key(municipality_code: str, idempotency_key: str) -> Application | None:
+    return (
+        Application.objects.filter(
+            municipality_id=municipality_code, idempotency_key=idempotency_key
+        )
+        .exclude(status=ApplicationStatus.DRAFT)
+        .first()
+    )
+
+
+def _replay(earlier: Application, applicant: User | None) -> Submission:
+    if earlier.applicant_id and earlier.applicant_id != getattr(applicant, "pk", None):
+        raise Forbidden(_("この冪等キーは別の申請で使われています。"))
+    return Submission(earlier, created=False)
+
+
+def application_submit_complete(
+    *,
+    procedure: Procedure,
+    applicant: User | None,
+    answers: dict[str, Any],
+    channel: str = Channel.API,
+    contact_email: str = "",
+    idempotency_key: str | None = None,
+    signature: CardSignature | None = None,
+    today: date | None = None,
+) -> Submission:
+    """Start, fill and submit an application in one transaction (the JSON API).
+
+    A refused submission leaves nothing behind (no draft). With an ``idempotency_key`` the
+    same key always answers with the first application (``created=False``), also when many
+    requests race: the key is written on the new row first, so a second request waits on the
+    unique index until the first commits, then rolls back its own attempt and answers with
+    the first one.
+    """
+    if idempotency_key:
+        earlier = _submitted_with_key(procedure.municipality_id, idempotency_key)
+        if earlier is not None:
+            return _replay(earlier, applicant)
+    try:
+        with transaction.atomic():
+            started = application_start(
+                procedure=procedure,
+                applicant=applicant,
+                channel=channel,
+                contact_email=contact_email,
+            )
+            application = started.application
+            application.answers = prune_answers(_definition(application), answers)
+            application.idempotency_key = idempotency_key or None
+            application.save(update_fields=["answers", "idempotency_key", "updated_at"])
+            submitted = application_submit(
+                application=application,
+                actor=applicant,
+                idempotency_key=idempotency_key,
+                signature=signature,
+                today=today,
+            )
+    except IntegrityError:
+        earlier = (
+            _submitted_with_key(procedure.municipality_id, idempotency_key)
+            if idempotency_key
+            else None
+        )
+        if earlier is None:
+            raise
+        return _replay(earlier, applicant)
+    return Submission(submitted, created=True)

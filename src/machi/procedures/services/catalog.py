@@ -230,4 +230,4 @@ def current_form_version(procedure: Procedure) -> FormVersion | None:
 
 
 def _definition(application: Application) -> FormDefinition:
-    return FormDefinition.from_json(application.form_version.definition)
+    return application.form_version.form

@@ -146,9 +146,7 @@ def template_update_preview(*, procedure: Procedure) -> TemplateUpdate | None:
         if current is None:
             form_changes = [_("様式が追加されます。")]
         else:
-            form_changes = definition_diff(
-                FormDefinition.from_json(current.definition), FormDefinition.from_json(new["form"])
-            )
+            form_changes = definition_diff(current.form, FormDefinition.from_json(new["form"]))
     return TemplateUpdate(
         procedure.origin_template_version, template.version, procedure_changes, form_changes
     )

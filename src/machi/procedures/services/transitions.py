@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 from collections.abc import Callable
-from datetime import date
-from typing import Any
 
 from django.conf import settings
 from django.db import transaction
@@ -15,18 +13,13 @@ from machi.core import notifications
 from machi.core.exceptions import Conflict, InvalidInput
 from machi.core.models import User
 from machi.core.services import audit_record
-from machi.procedures.formengine import (
-    validate_answers,
-)
 from machi.procedures.models import (
     Application,
     ApplicationOutcome,
     ApplicationStatus,
-    CorrectionRequest,
     StatusChange,
 )
 from machi.procedures.services import hooks
-from machi.procedures.services.catalog import _definition
 
 
 def _status_change(
@@ -179,74 +172,4 @@ def application_withdraw(
         to_status=ApplicationStatus.WITHDRAWN,
         actor=actor,
         note=reason,
-    )
-
-
-@transaction.atomic
-def application_request_correction(
-    *,
-    application: Application,
-    actor: User | None,
-    message: str,
-    fields: list[str],
-    deadline: date,
-    expected_lock_version: int | None = None,
-) -> CorrectionRequest:
-    """Ask the applicant to correct fields or files by a deadline (補正依頼)."""
-    if deadline <= timezone.localdate():
-        raise InvalidInput(
-            _("期限は明日以降の日付にしてください。"),
-            field_errors={"deadline": [_("期限は明日以降の日付にしてください。")]},
-        )
-    if not message.strip():
-        raise InvalidInput(
-            _("補正の内容を入力してください。"),
-            field_errors={"message": [_("補正の内容を入力してください。")]},
-        )
-    application_transition(
-        application=application,
-        to_status=ApplicationStatus.CORRECTION_REQUESTED,
-        actor=actor,
-        note=message,
-        expected_lock_version=expected_lock_version,
-    )
-    return CorrectionRequest.objects.create(
-        application=application,
-        message=message,
-        fields=fields,
-        deadline=deadline,
-        requested_by=actor,
-    )
-
-
-@transaction.atomic
-def application_answer_correction(
-    *,
-    application: Application,
-    actor: User | None,
-    answers: dict[str, Any],
-    note: str = "",
-    file_lookup: Any = None,
-    today: date | None = None,
-) -> Application:
-    """The applicant answers a correction request with changed fields or files."""
-    locked = Application.objects.select_for_update().get(pk=application.pk)
-    if locked.status != ApplicationStatus.CORRECTION_REQUESTED:
-        raise Conflict(_("補正を求められていない申請です。"), code="no_correction_requested")
-    definition = _definition(locked)
-    result = validate_answers(definition, answers, file_lookup=file_lookup, today=today)
-    if result.errors:
-        raise InvalidInput(_("入力内容に誤りがあります。"), field_errors=result.errors)
-    locked.answers = answers
-    locked.cleaned = result.cleaned
-    locked.save(update_fields=["answers", "cleaned", "updated_at"])
-    CorrectionRequest.objects.filter(application=locked, answered_at__isnull=True).update(
-        answered_at=timezone.now(), answer_note=note
-    )
-    return application_transition(
-        application=locked,
-        to_status=ApplicationStatus.IN_REVIEW,
-        actor=actor,
-        note=note or _("補正に回答しました。"),
-        notify=False,
     )

@@ -117,6 +117,15 @@ def test_form_editor_add_field_then_publish(simple_procedure, kakogawa_admin, st
     draft.refresh_from_db()
     keys = [f["key"] for f in draft.definition["steps"][0]["fields"]]
     assert keys.index("pickup_date") == len(keys) - 2
+    # the unpublished draft is replaced in place (no new version) and the change is audited
+    assert FormVersion.objects.filter(procedure=simple_procedure).count() == 2
+    assert list(
+        AuditEntry.objects.filter(
+            action__startswith="form_version.", target_id=str(simple_procedure.pk)
+        )
+        .order_by("id")
+        .values_list("action", "detail__version")
+    ) == [("form_version.publish", 1), ("form_version.create", 2), ("form_version.update", 2)]
     client.post(url, {"action": "publish"})
     assert services.current_form_version(simple_procedure).number == 2
     preview = client.get(f"/staff/procedures/{simple_procedure.pk}/form/preview/").content.decode()
@@ -139,10 +148,13 @@ def test_form_editor_refuses_duplicate_key_and_bad_json(
         },
     )
     assert response.status_code == 400
-    assert "同じ項目IDは使えません。" in response.content.decode()
+    assert response.context["field_form"].errors == {"key": ["同じ項目IDは使えません。"]}
     response = client.post(url, {"action": "import", "definition": "{not json"})
     assert response.status_code == 400
-    assert "JSONとして読み取れません" in response.content.decode()
+    assert response.context["import_form"].errors == {
+        "__all__": ["入力内容に誤りがあります。"],
+        "definition": ["JSONとして読み取れません（1行目付近）。"],
+    }
     bad = {
         "schema": 1,
         "steps": [
@@ -155,6 +167,13 @@ def test_form_editor_refuses_duplicate_key_and_bad_json(
     }
     response = client.post(url, {"action": "import", "definition": json.dumps(bad)})
     assert response.status_code == 400
+    assert response.context["import_form"].errors == {
+        "definition": [
+            "main.a: 不明な種類「nope」です。使えるのは text, textarea, number, date, choice, "
+            "multichoice, checkbox, email, phone, postal_code, name, address, my_number, "
+            "corporate_number, file, group です。"
+        ]
+    }
     assert FormVersion.objects.filter(procedure=simple_procedure).count() == 1
 
 

@@ -124,3 +124,12 @@ def test_account_names_are_counted_whatever_their_width_or_case(kakogawa_admin, 
     sign_in(_from("203.0.113.2"), "ｋａｋｏｇａｗａ-admin", "guess", current_code())
     refused = sign_in(_from("203.0.113.3"), "kakogawa-admin", TEST_PASSWORD, current_code())
     assert refused.status_code == 429
+
+
+def test_api_throttles_do_not_trust_a_forged_forwarded_for(rf):
+    from ninja.throttling import AnonRateThrottle
+
+    request = rf.post(
+        "/api/v1/identity/card-login", REMOTE_ADDR="192.0.2.9", HTTP_X_FORWARDED_FOR="203.0.113.5"
+    )
+    assert AnonRateThrottle("5/m").get_ident(request) == "192.0.2.9"

@@ -6,7 +6,6 @@ Refused under production settings: the demo's passwords and TOTP secret are publ
 from __future__ import annotations
 
 import ipaddress
-import os
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -32,13 +31,7 @@ DEFAULT_BASE_URL = "http://localhost:8000"
 
 def demo_base_url(option: str | None) -> str:
     """The address printed: --base-url, else the public base URL setting, else the default."""
-    base = (
-        option
-        or getattr(settings, "MACHI_PUBLIC_BASE_URL", "")
-        # Until every checkout has the setting, `make demo`'s environment variable itself.
-        or os.environ.get("MACHI_PUBLIC_BASE_URL", "")
-        or DEFAULT_BASE_URL
-    )
+    base = option or getattr(settings, "MACHI_PUBLIC_BASE_URL", "") or DEFAULT_BASE_URL
     return str(base).rstrip("/")
 
 

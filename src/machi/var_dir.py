@@ -12,7 +12,7 @@ import os
 import secrets
 from pathlib import Path
 
-PROJECT_DIR = Path(__file__).resolve().parents[3]
+PROJECT_DIR = Path(__file__).resolve().parents[2]
 SECRET_KEY_FILE = "secret_key"  # noqa: S105 (a file name)
 SQLITE_FILE = "machi.sqlite3"
 DIRECTORY_MODE = 0o700
