@@ -154,7 +154,9 @@ def signing_request_api(request: HttpRequest, token: str) -> SigningRequestOut:
 @router.post(
     "/signing-requests/{token}/response",
     response={200: SigningResponseOut, 404: ErrorOut, 409: ErrorOut, 410: ErrorOut, 422: ErrorOut},
-    auth=None,
+    # The URL's one-time token is the credential; a request that carries a session cookie
+    # still needs the CSRF token, as on every resident write.
+    auth=resident_api_auth(),
     url_name="identity_signing_response",
     throttle=[AnonRateThrottle(str(settings.LOGIN_RATE_LIMIT))],
 )
