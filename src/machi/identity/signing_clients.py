@@ -273,6 +273,7 @@ class SmartphoneHandoffClient(SigningClient):
             "expires_at": handoff.expires_at,
             "url": url,
             "qr": qr_svg(url) if not expired else "",
+            "status_url": reverse("identity:handoff-status", args=[handoff.pk]),
         }
 
     def receive(self, request: HttpRequest, task: SigningTask) -> CardSignatureResult | None:
@@ -363,3 +364,8 @@ def register_builtin_clients() -> None:
     for path in getattr(settings, "MACHI_SIGNING_CLIENTS", []):
         client_class = import_string(path)
         signing_clients.register(client_class.id, client_class(), order=client_class.order)
+
+
+def session_handoff_ids(request: HttpRequest) -> set[int]:
+    """The hand-offs this browser session started (only those may be asked about)."""
+    return {int(kept["id"]) for kept in _session_handoffs(request).values() if "id" in kept}
