@@ -40,7 +40,7 @@ RESIDENT_PASSWORD = "correct-horse-battery-staple"
 @pytest.fixture
 def demo_wallet(settings, tmp_path, card_settings: Pki, resident):  # noqa: F811
     """The resident's demo card (the session's good card) in a wallet of this test's own."""
-    settings.MACHI_DEMO_WALLET_DIR = tmp_path / "wallet"
+    settings.VAR_DIR = tmp_path  # the demo wallet is VAR_DIR/demo-cards
     wallet_save(email=resident.email, card=card_settings.good)
     return card_settings
 
