@@ -110,14 +110,14 @@ def staff_login(request: HttpRequest) -> HttpResponse:
                         sender=__name__, credentials={"username": username}, request=request
                     )
             if user is None or not user.is_staff or device is None:
+                services.sign_in_record(
+                    user=None, username=username, succeeded=False, reason=reason
+                )
                 if account_failure_record(request, username=username).locked or getattr(
                     request, "axes_locked_out", False
                 ):
                     return staff_locked_out(request, {"username": username})
                 form.add_error(None, str(SIGN_IN_REFUSED))
-                services.sign_in_record(
-                    user=None, username=username, succeeded=False, reason=reason
-                )
             else:
                 login(request, user)
                 otp_login(request, device)

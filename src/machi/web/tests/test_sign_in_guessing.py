@@ -99,7 +99,9 @@ def test_failures_for_one_account_from_many_addresses_lock_it(kakogawa_admin, se
     for i in range(6):
         response = sign_in(_from(f"203.0.113.{i}"), "kakogawa-admin", "guess", current_code())
         assert response.status_code == (400 if i < 5 else 429)
+    # Every failure is in the audit log, the one that locked the account included.
     failures_before = AuditEntry.objects.filter(action="auth.sign_in_failed").count()
+    assert failures_before == 6
     # Now even the right password from a fresh address is refused, without being checked.
     refused = sign_in(_from("192.0.2.1"), "kakogawa-admin", TEST_PASSWORD, current_code())
     assert refused.status_code == 429
