@@ -50,6 +50,7 @@ ERROR_DESCRIPTIONS: Final[dict[int, str]] = {
     "token of a session-authenticated write is missing.",
     404: "No such record, or not one the caller may see (`not_found` and specific codes).",
     409: "The record exists already or changed meanwhile (`conflict` and specific codes).",
+    410: "Gone (`handoff_expired`): a one-time request whose time is up.",
     413: "The request body is too large.",
     422: "Invalid input (`invalid_request`, `invalid_input`): `fields` maps each wrong value "
     "(dotted path, `__all__` for the whole request) to its messages.",
@@ -61,6 +62,9 @@ EXTRA_ERRORS: Final[dict[str, frozenset[int]]] = {
     # The body names a municipality and a procedure; an unknown or unpublished one is a 404.
     "POST /api/v1/applications": frozenset({404, 429}),
     "POST /api/v1/applications/signing-data": frozenset({404}),
+    # Smartphone signing hand-off (docs/signing-handoff.md): answered already, or expired.
+    "GET /api/v1/identity/signing-requests/{token}": frozenset({409, 410}),
+    "POST /api/v1/identity/signing-requests/{token}/response": frozenset({410}),
 }
 
 #: The error body, as :func:`machi.api.error_response` renders it.

@@ -40,7 +40,7 @@ RESIDENT_PASSWORD = "correct-horse-battery-staple"
 @pytest.fixture
 def demo_wallet(settings, tmp_path, card_settings: Pki, resident):  # noqa: F811
     """The resident's demo card (the session's good card) in a wallet of this test's own."""
-    settings.MACHI_DEMO_WALLET_DIR = tmp_path / "wallet"
+    settings.VAR_DIR = tmp_path  # the demo wallet is VAR_DIR/demo-cards
     wallet_save(email=resident.email, card=card_settings.good)
     return card_settings
 
@@ -64,15 +64,8 @@ def _signing_bytes(application: Application) -> bytes:
     return services.submission_signing_bytes(application, cleaned)
 
 
-@pytest.mark.e2e
-def test_resident_signs_with_the_demo_card_in_one_click(
-    page: Page,
-    live_server,
-    juminhyo,  # noqa: F811
-    demo_wallet,
-    resident,  # noqa: F811
-):
-    base = live_server.url
+def _fill_juminhyo_in_the_browser(page: Page, base: str, resident) -> None:  # noqa: F811
+    """Sign in as the resident and fill the 住民票 form up to the review step."""
     identity_services.resident_email_verify(
         token=identity_services.email_verification_token(user=resident)
     )
@@ -103,8 +96,21 @@ def test_resident_signs_with_the_demo_card_in_one_click(
     page.fill("#f-request-purpose", "勤務先への提出")
     page.get_by_role("button", name="確認画面へ").click()
 
-    # The review offers the demo card, the smartphone, and the paste form folded away.
     expect(page.get_by_role("heading", level=1)).to_have_text("入力内容の確認")
+
+
+@pytest.mark.e2e
+def test_resident_signs_with_the_demo_card_in_one_click(
+    page: Page,
+    live_server,
+    juminhyo,  # noqa: F811
+    demo_wallet,
+    resident,  # noqa: F811
+):
+    base = live_server.url
+    _fill_juminhyo_in_the_browser(page, base, resident)
+
+    # The review offers the demo card, the smartphone, and the paste form folded away.
     expect(page.locator("#id_signature")).to_be_hidden()
     expect(page.locator("details.signing-paste summary")).to_have_text(
         "上級者向け: 署名と電子証明書を貼り付ける"
@@ -122,6 +128,43 @@ def test_resident_signs_with_the_demo_card_in_one_click(
     assert evidence.revocation_method == "crl"
     assert evidence.target_id == str(application.pk)
     assert application.signer_name == "加古川　花子"
+
+
+@pytest.mark.e2e
+def test_smartphone_handoff_completes_in_the_browser_by_itself(
+    page: Page,
+    live_server,
+    juminhyo,  # noqa: F811
+    resident,  # noqa: F811
+    card_settings: Pki,  # noqa: F811
+):
+    """The QR code's request answered by the (simulated) app: the page notices and submits."""
+    base = live_server.url
+    _fill_juminhyo_in_the_browser(page, base, resident)
+    page.get_by_role("button", name="QRコードを表示する").click()
+    expect(page.locator(".handoff-qr svg")).to_be_visible()
+    page.locator("details.handoff-url summary").click()
+    url = page.locator("details.handoff-url code").inner_text()
+    assert url.startswith(f"{base}/api/v1/identity/signing-requests/")
+
+    phone = Client()  # the companion app, outside the browser
+    path = url.removeprefix(base)
+    request = phone.get(path).json()
+    answered = phone.post(
+        f"{path}/response",
+        json.dumps(answer_request(request, card_settings.good)),
+        content_type="application/json",
+    )
+    assert answered.status_code == 200
+
+    # handoff.js polls and presses 「確認する」 itself.
+    expect(page.get_by_role("heading", level=1)).to_have_text(
+        "申請を受け付けました", timeout=15_000
+    )
+    application = Application.objects.get(procedure=juminhyo)
+    assert application.status == ApplicationStatus.SUBMITTED
+    evidence = CertificateEvidence.objects.get(pk=application.signature_evidence_id)
+    assert evidence.serial == f"{card_settings.good.sign_certificate.serial_number:x}"
 
 
 def _start_handoff(client: Client, application: Application) -> tuple[str, SigningHandoff]:
@@ -290,6 +333,23 @@ def test_handoff_answer_is_refused_once_the_answers_change(
     application.refresh_from_db()
     assert application.status == ApplicationStatus.DRAFT
     assert CertificateEvidence.objects.count() == 0
+
+
+def test_handoff_status_is_only_for_the_session_that_started_it(
+    juminhyo,  # noqa: F811
+    resident,  # noqa: F811
+    card_settings: Pki,  # noqa: F811
+):
+    browser = Client()
+    browser.force_login(resident)
+    application = _draft(browser, juminhyo)
+    _url, handoff = _start_handoff(browser, application)
+    status = browser.get(f"/account/signing/handoffs/{handoff.pk}/status/")
+    assert status.status_code == 200
+    assert status.json() == {"answered": False, "expired": False}
+    other = Client()
+    other.force_login(resident)  # the same resident in another browser
+    assert other.get(f"/account/signing/handoffs/{handoff.pk}/status/").status_code == 404
 
 
 def test_unknown_handoff_token_is_404(db):

@@ -100,10 +100,6 @@ def card_login_api(request: HttpRequest, payload: CardLoginIn) -> CardLoginOut:
 HANDOFF_PROTOCOL = "machi-signing-handoff/1"
 
 
-class ErrorOut(Schema):
-    error: dict[str, object]
-
-
 class SigningRequestOut(Schema):
     protocol: str = Field(description=f"Always {HANDOFF_PROTOCOL!r}.")
     purpose: Literal["sign", "auth"] = Field(
@@ -130,7 +126,7 @@ class SigningResponseOut(Schema):
 
 @router.get(
     "/signing-requests/{token}",
-    response={200: SigningRequestOut, 404: ErrorOut, 409: ErrorOut, 410: ErrorOut},
+    response=SigningRequestOut,
     auth=None,
     url_name="identity_signing_request",
     throttle=[AnonRateThrottle(str(settings.LOGIN_RATE_LIMIT))],
@@ -153,8 +149,10 @@ def signing_request_api(request: HttpRequest, token: str) -> SigningRequestOut:
 
 @router.post(
     "/signing-requests/{token}/response",
-    response={200: SigningResponseOut, 404: ErrorOut, 409: ErrorOut, 410: ErrorOut, 422: ErrorOut},
-    auth=None,
+    response=SigningResponseOut,
+    # The URL's one-time token is the credential; a request that carries a session cookie
+    # still needs the CSRF token, as on every resident write.
+    auth=resident_api_auth(),
     url_name="identity_signing_response",
     throttle=[AnonRateThrottle(str(settings.LOGIN_RATE_LIMIT))],
 )

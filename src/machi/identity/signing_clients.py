@@ -16,7 +16,7 @@ Built in (registered in :data:`signing_clients`):
 
 A JPKI platform provider (a 公的個人認証 SDK or a platform operator's service) plugs in by
 subclassing :class:`JpkiPlatformClient` and registering an instance from its app's
-``ready()`` (or listing its dotted path in ``MACHI_SIGNING_CLIENTS``).
+``ready()``.
 """
 
 from __future__ import annotations
@@ -27,12 +27,10 @@ from dataclasses import dataclass, field
 from typing import Any, ClassVar, Final, Literal
 
 import segno
-from django.conf import settings
 from django.http import HttpRequest
 from django.urls import reverse
 from django.utils import timezone
 from django.utils.functional import Promise
-from django.utils.module_loading import import_string
 from django.utils.safestring import SafeString, mark_safe
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
@@ -273,6 +271,7 @@ class SmartphoneHandoffClient(SigningClient):
             "expires_at": handoff.expires_at,
             "url": url,
             "qr": qr_svg(url) if not expired else "",
+            "status_url": reverse("identity:handoff-status", args=[handoff.pk]),
         }
 
     def receive(self, request: HttpRequest, task: SigningTask) -> CardSignatureResult | None:
@@ -355,11 +354,13 @@ class JpkiPlatformClient(SigningClient, ABC):
 
 
 def register_builtin_clients() -> None:
-    """Register the built-in clients and those named in ``MACHI_SIGNING_CLIENTS``."""
+    """Register the built-in clients (plugins register theirs from their ``ready()``)."""
     signing_clients.register(
         SmartphoneHandoffClient.id, SmartphoneHandoffClient(), order=SmartphoneHandoffClient.order
     )
     signing_clients.register(PasteClient.id, PasteClient(), order=PasteClient.order)
-    for path in getattr(settings, "MACHI_SIGNING_CLIENTS", []):
-        client_class = import_string(path)
-        signing_clients.register(client_class.id, client_class(), order=client_class.order)
+
+
+def session_handoff_ids(request: HttpRequest) -> set[int]:
+    """The hand-offs this browser session started (only those may be asked about)."""
+    return {int(kept["id"]) for kept in _session_handoffs(request).values() if "id" in kept}

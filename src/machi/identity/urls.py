@@ -24,6 +24,7 @@ urlpatterns = [
     path("sign-in/passkey/verify/", passkey_views.sign_in_verify, name="passkey-sign-in-verify"),
     path("sign-out/", views.sign_out, name="sign-out"),
     path("cards/link/", views.card_link, name="card-link"),
+    path("signing/handoffs/<int:pk>/status/", views.handoff_status, name="handoff-status"),
     path("cards/<int:pk>/unlink/", views.card_unlink, name="card-unlink"),
     path(
         "passkeys/register/options/",

@@ -18,9 +18,10 @@ from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth import authenticate, login, logout
 from django.core.exceptions import PermissionDenied
-from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
+from django.http import HttpRequest, HttpResponse, HttpResponseRedirect, JsonResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
+from django.utils import timezone
 from django.utils.functional import Promise
 from django.utils.http import url_has_allowed_host_and_scheme
 from django.utils.translation import gettext as _
@@ -45,6 +46,7 @@ from machi.identity.signing_clients import (
     CardSignatureResult,
     SigningTask,
     chosen_client,
+    session_handoff_ids,
     signing_panels,
     signing_receive,
 )
@@ -447,3 +449,19 @@ def card_unlink(request: HttpRequest, pk: int) -> HttpResponse:
     else:
         messages.success(request, _("カードの登録を解除しました。"))
     return redirect("identity:account")
+
+
+@require_GET
+def handoff_status(request: HttpRequest, pk: int) -> HttpResponse:
+    """Whether the phone has answered this session's hand-off ``pk`` (for handoff.js; reads only)."""
+    if pk not in session_handoff_ids(request):
+        return JsonResponse({"error": {"code": "handoff_unknown"}}, status=404)
+    handoff = selectors.handoff_get(handoff_id=pk)
+    if handoff is None:
+        return JsonResponse({"error": {"code": "handoff_unknown"}}, status=404)
+    return JsonResponse(
+        {
+            "answered": handoff.answered_at is not None,
+            "expired": handoff.expires_at <= timezone.now(),
+        }
+    )

@@ -2,7 +2,7 @@
 
 A real card's private key never leaves the chip; in a demo the simulator's card file stands
 in for it, so "sign with the demo card" can be one button in the browser. The wallet is a
-directory (``MACHI_DEMO_WALLET_DIR``, default ``VAR_DIR/demo-cards``) of files named after a
+directory (``VAR_DIR/demo-cards``) of files named after a
 hash of the resident's e-mail address, readable by their owner only.
 """
 
@@ -29,8 +29,7 @@ class WalletCard:
 
 
 def wallet_dir() -> Path:
-    configured = getattr(settings, "MACHI_DEMO_WALLET_DIR", None)
-    return Path(configured) if configured else Path(settings.VAR_DIR) / "demo-cards"
+    return Path(settings.VAR_DIR) / "demo-cards"
 
 
 def card_id_for(email: str) -> str:

@@ -46,7 +46,7 @@ def linked(card_settings, resident):
 
 @pytest.fixture
 def wallet(settings, tmp_path, linked, resident):
-    settings.MACHI_DEMO_WALLET_DIR = tmp_path / "wallet"
+    settings.VAR_DIR = tmp_path  # the demo wallet is VAR_DIR/demo-cards
     wallet_save(email=resident.email, card=linked.good)
     return linked
 
@@ -121,7 +121,7 @@ def test_card_sign_in_with_the_smartphone(linked, resident):
 
 
 def test_link_a_card_with_the_demo_card(settings, tmp_path, card_settings, resident):
-    settings.MACHI_DEMO_WALLET_DIR = tmp_path / "wallet"
+    settings.VAR_DIR = tmp_path  # the demo wallet is VAR_DIR/demo-cards
     wallet_save(email=resident.email, card=card_settings.other)
     client = Client()
     client.force_login(resident)
