@@ -18,16 +18,15 @@ from django.urls import reverse
 from django.utils.translation import gettext as _
 
 from machi.cases.extensions import CaseLink, CaseLinkTarget, case_links
-from machi.core.exceptions import NotFound
 from machi.core.models import User
 from machi.core.selectors import user_has_role
 from machi.payments.models import OPEN_STATUSES, PAID_STATUSES, Payment
 from machi.payments.providers import COUNTER_PROVIDERS
 from machi.payments.selectors import cash_fee_due
 from machi.payments.services.counter import CASH_ROLES
+from machi.payments.services.starting import PAYABLE_BEFORE_ISSUANCE
 from machi.procedures import extensions
 from machi.procedures.extensions import ApplicationSection
-from machi.procedures.selectors import application_get
 from machi.procedures.states import ApplicationStatus, PaymentTiming
 
 # procfront adds this place with the withdrawal confirmation page.
@@ -108,22 +107,29 @@ def register_sections() -> None:
 
 
 def _cash_link(user: User, case: object) -> CaseLinkTarget | None:
-    """「現金での納付を記録する」 on the case page, while a cash fee can be recorded."""
-    application_id = getattr(case, "application_id", None)
-    municipality_code = str(getattr(case, "municipality_id", "") or "")
-    if application_id is None or not user_has_role(
-        user, municipality_code=municipality_code, roles=CASH_ROLES, prefecture_wide=False
+    """「現金での納付を記録する」 on the case page, while a cash fee can be recorded.
+
+    Checks what the case page already loaded first (the case's application and procedure), so
+    a procedure without a fee before issuance costs the page no query at all.
+    """
+    application = getattr(case, "application", None)
+    if application is None:
+        return None
+    if (
+        application.procedure.payment_timing != PaymentTiming.BEFORE_ISSUANCE
+        or application.status not in PAYABLE_BEFORE_ISSUANCE
+        or not user_has_role(
+            user,
+            municipality_code=application.municipality_id,
+            roles=CASH_ROLES,
+            prefecture_wide=False,
+        )
+        or not cash_fee_due(application)
     ):
-        return None
-    try:
-        application = application_get(application_id=application_id)
-    except NotFound:
-        return None
-    if not cash_fee_due(application):
         return None
     return CaseLinkTarget(
         label=_("現金での納付を記録する"),
-        url=reverse("payments-staff:cash", kwargs={"application_id": application_id}),
+        url=reverse("payments-staff:cash", kwargs={"application_id": application.pk}),
     )
 
 

@@ -211,3 +211,16 @@ def test_refunds_refuse_the_prefecture_admin_and_other_municipalities(
     assert AuditEntry.objects.filter(action="payment.refund_requested").count() == 0
     payment.refresh_from_db()
     assert payment.status == PaymentStatus.SUCCEEDED
+
+
+def test_case_link_costs_the_case_page_no_query_when_no_cash_fee_applies(
+    make_procedure, make_application, clerk, django_assert_num_queries
+):
+    from machi.cases.models import Case
+    from machi.payments.sections import CASH_LINK
+
+    procedure = make_procedure(fee=300, timing=PaymentTiming.BEFORE_SUBMISSION)
+    application = make_application(procedure, status=ApplicationStatus.IN_REVIEW)
+    case = Case(application=application, municipality_id=application.municipality_id)
+    with django_assert_num_queries(0):
+        assert CASH_LINK.target(clerk, case) is None
