@@ -370,72 +370,43 @@ class CardAuthority:
         end: datetime,
         san: x509.SubjectAlternativeName | None = None,
     ) -> x509.Certificate:
+        """A JPKI-like end-entity certificate: test policy, CRL distribution point, J-LIS IAN."""
         ca_cert, ca_key = self.ca(kind)
         policy = jpki.SIGN_POLICY_TEST if kind == "sign" else jpki.AUTH_POLICY_TEST
-        builder = (
-            x509.CertificateBuilder()
-            .subject_name(subject)
-            .issuer_name(ca_cert.subject)
-            .public_key(key.public_key())
-            .serial_number(x509.random_serial_number())
-            .not_valid_before(start)
-            .not_valid_after(end)
-            .add_extension(
-                x509.KeyUsage(
-                    digital_signature=True,
-                    content_commitment=kind == "sign",  # nonRepudiation: signing only
-                    key_encipherment=False,
-                    data_encipherment=False,
-                    key_agreement=False,
-                    key_cert_sign=False,
-                    crl_sign=False,
-                    encipher_only=False,
-                    decipher_only=False,
-                ),
-                critical=True,
-            )
-            .add_extension(
-                x509.CertificatePolicies([x509.PolicyInformation(policy, [jpki.CPS_URI])]),
-                critical=True,
-            )
-            .add_extension(
-                x509.CRLDistributionPoints(
-                    [
-                        x509.DistributionPoint(
-                            full_name=[x509.UniformResourceIdentifier(self.crl_url(kind))],
-                            relative_name=None,
-                            reasons=None,
-                            crl_issuer=None,
-                        )
-                    ]
-                ),
-                critical=False,
-            )
-            .add_extension(
-                x509.IssuerAlternativeName(
-                    [
-                        x509.DirectoryName(
-                            x509.Name(
-                                [
-                                    x509.NameAttribute(NameOID.COUNTRY_NAME, "JP"),
-                                    x509.NameAttribute(
-                                        NameOID.ORGANIZATION_NAME, "公的個人認証サービス（試験用）"
-                                    ),
-                                ]
-                            )
-                        )
-                    ]
-                ),
-                critical=False,
-            )
-            .add_extension(
-                x509.AuthorityKeyIdentifier.from_issuer_public_key(ca_key.public_key()),
-                critical=False,
+        distribution_point = x509.DistributionPoint(
+            full_name=[x509.UniformResourceIdentifier(self.crl_url(kind))],
+            relative_name=None,
+            reasons=None,
+            crl_issuer=None,
+        )
+        issuer_alt_name = x509.DirectoryName(
+            x509.Name(
+                [
+                    x509.NameAttribute(NameOID.COUNTRY_NAME, "JP"),
+                    x509.NameAttribute(NameOID.ORGANIZATION_NAME, "公的個人認証サービス（試験用）"),
+                ]
             )
         )
+        extensions: list[tuple[x509.ExtensionType, bool]] = [
+            (x509.CertificatePolicies([x509.PolicyInformation(policy, [jpki.CPS_URI])]), True),
+            (x509.CRLDistributionPoints([distribution_point]), False),
+            (x509.IssuerAlternativeName([issuer_alt_name]), False),
+        ]
         if san is not None:
-            builder = builder.add_extension(san, critical=False)
-        return builder.sign(ca_key, hashes.SHA256())
+            extensions.append((san, False))
+        certificate, _key = builder.issue_leaf(
+            ca_cert,
+            ca_key,
+            subject,
+            start=start,
+            end=end,
+            # nonRepudiation on the 署名用 certificate only
+            usage=builder.key_usage(digital_signature=True, non_repudiation=kind == "sign"),
+            extensions=extensions,
+            key=key,
+            subject_key_identifier=False,
+        )
+        return certificate
 
     # --- revocation ---------------------------------------------------------------------------
     def revoke(
