@@ -545,3 +545,26 @@ def test_case_page_query_count(
     body = html(response)
     # Newest first.
     assert [f"メモ{n}" for n in reversed(range(notes))] == re.findall(r"<br>(メモ\d+)</li>", body)
+
+
+def test_case_page_shows_what_an_answered_correction_changed(
+    procedure, kakogawa_handler, staff_client
+):
+    # procedures contributes the before/after table to the "staff_case" place of the page.
+    case = case_of(submit(procedure, {"main": {"name": "山田 太郎"}}))
+    services.case_request_correction(
+        case=case,
+        actor=kakogawa_handler,
+        message="氏名の漢字を確認してください。",
+        fields=["main.name"],
+        deadline=timezone.localdate() + dt.timedelta(days=7),
+    )
+    procedure_services.application_answer_correction(
+        application=fresh(case).application,
+        actor=None,
+        answers={"main": {"name": "山田 大郎"}},
+        note="直しました",
+    )
+    body = html(staff_client(kakogawa_handler).get(detail_url(case)))
+    assert body.count("<strong>山田 大郎</strong>") == 1
+    assert "<td>山田 太郎</td>" in body
