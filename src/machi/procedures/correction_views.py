@@ -139,7 +139,11 @@ def correction(request: HttpRequest, application_id: Any) -> HttpResponse:
             lookup = services.file_lookup_for(application)
             result = validate_answers(definition, answers, file_lookup=lookup)
             errors = {**result.errors, **upload_errors}
-            if not errors and _signed_content_changes(application, answers):
+            try:
+                resign = not errors and _signed_content_changes(application, answers)
+            except InvalidInput as exc:  # the service's own rules refused the answers
+                errors, resign = exc.field_errors or {"note": [str(exc.message)]}, False
+            if resign:
                 # A signed answer changed: sign the new answers before they are sent.
                 request.session[_session_key(application)] = {"answers": answers, "note": note}
                 return redirect("procedures:correction-sign", application_id=application.pk)
@@ -223,9 +227,12 @@ def correction_sign(request: HttpRequest, application_id: Any) -> HttpResponse:
     result = validate_answers(definition, pending["answers"], file_lookup=lookup)
     if result.errors:
         return redirect("procedures:correction", application_id=application.pk)
-    _version, data = services.correction_signing_bytes(
-        application=application, answers=pending["answers"]
-    )
+    try:
+        _version, data = services.correction_signing_bytes(
+            application=application, answers=pending["answers"]
+        )
+    except InvalidInput:  # stale pending answers: answer the correction again
+        return redirect("procedures:correction", application_id=application.pk)
     task = SigningTask(
         purpose="sign",
         data=data,

@@ -20,6 +20,7 @@ ACTIONS: dict[str, Label] = {
     "procedure.update": _("手続の変更"),
     "form_version.create": _("申請フォームの版の作成"),
     "form_version.publish": _("申請フォームの公開"),
+    "form_version.update": _("申請フォームの下書きの変更"),
     "template.adopt": _("手続テンプレートの採用"),
     "template.publish": _("手続テンプレートの公開"),
     # cases
