@@ -31,6 +31,7 @@ CORE_ACTIONS: dict[str, Label] = {
     "auth.sign_in_failed": _("職員のサインイン失敗"),
     "staff_directory.view": _("職員名簿の閲覧"),
     "audit.search": _("監査ログの検索"),
+    "audit.checkpoint": _("監査ログのチェックポイント"),
     "api_token.issue": _("APIトークンの発行"),
 }
 CORE_TARGETS: dict[str, Label] = {
