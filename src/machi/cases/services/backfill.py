@@ -13,7 +13,7 @@ from django.db.models import F
 
 from machi.cases.models import Case
 from machi.cases.services.creation import case_create_for_application, case_sync
-from machi.procedures.models import Application
+from machi.procedures.selectors import applications_in_status
 from machi.procedures.states import ApplicationStatus
 
 
@@ -26,15 +26,14 @@ class BackfillResult:
 def cases_backfill(*, municipality_code: str | None = None) -> BackfillResult:
     """Create the missing case of every submitted application and re-sync stale cases.
 
-    Lists applications without a case, which only a read of procedures' rows can do (no
-    procedures selector offers it yet: see the report).
+    Submitted applications come from procedures' selector; "without a case" is cases' own
+    filter on the reverse relation.
     """
-    applications = Application.objects.exclude(status=ApplicationStatus.DRAFT).filter(
-        case__isnull=True
-    )
+    applications = applications_in_status(
+        excluding=[ApplicationStatus.DRAFT], municipality_code=municipality_code
+    ).filter(case__isnull=True)
     stale = Case.objects.exclude(status=F("application__status"))
     if municipality_code:
-        applications = applications.filter(municipality_id=municipality_code)
         stale = stale.filter(municipality_id=municipality_code)
     created = 0
     for application in applications.iterator(chunk_size=500):
