@@ -38,7 +38,7 @@ class CaseHooks(ApplicationHooks):
     def in_transaction(self, application: Application, from_status: str, to_status: str) -> None:
         try:
             if from_status == ApplicationStatus.DRAFT:
-                services.case_create_for_application(application=application)
+                services.case_open_for_submission(application=application)
             else:
                 services.case_sync(application=application)
         except ApplicationError:

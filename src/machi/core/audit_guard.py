@@ -1,8 +1,10 @@
 """Database triggers that keep the audit tables append-only, on SQLite and PostgreSQL.
 
 - ``core_auditentry`` and ``core_auditcheckpoint``: UPDATE and DELETE refused.
-- ``core_auditchainhead``: DELETE refused; an UPDATE must move the head exactly one entry
-  forward (same chain, ``last_sequence`` + 1), so a head can be neither rewound nor removed.
+- ``core_auditchainhead``: DELETE refused; an UPDATE must move the head forward (same chain,
+  a higher ``last_sequence``) onto an entry that exists with exactly that link, so a head can be
+  neither rewound, removed, nor pushed past entries that are not there. A batch of entries
+  (``core.services.audit_batch``) moves it several entries in one UPDATE, after their INSERT.
 - PostgreSQL also refuses TRUNCATE of the three tables.
 
 They stop tampering through the application's own connection; someone who can drop triggers can
@@ -40,8 +42,11 @@ BEGIN
     IF TG_OP = 'DELETE' THEN
         RAISE EXCEPTION 'core_auditchainhead: an audit chain head cannot be deleted';
     END IF;
-    IF NEW.chain <> OLD.chain OR NEW.last_sequence <> OLD.last_sequence + 1 THEN
-        RAISE EXCEPTION 'core_auditchainhead moves one entry forward only (UPDATE refused)';
+    IF NEW.chain <> OLD.chain OR NEW.last_sequence <= OLD.last_sequence OR NOT EXISTS (
+        SELECT 1 FROM core_auditentry
+        WHERE chain = NEW.chain AND sequence = NEW.last_sequence AND entry_hash = NEW.last_hash
+    ) THEN
+        RAISE EXCEPTION 'core_auditchainhead moves forward onto its last entry only (UPDATE refused)';
     END IF;
     RETURN NEW;
 END;
@@ -116,8 +121,12 @@ SQLITE_UPDATE_GUARDS = {
         "core_auditchainhead_forward_only",
         "UPDATE",
         "core_auditchainhead",
-        "core_auditchainhead moves one entry forward only (UPDATE refused)",
-        condition="NEW.chain IS NOT OLD.chain OR NEW.last_sequence IS NOT OLD.last_sequence + 1",
+        "core_auditchainhead moves forward onto its last entry only (UPDATE refused)",
+        condition=(
+            "NEW.chain IS NOT OLD.chain OR NEW.last_sequence <= OLD.last_sequence OR NOT EXISTS "
+            "(SELECT 1 FROM core_auditentry WHERE chain = NEW.chain "
+            "AND sequence = NEW.last_sequence AND entry_hash = NEW.last_hash)"
+        ),
     ),
     "core_auditcheckpoint_no_update": _sqlite_refuse(
         "core_auditcheckpoint_no_update",
@@ -135,6 +144,8 @@ def install(schema_editor: Any) -> None:
         for statement in POSTGRES_INSTALL:
             schema_editor.execute(statement)
     elif vendor == "sqlite":
+        # CREATE TRIGGER IF NOT EXISTS keeps an older version of the head guard: replace it.
+        schema_editor.execute("DROP TRIGGER IF EXISTS core_auditchainhead_forward_only")
         for statement in [*SQLITE_UPDATE_GUARDS.values(), *SQLITE_DELETE_GUARDS.values()]:
             schema_editor.execute(statement)
 

@@ -8,18 +8,22 @@ from __future__ import annotations
 
 import os
 import secrets
+import threading
 import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Any
 
 from django.conf import settings
 from django.contrib.auth.password_validation import validate_password
 from django.core.exceptions import ValidationError
-from django.db import IntegrityError, transaction
+from django.db import IntegrityError, connection, transaction
+from django.db.models import Case, When
 from django.utils import timezone
 from django.utils.translation import gettext as _
 from django_otp.plugins.otp_totp.models import TOTPDevice
 
-from machi.core.audit_chain import GENESIS_HASH, current_key, entry_link
+from machi.core.audit_chain import GENESIS_HASH, current_key, entry_fields, entry_link
 from machi.core.exceptions import Conflict, Forbidden, InvalidInput
 from machi.core.middleware import client_ip_var, request_id_var
 from machi.core.models import (
@@ -44,16 +48,143 @@ def _field_errors(error: ValidationError) -> dict[str, list[str]]:
 
 
 def audit_chain_for(municipality_code: str) -> str:
-    """The chain this process appends to for ``municipality_code``.
+    """The chain this process tries first for ``municipality_code`` (``282103.3``).
 
-    Chains are sharded by worker process: a process handles one request at a time, so its
-    chain's head lock is (almost) never contended, while the order within each chain stays total.
+    Each municipality has ``MACHI_AUDIT_CHAIN_SHARDS`` chains. On PostgreSQL a writer takes the
+    first of them whose head no other transaction holds (``FOR UPDATE SKIP LOCKED``), starting
+    with this one, so concurrent workers never wait behind each other's head lock and never
+    fork a chain, even when two processes' ids collide after a restart. SQLite has one writer
+    at a time: it always uses this one.
     """
     shards = max(1, int(settings.MACHI_AUDIT_CHAIN_SHARDS))
     return f"{municipality_code or '-'}.{os.getpid() % shards}"
 
 
-@transaction.atomic
+def _chain_names(municipality_code: str) -> list[str]:
+    shards = max(1, int(settings.MACHI_AUDIT_CHAIN_SHARDS))
+    return [f"{municipality_code or '-'}.{shard}" for shard in range(shards)]
+
+
+def _lock_head(municipality_code: str) -> AuditChainHead:
+    """Lock one chain head of the municipality for the rest of the transaction."""
+    preferred = audit_chain_for(municipality_code)
+    if not connection.features.has_select_for_update_skip_locked:
+        # SQLite: the write transaction already excludes every other writer.
+        head = AuditChainHead.objects.filter(chain=preferred).first()
+        if head is None:
+            head = AuditChainHead.objects.create(
+                chain=preferred, last_sequence=0, last_hash=GENESIS_HASH
+            )
+        return head
+    names = _chain_names(municipality_code)
+    free = (
+        AuditChainHead.objects.select_for_update(skip_locked=True)
+        .filter(chain__in=names)
+        .order_by(Case(When(chain=preferred, then=0), default=1), "chain")
+    )
+    head = free.first()
+    if head is None or head.chain != preferred:
+        # This process's own chain does not exist yet (or another transaction holds it): create
+        # it if missing, and take it when this transaction is the one that created it.
+        with connection.cursor() as cursor:
+            cursor.execute(
+                "INSERT INTO core_auditchainhead (chain, last_sequence, last_hash) "
+                "VALUES (%s, 0, %s) ON CONFLICT (chain) DO NOTHING RETURNING chain",
+                [preferred, GENESIS_HASH],
+            )
+            if cursor.fetchone() is not None:
+                return AuditChainHead(chain=preferred, last_sequence=0, last_hash=GENESIS_HASH)
+    if head is None:
+        # Every chain that exists is held by another transaction: open the others (bounded by
+        # the number of shards), and only if all of them are busy too, queue on our own.
+        AuditChainHead.objects.bulk_create(
+            [AuditChainHead(chain=n, last_sequence=0, last_hash=GENESIS_HASH) for n in names],
+            ignore_conflicts=True,
+        )
+        head = free.first() or AuditChainHead.objects.select_for_update().get(chain=preferred)
+    return head
+
+
+def _append(entries: list[AuditEntry]) -> None:
+    """Link ``entries`` (in order) onto their chains: per chain one INSERT and one head UPDATE."""
+    key_id, key = current_key()
+    by_municipality: dict[str, list[AuditEntry]] = {}
+    for entry in entries:
+        by_municipality.setdefault(entry.municipality_code, []).append(entry)
+    # One order for every writer, so two transactions never wait on each other's heads crosswise.
+    for municipality_code in sorted(by_municipality):
+        group = by_municipality[municipality_code]
+        head = _lock_head(municipality_code)
+        sequence, link = head.last_sequence, head.last_hash
+        for entry in group:
+            sequence += 1
+            entry.chain = head.chain
+            entry.sequence = sequence
+            entry.prev_hash = link
+            entry.key_id = key_id
+            entry.entry_hash = link = entry_link(key=key, key_id=key_id, **entry_fields(entry))
+        AuditEntry.objects.bulk_create(group)
+        # After the entries: the head guard lets the head move only onto an existing entry.
+        AuditChainHead.objects.filter(chain=head.chain).update(
+            last_sequence=sequence, last_hash=link
+        )
+
+
+class _Batch:
+    """Entries recorded in one transaction, written together when it is about to commit."""
+
+    def __init__(self, depth: int) -> None:
+        self.depth = depth
+        self.entries: list[AuditEntry] = []
+
+
+_batches = threading.local()
+
+
+def _savepoint_depth() -> int:
+    # Atomic blocks that really opened a savepoint (``savepoint=False`` ones append None).
+    return sum(1 for sid in connection.savepoint_ids if sid is not None)
+
+
+def _open_batch() -> _Batch | None:
+    """The batch an entry recorded now belongs to, if one is open at this savepoint depth.
+
+    An entry recorded inside a savepoint opened after the batch began is written at once
+    instead, so rolling that savepoint back takes the entry with it.
+    """
+    stack: list[_Batch] = getattr(_batches, "stack", [])
+    if stack and connection.in_atomic_block and stack[-1].depth == _savepoint_depth():
+        return stack[-1]
+    return None
+
+
+@contextmanager
+def audit_batch() -> Iterator[None]:
+    """One transaction whose audit entries are written together just before it ends.
+
+    A service that owns a transaction wraps its body in ``with audit_batch():`` (it opens the
+    transaction, or joins the caller's without a savepoint): every ``audit_record`` inside
+    appends to a buffer, and on the way out the buffer goes into the chain in one multi-row
+    INSERT and one head UPDATE per chain, instead of three statements per entry. Nested
+    batches at the same depth join the outer one. On an exception nothing is written (the
+    transaction rolls back anyway).
+    """
+    with transaction.atomic(savepoint=False):
+        if _open_batch() is not None:
+            yield
+            return
+        stack: list[_Batch] = getattr(_batches, "stack", None) or []
+        _batches.stack = stack
+        batch = _Batch(_savepoint_depth())
+        stack.append(batch)
+        try:
+            yield
+        finally:
+            stack.remove(batch)
+        if batch.entries:
+            _append(batch.entries)
+
+
 def audit_record(
     *,
     action: str,
@@ -68,40 +199,36 @@ def audit_record(
     """Append one entry to the municipality's audit chain (監査ログ).
 
     ``purpose`` says why personal data was accessed (利用目的). The chain head row is locked
-    for the rest of the transaction, so concurrent writers of one municipality queue up and
-    every entry links to exactly one predecessor.
+    for the rest of the transaction, so every entry links to exactly one predecessor. Inside
+    ``audit_batch`` the entry is only buffered: its chain, sequence and link are set, and it is
+    saved, when the batch ends.
     """
-    chain = audit_chain_for(municipality_code)
-    head, _created = AuditChainHead.objects.select_for_update().get_or_create(
-        chain=chain, defaults={"last_sequence": 0, "last_hash": GENESIS_HASH}
-    )
     actor_id = actor.pk if actor is not None and actor.is_authenticated else None
     actor_username = actor.get_username() if actor_id is not None and actor is not None else ""
-    # Round to microseconds now: that is what both databases store and give back.
-    occurred_at = timezone.now()
-    fields: dict[str, Any] = {
-        "chain": chain,
-        "sequence": head.last_sequence + 1,
-        "occurred_at": occurred_at,
-        "actor_id": actor_id,
-        "actor_username": actor_username,
-        "municipality_code": municipality_code,
-        "action": action,
-        "target_type": target_type,
-        "target_id": str(target_id),
-        "purpose": purpose,
-        "personal_data": personal_data,
-        "detail": detail or {},
-        "ip_address": client_ip_var.get(),
-        "request_id": request_id_var.get(),
-        "prev_hash": head.last_hash,
-    }
-    key_id, key = current_key()
-    entry_hash = entry_link(key=key, key_id=key_id, **fields)
-    entry = AuditEntry.objects.create(entry_hash=entry_hash, key_id=key_id, **fields)
-    head.last_sequence = entry.sequence
-    head.last_hash = entry_hash
-    head.save(update_fields=["last_sequence", "last_hash"])
+    entry = AuditEntry(
+        chain="",
+        sequence=0,
+        # Microseconds: what both databases store and give back (the link covers it).
+        occurred_at=timezone.now(),
+        actor_id=actor_id,
+        actor_username=actor_username,
+        municipality_code=municipality_code,
+        action=action,
+        target_type=target_type,
+        target_id=str(target_id),
+        purpose=purpose,
+        personal_data=personal_data,
+        detail=detail or {},
+        ip_address=client_ip_var.get(),
+        request_id=request_id_var.get(),
+        prev_hash="",
+    )
+    batch = _open_batch()
+    if batch is not None:
+        batch.entries.append(entry)
+        return entry
+    with transaction.atomic(savepoint=False):
+        _append([entry])
     return entry
 
 

@@ -40,6 +40,7 @@ from machi.cases.services.backfill import (
 )
 from machi.cases.services.creation import (
     case_create_for_application,
+    case_open_for_submission,
     case_sync,
     check_completion_allowed,
     compute_due_date,
@@ -103,6 +104,7 @@ __all__ = [
     "case_complete",
     "case_create_for_application",
     "case_note_add",
+    "case_open_for_submission",
     "case_request_correction",
     "case_send_to_approval",
     "case_start_review",

@@ -89,6 +89,74 @@ def _copy_mirrors(case: Case, application: Application) -> None:
     case.receipt_number = application.receipt_number or ""
 
 
+def _timings_of_new_case(case: Case, changes: Iterable[Any]) -> list[StepTiming]:
+    """``fold_history`` for a case not saved yet: the timings to create, in memory."""
+    timings: list[StepTiming] = []
+    open_timing: StepTiming | None = None
+    for change in changes:
+        case.history_applied_id = max(case.history_applied_id, change.pk)
+        if change.to_status == ApplicationStatus.DRAFT:
+            continue
+        if open_timing is not None and open_timing.step != change.to_status:
+            open_timing.left_at = change.at
+            open_timing = None
+        if change.to_status in OPEN_STATUSES and open_timing is None:
+            open_timing = StepTiming(
+                procedure_id=case.procedure_id,
+                step=change.to_status,
+                entered_at=change.at,
+                actor_id=change.actor_id,
+            )
+            timings.append(open_timing)
+        if change.to_status == ApplicationStatus.CORRECTION_REQUESTED:
+            case.correction_count += 1
+    return timings
+
+
+def case_open_for_submission(*, application: Application) -> Case:
+    """The case of an application being submitted, inside the submission's transaction.
+
+    What ``CaseHooks.in_transaction`` calls: no savepoint and no re-reads. The application,
+    its procedure and its history (``application.history``, which the submission leaves in
+    Django's prefetch cache) are the caller's; a case already existing for it is an error
+    that refuses the submission (the unique index says so).
+    """
+    procedure = application.procedure
+    submitted_at = application.submitted_at
+    if application.status == ApplicationStatus.DRAFT or submitted_at is None:
+        raise Conflict(_("提出されていない申請は案件にできません。"), code="not_submitted")
+    case = Case(
+        municipality_id=application.municipality_id,
+        application=application,
+        procedure=procedure,
+        department_id=procedure.department_id,
+        channel=application.channel,
+        submitted_at=submitted_at,
+        due_date=compute_due_date(
+            submitted_at=submitted_at, days=procedure.standard_processing_days
+        ),
+    )
+    _copy_mirrors(case, application)
+    changes = list(application.history.all())
+    timings = _timings_of_new_case(case, changes)
+    case.save(force_insert=True)
+    for timing in timings:
+        timing.case = case
+    StepTiming.objects.bulk_create(timings)
+    submitter = _submitter(changes)
+    _event(case, CaseEventKind.CREATED, submitter, channel=case.channel)
+    _audit(case, "case.create", submitter, {"channel": case.channel})
+    return case
+
+
+def _submitter(changes: list[Any]) -> User | None:
+    """Who submitted, from the history in hand (the actor instance the submission set)."""
+    for change in changes:
+        if change.to_status == ApplicationStatus.SUBMITTED and change.actor_id is not None:
+            return change.actor  # type: ignore[no-any-return]
+    return None
+
+
 @transaction.atomic
 def case_create_for_application(*, application: Application, actor: User | None = None) -> Case:
     """The case of a submitted application, created on first call (idempotent).

@@ -67,7 +67,7 @@ def test_submission_is_refused_when_its_case_cannot_be_created(procedure, monkey
     def broken(**kwargs):
         raise RuntimeError("case table unavailable")
 
-    monkeypatch.setattr(services, "case_create_for_application", broken)
+    monkeypatch.setattr(services, "case_open_for_submission", broken)
     with pytest.raises(Conflict) as refused:
         procedure_services.application_submit(application=application, actor=None)
     assert refused.value.code == "case_write_failed"

@@ -12,16 +12,10 @@ from __future__ import annotations
 from machi.procedures.formengine import FormDefinition, validate_answers
 from machi.procedures.services.applications import (
     SESSION_APPLICATIONS_KEY,
-    CardSignature,
     StartedApplication,
-    Submission,
     application_resume,
     application_save_step,
     application_start,
-    application_submit,
-    application_submit_complete,
-    signing_bytes_for_answers,
-    submission_signing_bytes,
 )
 from machi.procedures.services.attachments import (
     attachment_response,
@@ -58,12 +52,21 @@ from machi.procedures.services.hooks import (
     submission_problems,
 )
 from machi.procedures.services.locking import application_get_for_update, application_lock
+from machi.procedures.services.receipts import receipt_numbers_given
 from machi.procedures.services.sharing import (
     TemplateUpdate,
     template_adopt,
     template_publish,
     template_update_apply,
     template_update_preview,
+)
+from machi.procedures.services.submission import (
+    CardSignature,
+    Submission,
+    application_submit,
+    application_submit_complete,
+    signing_bytes_for_answers,
+    submission_signing_bytes,
 )
 from machi.procedures.services.transitions import (
     TRANSITIONS,
@@ -112,6 +115,7 @@ __all__ = [
     "procedure_create",
     "procedure_search_text",
     "procedure_update",
+    "receipt_numbers_given",
     "signing_bytes_for_answers",
     "submission_problems",
     "submission_signing_bytes",

@@ -27,13 +27,13 @@ from machi.procedures.formengine import (
 )
 from machi.procedures.formengine.prune import prune_answers
 from machi.procedures.models import Application, ApplicationStatus, CorrectionRequest
-from machi.procedures.services.applications import (
+from machi.procedures.services.attachments import file_lookup_for
+from machi.procedures.services.catalog import _definition
+from machi.procedures.services.submission import (
     CardSignature,
     _verify_and_record_signature,
     submission_signing_bytes,
 )
-from machi.procedures.services.attachments import file_lookup_for
-from machi.procedures.services.catalog import _definition
 from machi.procedures.services.transitions import application_transition
 
 
