@@ -512,7 +512,9 @@ def test_member_helper_department(kakogawa, shimin):
 # Query counts of the two busiest staff pages: exact, and the same whatever the number of rows
 # (one query per list, never one per case, note or history entry).
 QUEUE_FIRST_PAGE_QUERIES = 30
-CASE_PAGE_QUERIES = 22  # with the sections other apps add; its audit entry is 3 statements, no savepoint
+CASE_PAGE_QUERIES = (
+    22  # with the sections other apps add; its audit entry is 3 statements, no savepoint
+)
 
 
 @pytest.mark.parametrize("cases", [2, 8])

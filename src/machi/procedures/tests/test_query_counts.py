@@ -5,6 +5,7 @@ from __future__ import annotations
 import pytest
 from django.test import Client
 
+from machi.core.models import AuditEntry
 from machi.procedures import services
 from machi.procedures.extensions import application_hooks
 from machi.procedures.models import Application
@@ -63,26 +64,88 @@ def _filled_draft(procedure):
     return started.application
 
 
+# These tests run inside the test's transaction (pytest-django), so a service's outermost
+# atomic block is a SAVEPOINT/RELEASE pair here where in production it is BEGIN/COMMIT; the
+# statements in between are the same. After-commit work (outbox delivery) never runs here.
+
+
 def test_a_submission_takes_a_fixed_number_of_queries(simple_procedure, django_assert_num_queries):
     # Procedures' own work only: higher apps' hooks (fees, cases) add their queries on top.
-    application = _filled_draft(simple_procedure)
-    # savepoint; lock the row; its form version; its procedure; receipt counter (lock; first
-    # of the year: savepoint, insert, release; update); status change; the row; audit entry
-    # (savepoint, chain head, entry, head update, release); release
-    with application_hooks.override({}), django_assert_num_queries(17):
-        services.application_submit(application=application, actor=None)
+    with application_hooks.override({}):
+        # The first submission of the year creates the municipality's receipt sequence
+        # (PostgreSQL) and its audit chain head: once, not per submission.
+        services.application_submit(application=_filled_draft(simple_procedure), actor=None)
+        application = _filled_draft(simple_procedure)
+        # savepoint; lock the row (its procedure and form version are in hand); receipt
+        # number; the row; status change; audit chain head, entry, head update; release
+        with django_assert_num_queries(9):
+            services.application_submit(application=application, actor=None)
     assert Application.objects.get(pk=application.pk).status == "submitted"
+
+
+def test_a_draft_submission_with_its_case_takes_a_fixed_number_of_queries(
+    simple_procedure, django_assert_num_queries
+):
+    """What the HTML flow's review page calls: the draft, its case, its mail, its audit."""
+    services.application_submit(application=_filled_draft(simple_procedure), actor=None)
+    application = _filled_draft(simple_procedure)
+    application.contact_email = "taro@example.jp"
+    Application.objects.filter(pk=application.pk).update(contact_email=application.contact_email)
+    # savepoint; lock the row; the fee rule (payments); receipt number; the row; status
+    # change; case, step timing, case event (cases); outbox; audit chain head, one INSERT of
+    # both entries, head update; release
+    with django_assert_num_queries(14):
+        services.application_submit(application=application, actor=None)
+    assert list(
+        AuditEntry.objects.filter(target_id=str(application.pk))
+        .order_by("sequence")
+        .values_list("action", flat=True)
+    ) == ["application.start", "case.create", "application.submit"]  # start: its own, earlier
 
 
 def test_an_api_submission_takes_a_fixed_number_of_queries(
     simple_procedure, django_assert_num_queries
 ):
-    body = {
-        "municipality_code": "282103",
-        "procedure": "simple",
-        "answers": {"main": {"name": "API 太郎", "copies": 2}, "confirm": {"agree": True}},
-    }
     client = Client()
-    with application_hooks.override({}), django_assert_num_queries(31):
-        response = client.post("/api/v1/applications", body, content_type="application/json")
+    assert _post(client, key="warm-up").status_code == 201
+    # the procedure (with its municipality); the idempotency key; the current form version;
+    # savepoint; the fee rule (payments); receipt number; application; status change; case,
+    # step timing, case event (cases); outbox; audit chain head, one INSERT of the three
+    # entries, head update; release. The response's history comes from what was written.
+    with django_assert_num_queries(16):
+        response = _post(client, key="pinned")
     assert response.status_code == 201
+    assert response.json()["history"][0]["to_status"] == "submitted"
+    application = Application.objects.get(idempotency_key="pinned")
+    assert list(
+        AuditEntry.objects.filter(target_id=str(application.pk))
+        .order_by("sequence")
+        .values_list("action", flat=True)
+    ) == ["application.start", "case.create", "application.submit"]
+
+
+def test_the_api_without_hooks_takes_a_fixed_number_of_queries(
+    simple_procedure, django_assert_num_queries
+):
+    client = Client()
+    with application_hooks.override({}):
+        assert _post(client, key="warm-up").status_code == 201
+        # procedure; key; form version; savepoint; receipt number; application; status
+        # change; outbox; audit head, entries, head update; release
+        with django_assert_num_queries(12):
+            response = _post(client, key="pinned")
+    assert response.status_code == 201
+
+
+API_BODY = {
+    "municipality_code": "282103",
+    "procedure": "simple",
+    "contact_email": "taro@example.jp",
+    "answers": {"main": {"name": "API 太郎", "copies": 2}, "confirm": {"agree": True}},
+}
+
+
+def _post(client: Client, key: str):
+    return client.post(
+        "/api/v1/applications", API_BODY, content_type="application/json", HTTP_IDEMPOTENCY_KEY=key
+    )
