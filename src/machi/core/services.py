@@ -18,7 +18,6 @@ from django.conf import settings
 from django.contrib.auth.password_validation import validate_password
 from django.core.exceptions import ValidationError
 from django.db import IntegrityError, connection, transaction
-from django.db.models import Case, When
 from django.utils import timezone
 from django.utils.translation import gettext as _
 from django_otp.plugins.otp_totp.models import TOTPDevice
@@ -77,12 +76,20 @@ def _lock_head(municipality_code: str) -> AuditChainHead:
             )
         return head
     names = _chain_names(municipality_code)
-    free = (
-        AuditChainHead.objects.select_for_update(skip_locked=True)
-        .filter(chain__in=names)
-        .order_by(Case(When(chain=preferred, then=0), default=1), "chain")
-    )
-    head = free.first()
+
+    def free() -> AuditChainHead | None:
+        # Raw SQL: this runs in every writing transaction, and the ORM's compilation of the
+        # ordering expression cost more CPU than the statement itself.
+        with connection.cursor() as cursor:
+            cursor.execute(
+                "SELECT chain, last_sequence, last_hash FROM core_auditchainhead "
+                "WHERE chain = ANY(%s) ORDER BY chain <> %s, chain LIMIT 1 FOR UPDATE SKIP LOCKED",
+                [names, preferred],
+            )
+            row = cursor.fetchone()
+        return AuditChainHead(chain=row[0], last_sequence=row[1], last_hash=row[2]) if row else None
+
+    head = free()
     if head is None or head.chain != preferred:
         # This process's own chain does not exist yet (or another transaction holds it): create
         # it if missing, and take it when this transaction is the one that created it.
@@ -101,7 +108,7 @@ def _lock_head(municipality_code: str) -> AuditChainHead:
             [AuditChainHead(chain=n, last_sequence=0, last_hash=GENESIS_HASH) for n in names],
             ignore_conflicts=True,
         )
-        head = free.first() or AuditChainHead.objects.select_for_update().get(chain=preferred)
+        head = free() or AuditChainHead.objects.select_for_update().get(chain=preferred)
     return head
 
 
@@ -123,11 +130,34 @@ def _append(entries: list[AuditEntry]) -> None:
             entry.prev_hash = link
             entry.key_id = key_id
             entry.entry_hash = link = entry_link(key=key, key_id=key_id, **entry_fields(entry))
-        AuditEntry.objects.bulk_create(group)
+        _insert_entries(group)
         # After the entries: the head guard lets the head move only onto an existing entry.
-        AuditChainHead.objects.filter(chain=head.chain).update(
-            last_sequence=sequence, last_hash=link
+        with connection.cursor() as cursor:
+            cursor.execute(
+                "UPDATE core_auditchainhead SET last_sequence = %s, last_hash = %s WHERE chain = %s",
+                [sequence, link, head.chain],
+            )
+
+
+def _insert_entries(entries: list[AuditEntry]) -> None:
+    """One multi-row INSERT (what ``bulk_create`` sends, without compiling it every time)."""
+    fields = [f for f in AuditEntry._meta.concrete_fields if not f.primary_key]
+    columns = ", ".join(connection.ops.quote_name(f.column) for f in fields)
+    row = "(" + ", ".join(["%s"] * len(fields)) + ")"
+    params = [
+        f.get_db_prep_save(getattr(e, f.attname), connection) for e in entries for f in fields
+    ]
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"INSERT INTO core_auditentry ({columns}) VALUES {', '.join([row] * len(entries))} "  # noqa: S608 - the model's own columns
+            "RETURNING id",
+            params,
         )
+        ids = [pk for (pk,) in cursor.fetchall()]
+    for entry, pk in zip(entries, ids, strict=True):
+        entry.pk = pk
+        entry._state.adding = False
+        entry._state.db = connection.alias
 
 
 class _Batch:

@@ -153,7 +153,7 @@ def _submitter(changes: list[Any]) -> User | None:
     """Who submitted, from the history in hand (the actor instance the submission set)."""
     for change in changes:
         if change.to_status == ApplicationStatus.SUBMITTED and change.actor_id is not None:
-            return change.actor  # type: ignore[no-any-return]
+            return change.actor
     return None
 
 

@@ -248,11 +248,7 @@ def application_submit(
     transaction usable.
     """
     if idempotency_key:
-        earlier = Application.objects.filter(
-            municipality_id=application.municipality_id,
-            idempotency_key=idempotency_key,
-            status__in=SUBMITTED_STATUSES,
-        ).first()
+        earlier = _submitted_with_key(application.municipality_id, idempotency_key)
         if earlier is not None:
             return earlier
     with transaction.atomic(), audit_batch():
@@ -271,13 +267,15 @@ def application_submit(
 
 
 def _submitted_with_key(municipality_code: str, idempotency_key: str) -> Application | None:
-    return (
+    # Unordered and unsliced beyond one row: the unique index finds it; nothing to sort.
+    found = list(
         Application.objects.filter(
-            municipality_id=municipality_code, idempotency_key=idempotency_key
-        )
-        .exclude(status=ApplicationStatus.DRAFT)
-        .first()
+            municipality_id=municipality_code,
+            idempotency_key=idempotency_key,
+            status__in=SUBMITTED_STATUSES,
+        ).order_by()[:1]
     )
+    return found[0] if found else None
 
 
 def _replay(earlier: Application, applicant: User | None) -> Submission:
@@ -322,7 +320,7 @@ def application_submit_complete(
         language=translation.get_language() or settings.LANGUAGE_CODE,
         answers=answers,
     )
-    if Procedure.municipality.is_cached(procedure):  # type: ignore[attr-defined]
+    if Procedure.municipality.is_cached(procedure):
         application.municipality = procedure.municipality
     cleaned = _validated(application, today)
     try:
