@@ -174,10 +174,11 @@ class AuditChainHead(models.Model):
     """The last link of one audit chain; locked while an entry is appended so links never fork.
 
     Each municipality (``-`` for platform-wide events) has a few chains (``282103.0`` …
-    ``282103.7``; see ``core.services.audit_chain_for``), so neither tenants nor the worker
-    processes of one tenant queue behind each other's writes, and every chain verifies on its own.
-    Database triggers (migration 0004) refuse DELETE and let an UPDATE only move the head one
-    entry forward, so the head cannot be rewound to hide removed entries.
+    ``282103.7``; see ``core.services.audit_chain_for``): a writer takes one no other transaction
+    holds, so neither tenants nor the worker processes of one tenant queue behind each other's
+    writes, and every chain verifies on its own. Database triggers (migrations 0004, 0005) refuse
+    DELETE and let an UPDATE only move the head forward onto an existing entry with that link,
+    so the head cannot be rewound to hide removed entries nor pushed past missing ones.
     """
 
     chain = models.CharField(max_length=16, primary_key=True)
