@@ -90,26 +90,47 @@ def _lock_head(municipality_code: str) -> AuditChainHead:
         return AuditChainHead(chain=row[0], last_sequence=row[1], last_hash=row[2]) if row else None
 
     head = free()
-    if head is None or head.chain != preferred:
-        # This process's own chain does not exist yet (or another transaction holds it): create
-        # it if missing, and take it when this transaction is the one that created it.
-        with connection.cursor() as cursor:
-            cursor.execute(
-                "INSERT INTO core_auditchainhead (chain, last_sequence, last_hash) "
-                "VALUES (%s, 0, %s) ON CONFLICT (chain) DO NOTHING RETURNING chain",
-                [preferred, GENESIS_HASH],
-            )
-            if cursor.fetchone() is not None:
-                return AuditChainHead(chain=preferred, last_sequence=0, last_hash=GENESIS_HASH)
-    if head is None:
-        # Every chain that exists is held by another transaction: open the others (bounded by
-        # the number of shards), and only if all of them are busy too, queue on our own.
-        AuditChainHead.objects.bulk_create(
-            [AuditChainHead(chain=n, last_sequence=0, last_hash=GENESIS_HASH) for n in names],
-            ignore_conflicts=True,
+    if head is not None and head.chain == preferred:
+        if preferred not in _known_chains:
+            transaction.on_commit(lambda: _known_chains.add(preferred))
+        return head
+    if head is not None and preferred in _known_chains:
+        return head  # our own chain exists and another transaction holds it: take this one
+    # Our own chain does not exist yet, or another transaction holds it. (An INSERT … ON
+    # CONFLICT on a row another transaction is updating would wait for it: look first.)
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT chain FROM core_auditchainhead WHERE chain = ANY(%s)", [names])
+        existing = {chain for (chain,) in cursor.fetchall()}
+    if head is not None:
+        # Another chain is free (and now held by us): take our own instead only if it has
+        # never been created (once per process and municipality), else this one.
+        created = None if preferred in existing else _create_head(preferred)
+        return created or head
+    # Every chain that exists is busy: open one more (ours first), bounded by the number of
+    # shards; only when all of them exist and are busy, queue on our own.
+    for name in [preferred, *names]:
+        if name not in existing:
+            created = _create_head(name)
+            if created is not None:
+                return created
+    return free() or AuditChainHead.objects.select_for_update().get(chain=preferred)
+
+
+def _create_head(chain: str) -> AuditChainHead | None:
+    """A new, empty chain head, held by this transaction; None if it exists already."""
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "INSERT INTO core_auditchainhead (chain, last_sequence, last_hash) "
+            "VALUES (%s, 0, %s) ON CONFLICT (chain) DO NOTHING RETURNING chain",
+            [chain, GENESIS_HASH],
         )
-        head = free() or AuditChainHead.objects.select_for_update().get(chain=preferred)
-    return head
+        row = cursor.fetchone()
+    return AuditChainHead(chain=chain, last_sequence=0, last_hash=GENESIS_HASH) if row else None
+
+
+# Own chains this process has seen committed (heads are never deleted): a collision with
+# another worker then costs no look-up.
+_known_chains: set[str] = set()
 
 
 def _append(entries: list[AuditEntry]) -> None:
@@ -193,7 +214,8 @@ def audit_batch() -> Iterator[None]:
     """One transaction whose audit entries are written together just before it ends.
 
     A service that owns a transaction wraps its body in ``with audit_batch():`` (it opens the
-    transaction, or joins the caller's without a savepoint): every ``audit_record`` inside
+    transaction, or joins the caller's without a savepoint, so an exception inside also dooms the
+    caller's transaction: open an atomic block first to catch one): every ``audit_record`` inside
     appends to a buffer, and on the way out the buffer goes into the chain in one multi-row
     INSERT and one head UPDATE per chain, instead of three statements per entry. Nested
     batches at the same depth join the outer one. On an exception nothing is written (the
