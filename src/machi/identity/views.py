@@ -114,13 +114,6 @@ def _show_service_error(form: AccessibleForm, exc: ApplicationError) -> None:
 # --- Sign-up and e-mail verification --------------------------------------------------------------
 
 
-def _verification_url_builder(request: HttpRequest) -> Callable[[str], str]:
-    def build(token: str) -> str:
-        return request.build_absolute_uri(reverse("identity:verify-email", args=[token]))
-
-    return build
-
-
 @require_http_methods(["GET", "POST"])
 @ratelimit(key="ip", rate=_login_rate, method="POST", block=True)
 def sign_up(request: HttpRequest) -> HttpResponse:
@@ -139,17 +132,12 @@ def sign_up(request: HttpRequest) -> HttpResponse:
                 )
             except Conflict:
                 # Same page as a new sign-up: the form must not reveal who has an account.
-                services.resident_existing_account_notice_send(
-                    email=data["email"],
-                    sign_in_url=request.build_absolute_uri(reverse("identity:sign-in")),
-                )
+                services.resident_existing_account_notice_send(email=data["email"])
                 return redirect("identity:sign-up-done")
             except InvalidInput as exc:
                 _show_service_error(form, exc)
             else:
-                services.resident_verification_email_send(
-                    user=user, build_url=_verification_url_builder(request)
-                )
+                services.resident_verification_email_send(user=user)
                 return redirect("identity:sign-up-done")
     return render(request, "identity/sign_up.html", {"form": form}, status=status)
 
@@ -183,9 +171,7 @@ def verify_email_resend(request: HttpRequest) -> HttpResponse:
     if request.method == "POST" and form.is_valid():
         user = selectors.resident_get_by_email(email=form.cleaned_data["email"])
         if user is not None and not selectors.resident_email_verified(user=user):
-            services.resident_verification_email_send(
-                user=user, build_url=_verification_url_builder(request)
-            )
+            services.resident_verification_email_send(user=user)
         return redirect("identity:sign-up-done")
     status = 400 if request.method == "POST" else 200
     return render(request, "identity/verify_email_resend.html", {"form": form}, status=status)

@@ -41,8 +41,19 @@ def page_errors(response) -> list[str]:
     ]
 
 
+PUBLIC = "https://machi.example.lg.jp"
+
+
+@pytest.fixture(autouse=True)
+def _public_address(settings):
+    settings.MACHI_PUBLIC_BASE_URL = PUBLIC
+
+
 def verification_link() -> str:
-    match = re.search(r"http://testserver(/account/verify/[^\s]+/)", str(mail.outbox[-1].body))
+    """The path of the link in the last mail (which must be at the public address)."""
+    match = re.search(
+        r"https://machi\.example\.lg\.jp(/account/verify/[^\s]+/)", mail.outbox[-1].body
+    )
     assert match, mail.outbox[-1].body
     return match.group(1)
 
@@ -113,6 +124,30 @@ def test_sign_up_verify_email_then_sign_in():
 
     assert client.post("/account/sign-out/").status_code == 302
     assert client.get("/account/").status_code == 302
+
+
+def test_a_forged_host_header_never_ends_up_in_a_mail(resident, settings):
+    """Every link identity mails is at MACHI_PUBLIC_BASE_URL, whatever Host the request named."""
+    settings.ALLOWED_HOSTS = ["machi.example.lg.jp", "evil.example"]  # even when it is allowed
+    forged = Client(HTTP_HOST="evil.example")
+    assert sign_up(forged, email="taro@example.jp").status_code == 302
+    assert sign_up(forged).status_code == 302  # hanako has an account: the notice mail
+    forged.post("/account/verify/resend/", {"email": "taro@example.jp"})
+    assert len(mail.outbox) == 3
+    for message in mail.outbox:
+        assert "evil.example" not in message.body
+        assert "testserver" not in message.body
+    links = [re.findall(r"https?://[^\s]+", str(message.body)) for message in mail.outbox]
+    assert [len(found) for found in links] == [1, 1, 1]
+    assert links[1] == [f"{PUBLIC}/account/sign-in/"]
+    verify = re.compile(rf"{re.escape(PUBLIC)}(/account/verify/[^/\s]+/)")
+    for found in (links[0][0], links[2][0]):
+        match = verify.fullmatch(found)
+        assert match, found
+        # The link works at the public address.
+        page = Client(HTTP_HOST="machi.example.lg.jp").get(match.group(1))
+        assert page.status_code == 200
+        assert "メールアドレスを確認しました" in page.content.decode()
 
 
 def test_sign_up_errors_are_tied_to_their_fields():
