@@ -183,10 +183,7 @@ def verify_email_resend(request: HttpRequest) -> HttpResponse:
 # One message for every refusal: an unknown address, a wrong password, a staff account or an
 # address not yet verified all read alike, so the page never tells a guesser that a password
 # was right (the "password oracle"). The resend link is offered on every refusal instead.
-SIGN_IN_REFUSED: Final = gettext_lazy(
-    "メールアドレスまたはパスワードが違います。"
-    "登録直後の方は、確認メールのリンクを開いてからサインインしてください。"
-)
+SIGN_IN_REFUSED: Final = gettext_lazy("メールアドレスまたはパスワードが違います。")
 
 
 def _account(email: str) -> str:

@@ -115,22 +115,25 @@ def RATE_MESSAGE() -> str:  # noqa: N802 - reads like the constant it stands for
 View = Callable[..., HttpResponse]
 
 
-def _back_url(kwargs: dict[str, Any]) -> str:
-    """Where the refused resident goes back to: the procedure, or the application's review."""
+def _back(kwargs: dict[str, Any]) -> tuple[str, str]:
+    """Where the refused resident goes back to (URL, words): the review, or the procedure."""
     if "application_id" in kwargs:
-        return reverse("procedures:review", kwargs={"application_id": kwargs["application_id"]})
+        url = reverse("procedures:review", kwargs={"application_id": kwargs["application_id"]})
+        return url, _("入力内容の確認に戻る")
     if "code" in kwargs and "slug" in kwargs:
-        return reverse("procedures:detail", kwargs={"code": kwargs["code"], "slug": kwargs["slug"]})
-    return reverse("procedures:catalog")
+        url = reverse("procedures:detail", kwargs={"code": kwargs["code"], "slug": kwargs["slug"]})
+        return url, _("申請のページに戻る")
+    return reverse("procedures:catalog"), _("トップページへ戻る")
 
 
 def _refusal(
     request: HttpRequest, *, status: int, title: str, message: str, kwargs: dict[str, Any]
 ) -> HttpResponse:
+    back_url, back_label = _back(kwargs)
     return render(
         request,
         "procedures/apply/refused.html",
-        {"title": title, "message": message, "back_url": _back_url(kwargs)},
+        {"title": title, "message": message, "back_url": back_url, "back_label": back_label},
         status=status,
     )
 
@@ -150,7 +153,7 @@ def anonymous_rate_limited(view: View) -> View:
                 return _refusal(
                     request,
                     status=413,
-                    title=_("送信できませんでした"),
+                    title=_("申請できませんでした"),
                     message=_too_large_message(),
                     kwargs=kwargs,
                 )

@@ -100,10 +100,7 @@ def test_sign_up_verify_email_then_sign_in():
     assert (
         page_errors(refused)
         == page_errors(sign_in(Client(), password="wrong"))
-        == [
-            "メールアドレスまたはパスワードが違います。"
-            "登録直後の方は、確認メールのリンクを開いてからサインインしてください。"
-        ]
+        == ["メールアドレスまたはパスワードが違います。"]
     )
     assert "/account/verify/resend/?email=hanako%40example.jp" in refused.content.decode()
 

@@ -159,7 +159,7 @@ def test_anonymous_html_starts_share_the_api_budget_per_address(simple_procedure
         "しばらくしてからお試しください",
         "短い時間に申請が多すぎます。しばらくしてからもう一度お試しください。",
     )
-    assert 'href="/procedures/282103/simple/"' in refused.content.decode()
+    assert '<a href="/procedures/282103/simple/">申請のページに戻る</a>' in refused.content.decode()
     assert Application.objects.count() == 3  # nothing saved
     # The API is refused too (one budget), another address is not.
     assert _post(Client(REMOTE_ADDR=address), _payload()).status_code == 429
@@ -207,10 +207,11 @@ def test_an_oversized_html_submission_is_refused_with_a_page(simple_procedure, s
     )
     assert big.status_code == 413
     assert _page_text(big) == (
-        "送信できませんでした",
+        "申請できませんでした",
         "送信された内容が大きすぎます（上限 2 KB）。",
     )
-    assert f'href="/apply/{application.pk}/review/"' in big.content.decode()
+    back = f'<a href="/apply/{application.pk}/review/">入力内容の確認に戻る</a>'
+    assert back in big.content.decode()
     application.refresh_from_db()
     assert application.status == ApplicationStatus.DRAFT
     too_big_start = Client(REMOTE_ADDR="198.51.100.52").post(START_URL, {"pad": "x" * 4000})
