@@ -10,11 +10,12 @@ follows the models through refactors: the SAME ROWS in the fewest statements —
   values copied from the captured request's rows as they are after it (a draft INSERTed and then
   UPDATEd becomes one INSERT of the final row);
 - primary keys, unique columns and ids of rows of the same transaction fresh per transaction;
-- the audit entries in one multi-row INSERT after ONE update of the chain head, each pgbench
-  client on its own chain head (as each worker process should be);
-- the receipt counter taken LAST: one statement updates the counter and writes the number into
-  the rows that show it (``WITH n AS (UPDATE … RETURNING) UPDATE …``), so its row lock is held
-  only until COMMIT;
+- the audit entries in one multi-row INSERT, then ONE update moving the chain head onto the last
+  of them; each pgbench client on its own chain head (as each worker process should be);
+- the receipt number: where the request took it from a sequence (``nextval``), inline in the
+  rows that show it; where it took a counter row, LAST: one statement updates the counter and
+  writes the number into those rows (``WITH n AS (UPDATE … RETURNING) UPDATE …``), so the row
+  lock is held only until COMMIT;
 - all in one transaction, no savepoints, no re-reads.
 
 Table and column names come from ``Model._meta`` (never typed here). This module's builders are
@@ -110,31 +111,39 @@ class InsertStep:
 
 @dataclass
 class HeadStep:
-    """ONE update of the pgbench client's own audit chain head, moved one link forward."""
+    """ONE update of the pgbench client's own audit chain head, after its entries' INSERT:
+    moved forward by the number of entries, onto the last one (sequence and link)."""
 
     table: str
     key_column: str
     key_expr: str  # this client's head, e.g. 'pgb.:client_id'
     sequence_column: str
     hash_column: str | None
+    entries: int = 1
+    last_hash_expr: str = "''"  # the last entry's link
 
-    def sql(self) -> str:
-        sets = [f"{ident(self.sequence_column)} = {ident(self.sequence_column)} + 1"]
-        if self.hash_column:
-            sets.append(f"{ident(self.hash_column)} = {literal('h:u1:u2')}")
+    def sequence_expr(self, index: int) -> str:
+        """The sequence of the entry ``index`` (from 0) of this transaction."""
         return (
-            f"UPDATE {ident(self.table)} SET {', '.join(sets)} WHERE {ident(self.key_column)} = "
-            f"{self.key_expr} RETURNING {ident(self.sequence_column)} \\gset head_"
+            f"((SELECT {ident(self.sequence_column)} FROM {ident(self.table)} WHERE "
+            f"{ident(self.key_column)} = {self.key_expr}) + {index + 1})"
         )
 
-    @property
-    def sequence_var(self) -> str:
-        return f":head_{self.sequence_column}"
+    def sql(self) -> str:
+        column = ident(self.sequence_column)
+        sets = [f"{column} = {column} + {self.entries}"]
+        if self.hash_column:
+            sets.append(f"{ident(self.hash_column)} = {self.last_hash_expr}")
+        return (
+            f"UPDATE {ident(self.table)} SET {', '.join(sets)} WHERE {ident(self.key_column)} = "
+            f"{self.key_expr};"
+        )
 
 
 @dataclass
 class ReceiptStep:
-    """The receipt number taken last: counter (or sequence) and the rows that show it."""
+    """The receipt number taken last from a counter row, written into the rows that show it
+    (with a sequence instead, ``receipt_expr`` puts it inline into those rows' INSERTs)."""
 
     number_sql: str  # a SELECT-able expression source, see ``sql``
     prefix: str
@@ -174,17 +183,25 @@ def submission_script(
     entries: InsertStep | None = None,
     receipt: ReceiptStep | None = None,
 ) -> str:
-    """The pgbench script of one submission: one transaction, the receipt number last."""
+    """The pgbench script of one submission: one transaction; the audit entries, then their
+    chain head moved onto the last of them, then the receipt counter (when there is one)."""
     lines = [*SCRIPT_HEADER, "BEGIN;"]
     lines += [step.sql() for step in inserts]
-    if head is not None:
-        lines.append(head.sql())
     if entries is not None:
         lines.append(entries.sql())
+    if head is not None:
+        lines.append(head.sql())
     if receipt is not None:
         lines.append(receipt.sql())
     lines.append("COMMIT;")
     return "\n".join(lines) + "\n"
+
+
+def receipt_expr(sequence: str, prefix: str, width: int, *, first: bool) -> str:
+    """A receipt number from a sequence, inline: ``nextval`` in the first row, ``currval`` after."""
+    value = f"{'nextval' if first else 'currval'}({literal(sequence)})"
+    digits = f"lpad({value}::text, {width}, '0')" if width else f"{value}::text"
+    return f"{literal(prefix)} || {digits}"
 
 
 def receipt_format(receipt: str) -> tuple[str, int, int]:

@@ -26,6 +26,7 @@ from minimal import (
     ident,
     literal,
     order_steps,
+    receipt_expr,
     receipt_format,
     submission_script,
 )
@@ -230,14 +231,19 @@ def write_plan(
         for column, value in row.raw.items()
         if receipt and value == receipt
     ]
-    referenced |= {(row.table, row.pk) for row, _column in holders}
+    setup: list[str] = []
+    teardown: list[str] = []
+    counter, sequence = _receipt_source(sql, receipt, counter_model, notes, setup, teardown)
+    if counter is not None:
+        referenced |= {(row.table, row.pk) for row, _column in holders}
+    prefix, width, _number = receipt_format(receipt) if receipt else ("", 0, 0)
+    receipt_taken = False
 
     fresh = 0
     entry_table = entry_model._meta.db_table if entry_model is not None else None
     steps: dict[str, list[InsertStep]] = {}
     head: HeadStep | None = None
     entries: InsertStep | None = None
-    setup: list[str] = []
     for table in order_steps(tables, needs):
         model = models[table]
         auto = _auto_pk(model)
@@ -259,7 +265,12 @@ def write_plan(
             if row.table == table:
                 row.expr[column] = targets[(target, str(row.raw[column]))]
         for row, column in holders:
-            if row.table == table:
+            if row.table != table:
+                continue
+            if sequence is not None:  # the number inline, as the request took it
+                row.expr[column] = receipt_expr(sequence, prefix, width, first=not receipt_taken)
+                receipt_taken = True
+            else:  # a placeholder, overwritten by the counter statement at the end
                 holder = _field(model, column)
                 fresh += 1
                 row.expr[column] = "NULL" if holder.null else fresh_text(fresh, holder.max_length)
@@ -270,8 +281,8 @@ def write_plan(
             for index, row in enumerate(rows[table]):
                 if chain_column in row.raw:
                     row.expr[chain_column] = head.key_expr
-                if "sequence" in row.raw:
-                    row.expr["sequence"] = f"({head.sequence_var} * {len(rows[table])} + {index})"
+                if head.sequence_column in row.raw or "sequence" in row.raw:
+                    row.expr["sequence"] = head.sequence_expr(index)
         for unique in _unique_sets(model):
             for row in rows[table]:
                 if any(c in row.expr or row.raw.get(c) is None for c in unique):
@@ -281,10 +292,20 @@ def write_plan(
                 row.expr[column] = _fresh_for(_field(model, column), fresh)
         for row in rows[table]:
             row.literal.update(row.expr)
+        if table == entry_table and head is not None:
+            head.entries = len(rows[table])
+            if head.hash_column and "entry_hash" in rows[table][-1].literal:
+                head.last_hash_expr = rows[table][-1].literal["entry_hash"]
+            else:
+                head.hash_column = None
+        # rows whose new id others need: one INSERT … RETURNING each (a non-integer key is
+        # made by the script itself, so those rows need no RETURNING)
         single = [
-            (index, row) for index, row in enumerate(rows[table]) if (table, row.pk) in referenced
+            (index, row)
+            for index, row in enumerate(rows[table])
+            if auto and (table, row.pk) in referenced
         ]
-        rest = [row for row in rows[table] if (table, row.pk) not in referenced]
+        rest = [row for row in rows[table] if not (auto and (table, row.pk) in referenced)]
         table_steps = [
             InsertStep(
                 table=table,
@@ -309,17 +330,19 @@ def write_plan(
             raise PlanError("audit entries without a chain head, or referenced by other rows")
         (entries,) = steps.pop(entry_table)  # referenced by nothing: one multi-row INSERT
     inserts = [step for table in order_steps(tables, needs) for step in steps.get(table, [])]
-    receipt_step = (
-        _receipt(counter_model, receipt, holders, models, targets, notes, setup)
-        if receipt
-        else None
-    )
+    receipt_step = None
+    if counter is not None:
+        receipt_step = ReceiptStep(
+            number_sql="",
+            prefix=prefix,
+            width=width,
+            targets=[
+                (row.table, column, models[row.table]._meta.pk.column, targets[(row.table, row.pk)])
+                for row, column in holders
+            ],
+            counter=counter,
+        )
     script = submission_script(inserts, head=head, entries=entries, receipt=receipt_step)
-    teardown = (
-        ["DROP SEQUENCE IF EXISTS bench_receipt_numbers"]
-        if receipt_step and not receipt_step.counter
-        else []
-    )
     return MinimalSQL(script=script, setup=setup, teardown=teardown, notes=notes)
 
 
@@ -384,48 +407,49 @@ def _head(head_model: Any, entries: list[_Row], clients: int) -> tuple[HeadStep,
     return step, setup
 
 
-def _receipt(
+_NEXTVAL = re.compile(r"nextval\((?:to_regclass\()?'(\w+)'")
+BENCH_SEQUENCE = "bench_receipt_numbers"
+
+
+def _receipt_source(
+    sql: list[str],
+    receipt: str | None,
     counter_model: Any,
-    receipt: str,
-    holders: list[tuple[_Row, str]],
-    models: dict[str, Any],
-    targets: dict[tuple[str, str], str],
     notes: list[str],
     setup: list[str],
-) -> ReceiptStep:
+    teardown: list[str],
+) -> tuple[tuple[str, str, str, str] | None, str | None]:
+    """Where the receipt number comes from: (counter row, None) or (None, sequence name).
+
+    The sequence the request called ``nextval`` on; else the counter row that holds the
+    captured number; else a bench sequence (noted).
+    """
     from django.db import connection
 
-    prefix, width, number = receipt_format(receipt)
-    where_targets = [
-        (row.table, column, models[row.table]._meta.pk.column, targets[(row.table, row.pk)])
-        for row, column in holders
-    ]
-    counter = None
+    if not receipt:
+        return None, None
+    _prefix, _width, number = receipt_format(receipt)
+    for statement in sql:
+        found = _NEXTVAL.search(statement)
+        if found:
+            return None, found.group(1)
     if counter_model is not None:
         table = counter_model._meta.db_table
-        columns = [f.column for f in counter_model._meta.concrete_fields]
-        if "last_number" in columns:
+        pk = counter_model._meta.pk.column
+        if "last_number" in [f.column for f in counter_model._meta.concrete_fields]:
             with connection.cursor() as cursor:
                 cursor.execute(
-                    f"SELECT {ident(counter_model._meta.pk.column)} FROM {ident(table)} "
-                    f"WHERE {ident('last_number')} = %s ORDER BY 1 DESC LIMIT 1",
+                    f"SELECT {ident(pk)} FROM {ident(table)} WHERE {ident('last_number')} = %s "
+                    "ORDER BY 1 DESC LIMIT 1",
                     [number],
                 )
-                found = cursor.fetchone()
-            if found:
-                counter = (table, "last_number", counter_model._meta.pk.column, str(found[0]))
-    if counter is None:
-        notes.append(
-            "No receipt counter row holds the captured number: the script takes it from a "
-            "sequence (`bench_receipt_numbers`)."
-        )
-        setup.append(
-            f"CREATE SEQUENCE IF NOT EXISTS bench_receipt_numbers START {number + 1_000_000}"
-        )
-    return ReceiptStep(
-        number_sql="nextval('bench_receipt_numbers')",
-        prefix=prefix,
-        width=width,
-        targets=where_targets,
-        counter=counter,
+                row = cursor.fetchone()
+            if row:
+                return (table, "last_number", pk, str(row[0])), None
+    notes.append(
+        "The captured request took its receipt number from neither a sequence nor a counter row "
+        f"this script knows: the script takes it from a sequence (`{BENCH_SEQUENCE}`)."
     )
+    setup.append(f"CREATE SEQUENCE IF NOT EXISTS {BENCH_SEQUENCE} START {number + 1_000_000}")
+    teardown.append(f"DROP SEQUENCE IF EXISTS {BENCH_SEQUENCE}")
+    return None, BENCH_SEQUENCE
