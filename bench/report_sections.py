@@ -57,6 +57,12 @@ def render_cases(cases: dict[str, Any], data: dict[str, Any]) -> list[str]:
 
 def render_documents(documents: dict[str, Any], args: argparse.Namespace) -> list[str]:
     """Signed-and-time-stamped documents per second, its breakdown and the raw pyHanko rate."""
+    if "error" in documents:
+        return [
+            "## Signed and time-stamped documents",
+            "",
+            f"**Failed:** `{documents['error']}`",
+        ]
     raw = documents["raw"]
     lines = [
         "## Signed and time-stamped documents",
@@ -112,6 +118,12 @@ def render_documents(documents: dict[str, Any], args: argparse.Namespace) -> lis
 
 def render_demo(result: DemoResult, args: argparse.Namespace) -> list[str]:
     """The SQLite demo server: submissions/s and latency at each connection count."""
+    if result.error:
+        return [
+            "## The embedded default: `make demo` on SQLite",
+            "",
+            f"**Failed:** {result.error}",
+        ]
     lines = [
         "## The embedded default: `make demo` on SQLite",
         "",

@@ -32,7 +32,8 @@ from minimal import (
 )
 
 _INSERT_TABLE = re.compile(r'^\s*INSERT INTO "(\w+)" \((.*?)\) VALUES \((.*)\)', re.S)
-_UPDATE_TABLE = re.compile(r'^\s*UPDATE "(\w+)" SET')
+_INSERT_INTO = re.compile(r'^\s*INSERT INTO "?(\w+)"?')  # VALUES, or SELECT … FROM UNNEST(…)
+_UPDATE_TABLE = re.compile(r'^\s*UPDATE "?(\w+)"? SET')
 # Integer columns holding another row's id without a foreign key: (table label, column) → model.
 EXTRA_REFERENCES = {("cases.Case", "history_applied_id"): "procedures.StatusChange"}
 AUDIT_ENTRY = "core.AuditEntry"
@@ -48,7 +49,7 @@ def inserted_tables(sql: list[str]) -> list[str]:
     """Tables the statements INSERT into, in order of the first INSERT."""
     tables: list[str] = []
     for statement in sql:
-        match = _INSERT_TABLE.match(statement)
+        match = _INSERT_INTO.match(statement)
         if match and match.group(1) not in tables:
             tables.append(match.group(1))
     return tables

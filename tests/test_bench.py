@@ -210,7 +210,7 @@ def test_written_tables_from_captured_sql():
         'SELECT "x" FROM "a"',
         'INSERT INTO "app" ("id") VALUES (\'1\'::uuid)',
         'UPDATE "app" SET "status" = \'submitted\' WHERE "id" = 1',
-        'INSERT INTO "entry" ("id") VALUES (1)',
+        'INSERT INTO "entry" ("id") SELECT * FROM UNNEST((\'{1,2}\')::integer[])',
         'INSERT INTO "app" ("id") VALUES (\'2\'::uuid)',
         'UPDATE "counter" SET "n" = 2',
     ]
