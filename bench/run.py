@@ -266,11 +266,15 @@ def measure_http(
             connections=connections,
         )
 
+    # wrk stops with up to one request per connection still queued in gunicorn's backlog:
+    # those would delay the first requests of the next run by seconds (slow pages), so every
+    # run starts once they are served.
     runs = [wrk(args.warmup, f"{scenario.name}-warmup", args.connections)]
+    warm = runs[0].latency_us["p50"] / 1e6 * server_connections(args) / args.connections
+    probes, _waited = server.settle(linger_s=min(3.0, 2 * warm))
+    result.setup_transactions += probes
     result.http = wrk(args.duration, scenario.name, args.connections)
     runs.append(result.http)
-    # wrk stops with up to one request per connection still queued in gunicorn's backlog:
-    # those would delay the first requests of the next run by seconds (slow pages).
     low = args.goal_connections
     service_s = result.http.latency_us["p50"] / 1e6 * server_connections(args) / args.connections
     probes, waited = server.settle(linger_s=min(3.0, 2 * service_s))
