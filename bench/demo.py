@@ -185,6 +185,7 @@ def measure_demo(
                 data=data,
                 connections=4,
                 strict=False,
+                warmup=True,
             )
             measured_before = count_created(DEMO_DIR / "machi.sqlite3")
             for count in clients:

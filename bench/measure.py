@@ -174,16 +174,18 @@ def run_wrk(
     data: dict[str, Any],
     connections: int | None = None,
     strict: bool = True,
+    warmup: bool = False,
 ) -> WrkResult:
     """One wrk run. ``strict``: any unexpected status or socket error fails the bench (else
-    they are counted in the result, for the report)."""
+    they are counted in the result, for the report). A ``warmup`` may end before any response
+    (slow pages on a busy machine); a measured run may not."""
     connections = connections or args.connections
     threads = min(args.wrk_threads, connections)
     cmd = [
         "wrk",
         f"-t{threads}",
         f"-c{connections}",
-        f"-d{seconds:g}s",
+        f"-d{max(1, round(seconds))}s",  # wrk takes whole seconds
         "--timeout",
         "10s",
         "-s",
@@ -223,7 +225,7 @@ def run_wrk(
         connections=connections,
     )
     socket_errors = {k: v for k, v in result.errors.items() if k != "status" and v}
-    if result.requests == 0 or (strict and (result.non_2xx or socket_errors)):
+    if (result.requests == 0 and not warmup) or (strict and (result.non_2xx or socket_errors)):
         raise BenchError(
             f"{label}: {result.non_2xx} unexpected responses (first status "
             f"{raw['first_bad_status']}), socket errors {socket_errors or 'none'}, "

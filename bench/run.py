@@ -254,7 +254,7 @@ def measure_http(
         f"{result.transactions:g} transactions (minimal: {result.minimal_label()}); wrk"
     )
 
-    def wrk(seconds: float, label: str, connections: int) -> WrkResult:
+    def wrk(seconds: float, label: str, connections: int, warmup: bool = False) -> WrkResult:
         return run_wrk(
             args,
             scenario,
@@ -264,12 +264,13 @@ def measure_http(
             label,
             data=data,
             connections=connections,
+            warmup=warmup,
         )
 
     # wrk stops with up to one request per connection still queued in gunicorn's backlog:
     # those would delay the first requests of the next run by seconds (slow pages), so every
     # run starts once they are served.
-    runs = [wrk(args.warmup, f"{scenario.name}-warmup", args.connections)]
+    runs = [wrk(args.warmup, f"{scenario.name}-warmup", args.connections, warmup=True)]
     warm = runs[0].latency_us["p50"] / 1e6 * server_connections(args) / args.connections
     probes, _waited = server.settle(linger_s=min(3.0, 2 * warm))
     result.setup_transactions += probes
