@@ -102,11 +102,10 @@ def demo_env(port: int) -> dict[str, str]:
 
 
 def count_created(database: Path) -> int:
+    from scenarios import submission_created_sql
+
     with sqlite3.connect(f"file:{database}?mode=ro", uri=True, timeout=30) as conn:
-        row = conn.execute(
-            "SELECT count(*) FROM procedures_application WHERE channel = 'api' "
-            "AND status = 'submitted'"
-        ).fetchone()
+        row = conn.execute(submission_created_sql()).fetchone()
     return int(row[0])
 
 

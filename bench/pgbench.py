@@ -74,7 +74,7 @@ def measure_db(args: argparse.Namespace, pg_env: dict[str, str], result: Scenari
         scripts.append(script)
     setup = list(dict.fromkeys(s for item in minimal for s in item.setup))
     teardown = list(dict.fromkeys(s for item in minimal for s in item.teardown))
-    created_before = count_rows(scenario.created_sql) if scenario.created_sql else 0
+    created_before = count_rows(scenario.created_sql()) if scenario.created_sql else 0
     log(f"{scenario.name}: minimal SQL ({result.minimal_label()} statements) through pgbench")
     try:
         _execute_all(setup)
@@ -96,7 +96,7 @@ def measure_db(args: argparse.Namespace, pg_env: dict[str, str], result: Scenari
     result.db_transactions = warmup.transactions + result.db.transactions
     log(f"{scenario.name}: {result.db.tps:,.0f} tps")
     if scenario.created_sql:
-        created = count_rows(scenario.created_sql) - created_before
+        created = count_rows(scenario.created_sql()) - created_before
         result.notes.append(
             f"pgbench: {result.db_transactions:,} transactions (warm-up included) created "
             f"{created:,} rows."
@@ -113,11 +113,11 @@ def check_after_http(result: ScenarioResult) -> None:
     """The scenario's invariant (fatal) and pending work (reported) after its HTTP runs."""
     scenario = result.scenario
     if scenario.invariant_sql:
-        left = count_rows(scenario.invariant_sql)
+        left = count_rows(scenario.invariant_sql())
         if left:
             raise BenchError(f"{scenario.name}: invariant check counted {left}, expected 0")
         if scenario.invariant_note:
             result.notes.append(scenario.invariant_note)
     if scenario.pending_sql:
-        pending = count_rows(scenario.pending_sql)
+        pending = count_rows(scenario.pending_sql())
         result.notes.append(f"{pending:,} {scenario.pending_note}.")

@@ -247,7 +247,7 @@ def measure_http(
             result.setup_transactions += 2 + IDLE_REPEAT * capture.transactions
         result.captures.append(capture)
     write_captured(result)
-    created_before = count_rows(scenario.created_sql) if scenario.created_sql else 0
+    created_before = count_rows(scenario.created_sql()) if scenario.created_sql else 0
     result.setup_transactions += 2 if scenario.created_sql else 0
     log(
         f"{scenario.name}: {result.statements_label()} SQL per request in "
@@ -294,7 +294,7 @@ def measure_http(
     result.http_requests = result.http_served = sum(run.requests for run in runs)
     result.http_unseen = sum(run.connections for run in runs)
     if scenario.created_sql:
-        created = count_rows(scenario.created_sql) - created_before
+        created = count_rows(scenario.created_sql()) - created_before
         result.http_served, result.http_unseen = created, 0
         result.notes.append(
             f"HTTP: wrk counted {result.http_requests:,} {scenario.expect_status or '2xx'} "

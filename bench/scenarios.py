@@ -70,10 +70,11 @@ class Scenario:
     body: Callable[[dict[str, Any]], Any] | None = None
     unique_header: str | None = None
     expect_status: int | None = None
-    created_sql: str | None = None
-    invariant_sql: str | None = None
+    # SQL built when called (Django set up), table names from Model._meta
+    created_sql: Callable[[], str] | None = None
+    invariant_sql: Callable[[], str] | None = None
     invariant_note: str = ""  # what invariant_sql = 0 means, for the report
-    pending_sql: str | None = None
+    pending_sql: Callable[[], str] | None = None
     pending_note: str = ""  # what pending_sql counts, for the report
     goal: Goal | None = None
     # per request path: EXPLAIN ANALYZE of a query (the first one containing ``explain_query``,
@@ -183,9 +184,39 @@ def _submission_minimal(capture: Capture, data: dict[str, Any]) -> MinimalSQL:
     )
 
 
-SUBMISSION_CREATED_SQL = (
-    "SELECT count(*) FROM procedures_application WHERE channel = 'api' AND status = 'submitted'"
-)
+def submission_created_sql() -> str:
+    """Counts the API's submitted applications (every submission request creates one)."""
+    from machi.procedures.models import Application
+
+    meta = Application._meta
+    return (
+        f'SELECT count(*) FROM "{meta.db_table}" WHERE "{meta.get_field("channel").column}" = '
+        f"'api' AND \"{meta.get_field('status').column}\" = 'submitted'"
+    )
+
+
+def _submission_without_case_sql() -> str:
+    """Counts submitted applications without their case (must be none)."""
+    from machi.cases.models import Case
+    from machi.procedures.models import Application
+
+    app, case = Application._meta, Case._meta
+    return (
+        f'SELECT count(*) FROM "{app.db_table}" a WHERE a."{app.get_field("status").column}" = '
+        f"'submitted' AND NOT EXISTS (SELECT 1 FROM \"{case.db_table}\" c WHERE "
+        f'c."{case.get_field("application").column}" = a."{app.pk.column}")'
+    )
+
+
+def _outbox_pending_sql() -> str:
+    from machi.core.models import OutboxMessage
+
+    meta = OutboxMessage._meta
+    return (
+        f'SELECT count(*) FROM "{meta.db_table}" WHERE "{meta.get_field("status").column}" '
+        "<> 'sent'"
+    )
+
 
 SCENARIOS: list[Scenario] = [
     Scenario(
@@ -237,13 +268,10 @@ SCENARIOS: list[Scenario] = [
         unique_header="Idempotency-Key",
         expect_status=201,
         minimal=_submission_minimal,
-        created_sql=SUBMISSION_CREATED_SQL,
-        invariant_sql=(
-            "SELECT count(*) FROM procedures_application a WHERE a.status = 'submitted' "
-            "AND NOT EXISTS (SELECT 1 FROM cases_case c WHERE c.application_id = a.id)"
-        ),
+        created_sql=submission_created_sql,
+        invariant_sql=_submission_without_case_sql,
         invariant_note="After the HTTP runs every submitted application has its case.",
-        pending_sql="SELECT count(*) FROM core_outboxmessage WHERE status <> 'sent'",
+        pending_sql=_outbox_pending_sql,
         pending_note=(
             "outbox messages not yet sent after the HTTP runs (delivery after commit is a task "
             "worker's job; the bench runs none beside gunicorn)"

@@ -370,3 +370,24 @@ def test_task_delivery_percentiles():
     assert result.percentile(0.95) == 0.95
     assert result.met is True
     assert task_delivery.DeliveryResult(latencies_s=[2.0]).met is False
+
+
+@pytest.mark.django_db
+def test_row_counts_are_built_from_the_models():
+    import scenarios
+    from django.db import connection
+
+    assert scenarios.submission_created_sql() == (
+        'SELECT count(*) FROM "procedures_application" WHERE "channel" = \'api\' '
+        "AND \"status\" = 'submitted'"
+    )
+    submit = next(s for s in SCENARIOS if s.name == "submit-application")
+    assert submit.invariant_sql is not None and submit.pending_sql is not None
+    with connection.cursor() as cursor:
+        for sql in (
+            scenarios.submission_created_sql(),
+            submit.invariant_sql(),
+            submit.pending_sql(),
+        ):
+            cursor.execute(sql)
+            assert cursor.fetchone()[0] == 0
