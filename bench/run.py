@@ -33,7 +33,7 @@ Knobs (``python bench/run.py --help``):
   --cases N               cases bulk-loaded for the queue (default 1,000,000; 0 skips the queue)
   --demo-clients 1,4,16   connections of the SQLite demo runs (empty: skip the demo)
   --task-count N          probe tasks for the delivery latency (default 200; 0 skips it)
-  --task-workers N        task worker processes the bench starts (if the probe names a command)
+  --task-workers N        task workers (`python -m machi tasks-worker`) the bench starts for it
   --documents-seconds S   seconds of issuing signed documents (default 30; 0 skips it)
   --workers / --worker-class / --worker-threads   gunicorn (default 2 × CPUs sync workers)
   --redis-url URL         give the server MACHI_REDIS_URL (cache/sessions on Redis); default none

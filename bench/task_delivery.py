@@ -1,17 +1,17 @@
 """Task delivery latency: a task enqueued on commit → its handler ran in a worker (p95 ≤ 1 s).
 
-Measured through a probe the task engine offers, ``PROBE_MODULE``; skipped, with a line in the
-report saying so, while it is not importable (``importlib.util.find_spec``). The probe's
-contract (what this module calls):
+Measured through the task engine's probe, ``PROBE_MODULE`` (``machi.core.tasks_probe``);
+skipped, with a line in the report saying so, while it is not importable
+(``importlib.util.find_spec``). What this module calls:
 
-- ``measure_delivery(*, count: int, interval_s: float, timeout_s: float) -> list[float]``:
-  enqueue ``count`` probe tasks, each from its own committed transaction (enqueued on commit, as
-  the outbox does), ``interval_s`` apart; return, per task, the seconds from that commit to its
-  handler starting in a worker. Raise on ``timeout_s`` without every handler having run.
-- ``worker_command() -> list[str]`` (optional): the argv of ONE worker process. When present,
-  the bench starts ``--task-workers`` of them with the bench's environment (production settings,
-  PostgreSQL, ``MACHI_TASKS_*`` as set) before measuring and stops them afterwards; when absent
-  the probe is expected to need none (or to start its own).
+- ``measure_delivery_latency(*, samples: int, pause: float, timeout: float)``: commits
+  ``samples`` outbox probe messages one by one, ``pause`` seconds apart, and returns a report
+  with ``samples``, ``delivered``, ``p50_ms``, ``p95_ms``, ``max_ms`` (commit → the worker's
+  ``sent_at``);
+- workers: ``WORKER_COMMAND`` (``python -m machi tasks-worker``), ``--task-workers`` of them,
+  started by the bench with its environment (production settings, PostgreSQL, the
+  ``MACHI_TASKS_*`` the caller set: the database backend by default) and stopped afterwards;
+  a ``worker_command()`` in the probe module overrides the command.
 
 Runs in the bench process (Django set up against the bench database) after the HTTP runs.
 """
@@ -23,46 +23,37 @@ import importlib
 import importlib.util
 import os
 import signal
-import statistics
 import subprocess
+import sys
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 from common import OUT_DIR, PROJECT_DIR, log
 
-PROBE_MODULE = "machi.core.tasks.probe"
+PROBE_MODULE = "machi.core.tasks_probe"
+PROBE_FUNCTION = "measure_delivery_latency"
+WORKER_COMMAND = [sys.executable, "-m", "machi", "tasks-worker"]
 GOAL_P95_S = 1.0
 
 
 @dataclass
 class DeliveryResult:
     skipped: str = ""  # why it did not run
-    latencies_s: list[float] = field(default_factory=list)
-    workers: int = 0
     error: str = ""
-
-    def percentile(self, share: float) -> float:
-        ordered = sorted(self.latencies_s)
-        if not ordered:
-            return float("nan")
-        return ordered[min(len(ordered) - 1, max(0, round(share * len(ordered)) - 1))]
+    samples: int = 0
+    delivered: int = 0
+    p50_ms: float = 0.0
+    p95_ms: float = 0.0
+    max_ms: float = 0.0
+    workers: int = 0
+    backend: str = ""
 
     @property
     def met(self) -> bool | None:
-        if not self.latencies_s:
+        if self.skipped or self.error or not self.delivered:
             return None
-        return self.percentile(0.95) <= GOAL_P95_S
-
-    def summary(self) -> dict[str, float]:
-        if not self.latencies_s:
-            return {}
-        return {
-            "count": len(self.latencies_s),
-            "p50": statistics.median(self.latencies_s),
-            "p95": self.percentile(0.95),
-            "max": max(self.latencies_s),
-        }
+        return self.delivered == self.samples and self.p95_ms <= GOAL_P95_S * 1000
 
 
 def probe_available() -> bool:
@@ -72,53 +63,64 @@ def probe_available() -> bool:
         return False
 
 
+def _start_workers(argv: list[str], env: dict[str, str], count: int) -> list[Any]:
+    started = []
+    for index in range(count):
+        log_file = (OUT_DIR / f"task-worker-{index}.log").open("wb")
+        process = subprocess.Popen(
+            argv,
+            env=env,
+            cwd=PROJECT_DIR,
+            stdin=subprocess.DEVNULL,
+            stdout=log_file,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
+        started.append((process, log_file))
+    return started
+
+
+def _stop_workers(started: list[Any]) -> None:
+    for process, _log in started:
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(process.pid, signal.SIGTERM)
+    for process, log_file in started:
+        try:
+            process.wait(timeout=15)
+        except subprocess.TimeoutExpired:
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(process.pid, signal.SIGKILL)
+            process.wait(timeout=5)
+        log_file.close()
+
+
 def measure(env: dict[str, str], *, count: int, workers: int) -> DeliveryResult:
     if not probe_available():
         return DeliveryResult(
             skipped=f"`{PROBE_MODULE}` is not importable: the task engine's probe is not "
-            "there yet, so the delivery latency was not measured."
+            "there, so the delivery latency was not measured."
         )
-    probe: Any = importlib.import_module(PROBE_MODULE)
-    result = DeliveryResult()
-    processes: list[subprocess.Popen[bytes]] = []
-    logs: list[Any] = []
-    command = getattr(probe, "worker_command", None)
+    result = DeliveryResult(backend=env.get("MACHI_TASKS_BACKEND", "database (default)"))
+    started: list[Any] = []
     try:
-        if command is not None and workers:
-            argv = list(command())
-            for index in range(workers):
-                log_file = (OUT_DIR / f"task-worker-{index}.log").open("wb")
-                logs.append(log_file)
-                processes.append(
-                    subprocess.Popen(
-                        argv,
-                        env=env,
-                        cwd=PROJECT_DIR,
-                        stdin=subprocess.DEVNULL,
-                        stdout=log_file,
-                        stderr=subprocess.STDOUT,
-                        start_new_session=True,
-                    )
-                )
-            result.workers = workers
-            time.sleep(2)  # let the workers connect before the first task
-        log(f"task delivery: {count} probe tasks through {PROBE_MODULE}")
-        result.latencies_s = [
-            float(s) for s in probe.measure_delivery(count=count, interval_s=0.05, timeout_s=60)
-        ]
-    except Exception as exc:  # the probe is another engineer's code: report, don't crash
+        probe: Any = importlib.import_module(PROBE_MODULE)
+        command = getattr(probe, "worker_command", None)
+        argv = list(command()) if command is not None else WORKER_COMMAND
+        started = _start_workers(argv, env, workers)
+        result.workers = workers
+        time.sleep(3)  # let the workers start and connect before the first task
+        log(f"task delivery: {count} probe tasks through {PROBE_MODULE}, {workers} workers")
+        report = getattr(probe, PROBE_FUNCTION)(samples=count, pause=0.05, timeout=60.0)
+        result.samples, result.delivered = int(report.samples), int(report.delivered)
+        result.p50_ms, result.p95_ms = float(report.p50_ms), float(report.p95_ms)
+        result.max_ms = float(report.max_ms)
+        log(
+            f"task delivery: {result.delivered}/{result.samples} delivered, p95 "
+            f"{result.p95_ms:.0f} ms"
+        )
+    except Exception as exc:  # the probe is another module's code: report, don't crash
         result.error = f"{type(exc).__name__}: {exc}"[:500]
+        log(f"task delivery: FAILED: {result.error}")
     finally:
-        for process in processes:
-            with contextlib.suppress(ProcessLookupError):
-                os.killpg(process.pid, signal.SIGTERM)
-        for process in processes:
-            try:
-                process.wait(timeout=15)
-            except subprocess.TimeoutExpired:
-                with contextlib.suppress(ProcessLookupError):
-                    os.killpg(process.pid, signal.SIGKILL)
-                process.wait(timeout=5)
-        for log_file in logs:
-            log_file.close()
+        _stop_workers(started)
     return result
