@@ -38,6 +38,7 @@ MAKEFILE = PROJECT_DIR / "Makefile"
 class DemoResult:
     gunicorn_args: list[str]
     source: str  # where the arguments came from
+    background: list[list[str]] = field(default_factory=list)  # `python -m machi` commands
     setup_s: float = 0.0
     runs: list[WrkResult] = field(default_factory=list)
     created: int = 0  # applications created in the SQLite database by the measured runs
@@ -45,22 +46,41 @@ class DemoResult:
     error: str = ""
 
 
-def demo_gunicorn_args(makefile: str) -> list[str] | None:
-    """The gunicorn options of the Makefile's ``demo`` recipe (no bind, no log files).
-
-    None when the recipe starts no gunicorn itself (e.g. a supervisor script does).
-    """
-    recipe: list[str] = []
+def _demo_recipe(makefile: str) -> str | None:
+    """The ``demo`` recipe's commands as one line (continuations joined)."""
     lines = makefile.splitlines()
     try:
         start = next(i for i, line in enumerate(lines) if re.match(r"^demo\s*:", line))
     except StopIteration:
         return None
+    text = ""
     for line in lines[start + 1 :]:
         if not line.startswith("\t"):
             break
-        recipe.append(line.strip())
-    text = " ".join(recipe).replace("\\ ", " ").replace("\\", " ")
+        line = line.strip()
+        # a trailing backslash continues the command; otherwise each line is one command
+        text += line[:-1] + " " if line.endswith("\\") else line + " ; "
+    return text
+
+
+def demo_background_commands(makefile: str) -> list[list[str]]:
+    """The ``python -m machi`` commands the demo recipe starts in the background (``… &``),
+    such as the task worker beside gunicorn."""
+    text = _demo_recipe(makefile) or ""
+    return [
+        shlex.split(match.group(1))
+        for match in re.finditer(r"\$\(MANAGE\)\s+([^&;|]+?)\s*&(?!&)", text)
+    ]
+
+
+def demo_gunicorn_args(makefile: str) -> list[str] | None:
+    """The gunicorn options of the Makefile's ``demo`` recipe (no bind, no log files).
+
+    None when the recipe starts no gunicorn itself (e.g. a supervisor script does).
+    """
+    text = _demo_recipe(makefile)
+    if text is None:
+        return None
     match = re.search(r"gunicorn\s+machi\.wsgi:application([^;&|]*)", text)
     if not match:
         return None
@@ -116,13 +136,15 @@ def measure_demo(
     from measure import decode_body, request_body, run_wrk
     from server import http_request
 
-    found = demo_gunicorn_args(MAKEFILE.read_text(encoding="utf-8"))
+    makefile = MAKEFILE.read_text(encoding="utf-8")
+    found = demo_gunicorn_args(makefile)
     result = DemoResult(
         gunicorn_args=found if found is not None else DEFAULT_GUNICORN,
         source="the Makefile's demo recipe"
         if found is not None
         else "defaults (no gunicorn line in the Makefile's demo recipe)",
     )
+    result.background = demo_background_commands(makefile)
     port = free_port()
     env = demo_env(port)
     shutil.rmtree(DEMO_DIR, ignore_errors=True)
@@ -148,6 +170,7 @@ def measure_demo(
         "-",
     ]
     log(f"demo: gunicorn on SQLite ({' '.join(result.gunicorn_args)})")
+    beside = _start_background(result.background, env)
     with log_path.open("wb") as log_file:
         process = subprocess.Popen(
             cmd,
@@ -210,7 +233,31 @@ def measure_demo(
             result.created = count_created(DEMO_DIR / "machi.sqlite3") - measured_before
         finally:
             _stop(process)
+            for other, other_log in beside:
+                _stop(other)
+                other_log.close()
     return result
+
+
+def _start_background(commands: list[list[str]], env: dict[str, str]) -> list[Any]:
+    started = []
+    for index, command in enumerate(commands):
+        log_file = (OUT_DIR / f"demo-background-{index}.log").open("wb")
+        started.append(
+            (
+                subprocess.Popen(
+                    [sys.executable, "-m", "machi", *command],
+                    env=env,
+                    cwd=PROJECT_DIR,
+                    stdin=subprocess.DEVNULL,
+                    stdout=log_file,
+                    stderr=subprocess.STDOUT,
+                    start_new_session=True,
+                ),
+                log_file,
+            )
+        )
+    return started
 
 
 def _wait_up(process: subprocess.Popen[bytes], port: int) -> None:

@@ -124,12 +124,19 @@ def render_demo(result: DemoResult, args: argparse.Namespace) -> list[str]:
             "",
             f"**Failed:** {result.error}",
         ]
+    beside = (
+        "beside it "
+        + ", ".join(f"`python -m machi {' '.join(c)}`" for c in result.background)
+        + " (started in the background by the recipe)"
+        if result.background
+        else "nothing beside it (the recipe starts no background command)"
+    )
     lines = [
         "## The embedded default: `make demo` on SQLite",
         "",
         "The demo as `make demo` serves it — development settings, SQLite (a fresh var "
-        "directory, `bench/out/demo-var`), the demo data (`load-demo`), no broker and no task "
-        f"worker — with gunicorn `{' '.join(result.gunicorn_args)}` ({result.source}); set up "
+        "directory, `bench/out/demo-var`), the demo data (`load-demo`), no broker — with "
+        f"gunicorn `{' '.join(result.gunicorn_args)}` ({result.source}) and {beside}; set up "
         f"(migrate, collectstatic, load-demo) in {result.setup_s:.0f} s. Load: the same "
         "anonymous submission as the PostgreSQL scenario (加古川市 粗大ごみ収集申込, a fresh "
         f"`Idempotency-Key` each), {args.duration:g} s per run after a {args.warmup:g} s "

@@ -348,8 +348,29 @@ def test_demo_gunicorn_args_from_the_makefile_recipe():
         "--backlog",
         "2048",
     ]
+    assert demo.demo_background_commands(makefile) == []
     assert demo.demo_gunicorn_args("demo:\n\t$(PY) scripts/serve.py\n") is None
     assert demo.demo_gunicorn_args("test:\n\tpytest\n") is None
+
+
+def test_demo_with_a_worker_beside_gunicorn():
+    makefile = (
+        "demo: install\n"
+        "\t$(DEMO_ENV) $(MANAGE) load-demo --base-url http://$(HOST):$(PORT)\n"
+        "\t$(DEMO_ENV) $(MANAGE) tasks-worker & worker=$$!; \\\n"
+        "\ttrap 'kill $$worker 2>/dev/null' EXIT INT TERM; \\\n"
+        "\t$(DEMO_ENV) $(VENV)/bin/gunicorn machi.wsgi:application --workers 2 --threads 4 \\\n"
+        "\t\t--bind $(HOST):$(PORT) --backlog 2048 --access-logfile - --error-logfile -\n"
+    )
+    assert demo.demo_background_commands(makefile) == [["tasks-worker"]]
+    assert demo.demo_gunicorn_args(makefile) == [
+        "--workers",
+        "2",
+        "--threads",
+        "4",
+        "--backlog",
+        "2048",
+    ]
 
 
 def test_demo_gunicorn_args_of_this_repository():
