@@ -179,7 +179,7 @@ def render_delivery(result: DeliveryResult | None) -> list[str]:
         *lines,
         f"`{PROBE_MODULE}.{PROBE_FUNCTION}`: {result.samples} probe messages, each enqueued on "
         "the commit of its own transaction 50 ms apart, delivered by "
-        f"{result.workers} worker processes the bench started (`python -m machi tasks-worker`, "
+        f"{result.workers} worker process{'' if result.workers == 1 else 'es'} the bench started (`python -m machi tasks-worker`, "
         f"tasks backend {result.backend}, PostgreSQL, production settings); the time from "
         "that commit to the worker's `sent_at`.",
         "",
