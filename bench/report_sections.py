@@ -185,6 +185,8 @@ def render_delivery(result: DeliveryResult | None) -> list[str]:
         "",
         "| Measure | Value |",
         "| --- | ---: |",
+        f"| Before it: workers started and worked off the HTTP runs' backlog | "
+        f"{result.drained_s:.1f} s |",
         f"| Delivered | {result.delivered} of {result.samples} within 60 s |",
         f"| p50 / p95 / max | {result.p50_ms:.1f} / {result.p95_ms:.1f} / {result.max_ms:.1f} ms |",
         f"| Goal (issue): p95 ≤ {GOAL_P95_S:g} s, every one delivered | {verdict} |",
