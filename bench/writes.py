@@ -241,6 +241,23 @@ def write_plan(
     receipt_taken = False
 
     fresh = 0
+    # Keys the script makes itself (UUIDs…): fresh per transaction, and wherever the captured
+    # rows mention them (an outbox payload's reference, an audit entry's target) the new one.
+    renamed: dict[str, str] = {}
+    for table in tables:
+        model = models[table]
+        if _auto_pk(model):
+            continue
+        for row in rows[table]:
+            fresh += 1
+            key = (
+                fresh_uuid(fresh)
+                if _is_uuid(model._meta.pk)
+                else fresh_text(fresh, model._meta.pk.max_length)
+            )
+            targets[(table, row.pk)] = key
+            if len(row.pk) >= 32:  # long enough not to match unrelated text
+                renamed[row.pk] = key.strip("'")
     entry_table = entry_model._meta.db_table if entry_model is not None else None
     steps: dict[str, list[InsertStep]] = {}
     head: HeadStep | None = None
@@ -252,14 +269,7 @@ def write_plan(
         columns = [f.column for f in model._meta.concrete_fields if not (auto and f.primary_key)]
         for index, row in enumerate(rows[table]):
             if not auto:
-                fresh += 1
-                key = (
-                    fresh_uuid(fresh)
-                    if _is_uuid(model._meta.pk)
-                    else fresh_text(fresh, model._meta.pk.max_length)
-                )
-                row.expr[pk] = key
-                targets[(table, row.pk)] = key
+                row.expr[pk] = targets[(table, row.pk)]
             elif (table, row.pk) in referenced:
                 targets[(table, row.pk)] = f":t{tables.index(table)}r{index}_{pk}"
         for row, column, target in references:
@@ -292,6 +302,11 @@ def write_plan(
                 fresh += 1
                 row.expr[column] = _fresh_for(_field(model, column), fresh)
         for row in rows[table]:
+            for column, value in row.literal.items():
+                for captured, new_key in renamed.items():
+                    if column not in row.expr and captured in value:
+                        value = value.replace(captured, new_key)
+                row.literal[column] = value
             row.literal.update(row.expr)
         if table == entry_table and head is not None:
             head.entries = len(rows[table])

@@ -24,6 +24,8 @@ import writes  # noqa: E402
 from capture import Capture  # noqa: E402
 from scenarios import SCENARIOS, Goal, PgbenchResult, ScenarioResult, WrkResult  # noqa: E402
 
+from machi.procedures.tests.conftest import shimin, simple_procedure  # noqa: E402, F401 - fixtures
+
 
 def wrk(rps: float, p95_ms: float, connections: int = 4, non_2xx: int = 0) -> WrkResult:
     return WrkResult(
@@ -394,3 +396,58 @@ def test_task_delivery_goal():
     assert task_delivery.DeliveryResult(samples=10, delivered=9, p95_ms=5).met is False
     lines = report.render_delivery(done)
     assert "| Goal (issue): p95 ≤ 1 s, every one delivered | **met** |" in lines
+
+
+@pytest.mark.postgres
+@pytest.mark.django_db
+@pytest.mark.usefixtures("simple_procedure")
+def test_minimal_submission_writes_what_the_request_wrote():
+    """Against today's submission path: every table it inserts into, none of its values."""
+    from django.db import connection
+    from django.test import Client
+    from django.test.utils import CaptureQueriesContext
+
+    client = Client()
+    payload = {
+        "municipality_code": "282103",
+        "procedure": "simple",
+        "answers": {"main": {"name": "ベンチ 太郎", "copies": 2}, "confirm": {"agree": True}},
+        "contact_email": "bench@example.jp",
+    }
+
+    def post(key: str):
+        return client.post(
+            "/api/v1/applications",
+            payload,
+            content_type="application/json",
+            HTTP_IDEMPOTENCY_KEY=key,
+        )
+
+    with CaptureQueriesContext(connection) as warm:
+        assert post("bench-warm-key").status_code == 201
+    snapshot = writes.max_ids([query["sql"] for query in warm.captured_queries])
+    with CaptureQueriesContext(connection) as captured:
+        response = post("bench-captured-key")
+    assert response.status_code == 201, response.content
+    body = response.json()
+    sql = [query["sql"] for query in captured.captured_queries]
+
+    plan = writes.write_plan(sql=sql, snapshot=snapshot, receipt=body["receipt_number"], clients=2)
+
+    lines = plan.script.splitlines()
+    assert lines[:3] == [*minimal.SCRIPT_HEADER, "BEGIN;"]
+    assert lines[-1] == "COMMIT;"
+    special = {"core_auditchainhead", "procedures_receiptcounter"}
+    written = [table for table in writes.inserted_tables(sql) if table not in special]
+    assert "procedures_application" in written and "core_auditentry" in written
+    for table in written:
+        assert f'INSERT INTO "{table}" (' in plan.script
+    # fresh values per transaction: nothing unique from the captured request is replayed
+    for value in (body["id"], body["id"].replace("-", ""), "bench-captured-key"):
+        assert value not in plan.script
+    # one INSERT per table (plus one per row others point to), the chain head, the receipt
+    assert plan.statements <= len(written) + 4
+    assert [statement.split(" SELECT ")[0] for statement in plan.setup[:2]] == [
+        'INSERT INTO "core_auditchainhead" ("chain", "last_sequence", "last_hash")',
+        'INSERT INTO "core_auditchainhead" ("chain", "last_sequence", "last_hash")',
+    ]
