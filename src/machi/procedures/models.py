@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import uuid
-from typing import ClassVar
+from typing import Any, ClassVar
 
 from django.conf import settings
 from django.db import models
@@ -13,6 +13,7 @@ from django.utils.translation import pgettext_lazy
 from machi.core.models import Department, Municipality, TenantOwnedModel, TimeStampedModel
 from machi.procedures.formengine.cache import cached_definition
 from machi.procedures.formengine.definition import FormDefinition
+from machi.procedures.search import SearchGramsField
 from machi.procedures.states import (
     ApplicationOutcome,
     ApplicationStatus,
@@ -69,6 +70,9 @@ class Procedure(TenantOwnedModel):
     is_published = models.BooleanField(_("公開"), default=False)
     # Normalised text for search (core.japanese.search_key of names, readings and keywords).
     search_text = models.TextField(editable=False, blank=True)
+    # Its unigrams and bigrams (procedures.search): GIN-indexed on PostgreSQL, so one- and
+    # two-character queries (転出, ごみ) need no scan. Derived from search_text on every save.
+    search_grams = SearchGramsField(source="search_text")
     origin_template = models.ForeignKey(
         "ProcedureTemplate",
         verbose_name=_("元のテンプレート"),
@@ -84,11 +88,27 @@ class Procedure(TenantOwnedModel):
         verbose_name = _("手続")
         verbose_name_plural = _("手続")
         constraints: ClassVar[list[models.BaseConstraint]] = [
+            # a public address (procedure_get_public, adoption and staff look-ups by slug)
             models.UniqueConstraint(fields=["municipality", "slug"], name="procedure_slug_unique")
         ]
+        indexes: ClassVar[list[models.Index]] = [
+            # catalog search and staff lists in their order: a common key (み, 税) walks this
+            # and stops at the page's 50th match instead of sorting every match
+            models.Index(
+                fields=["municipality", "name_kana", "name"], name="procedure_catalog_order"
+            ),
+        ]
+        # Not declared here: procedure_search_grams, GIN on search_grams (PostgreSQL only,
+        # migration 0004), for keys rare enough to fetch every match.
 
     def __str__(self) -> str:
         return self.name
+
+    def save(self, *args: Any, **kwargs: Any) -> None:
+        update_fields = kwargs.get("update_fields")
+        if update_fields is not None and "search_text" in update_fields:
+            kwargs["update_fields"] = {*update_fields, "search_grams"}
+        super().save(*args, **kwargs)
 
     @property
     def offers_online(self) -> bool:
