@@ -80,8 +80,13 @@ class IssuedDocument(TenantOwnedModel):
     """
 
     id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    # indexed as the prefix of issued_document_by_app
     application = models.ForeignKey(
-        "procedures.Application", verbose_name=_("申請"), on_delete=models.PROTECT, related_name="+"
+        "procedures.Application",
+        verbose_name=_("申請"),
+        on_delete=models.PROTECT,
+        related_name="+",
+        db_index=False,
     )
     kind = models.CharField(_("文書の種類"), max_length=20, choices=DocumentKind.choices)
     title = models.CharField(_("表題"), max_length=200)
