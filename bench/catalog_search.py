@@ -119,6 +119,11 @@ def _sql_timer(spent: list[float]) -> Iterator[None]:
 
 def _old_statement(q: str) -> Callable[[], int]:
     """The statement the selector ran before the gram index (for comparison, PostgreSQL)."""
+    queryset = _old_queryset(q)
+    return lambda: len(list(queryset[:50]))
+
+
+def _old_queryset(q: str) -> Any:
     from django.db.models import OuterRef, Subquery
 
     from machi.core.japanese import search_key
@@ -137,7 +142,7 @@ def _old_statement(q: str) -> Callable[[], int]:
         .annotate(current_form_number=number)
         .order_by("municipality_id", "name_kana", "name")
     )
-    return lambda: len(list(queryset[:50]))
+    return queryset
 
 
 def _percentiles(samples: list[float]) -> tuple[float, float]:
@@ -184,6 +189,61 @@ def _measure(rounds: int) -> list[tuple[str, str, float, float, float, float, in
     return results
 
 
+def _executions(rounds: int) -> list[tuple[str, float, float, float, float]]:
+    """PostgreSQL's own execution time (EXPLAIN ANALYZE) of the page query, new and old."""
+    import re
+
+    from django.db import connection
+
+    from machi.procedures import selectors
+
+    def execution_ms(sql: str, params: Any) -> float:
+        with connection.cursor() as cursor:
+            cursor.execute(f"EXPLAIN (ANALYZE) {sql}", params)
+            plan = "\n".join(row[0] for row in cursor.fetchall())
+        found = re.search(r"Execution Time: ([0-9.]+) ms", plan)
+        assert found, plan
+        return float(found.group(1)) / 1000
+
+    results = []
+    for label, queries in QUERIES.items():
+        new: list[float] = []
+        old: list[float] = []
+        for _round in range(rounds):
+            for q in queries:
+                page = selectors.procedure_search(query=selectors.CatalogQuery(q=q))[:50]
+                new.append(execution_ms(*page.query.sql_with_params()))
+                old.append(execution_ms(*_old_queryset(q)[:50].query.sql_with_params()))
+        results.append((label, *_percentiles(new), *_percentiles(old)))
+    return results
+
+
+def _sqlite_alternatives(rounds: int) -> list[tuple[str, float, float, float, float]]:
+    """SQLite: the LIKE on search_text (what the selector does) against LIKEs on the grams."""
+    from machi.core.japanese import search_key
+    from machi.procedures.models import Procedure
+    from machi.procedures.search import key_grams
+
+    published = Procedure.objects.filter(is_published=True, municipality__is_active=True)
+    results = []
+    for label, queries in QUERIES.items():
+        text_times: list[float] = []
+        gram_times: list[float] = []
+        for _round in range(rounds):
+            for q in queries:
+                key = search_key(q)
+                by_text = published.filter(search_text__contains=key).values_list("pk")[:50]
+                by_grams = published.filter(search_grams__holds_all=key_grams(key))
+                if len(key) > 2:
+                    by_grams = by_grams.filter(search_text__contains=key)
+                for queryset, times in ((by_text, text_times), (by_grams, gram_times)):
+                    started = time.perf_counter()
+                    list(queryset.values_list("pk")[:50])
+                    times.append(time.perf_counter() - started)
+        results.append((label, *_percentiles(text_times), *_percentiles(gram_times)))
+    return results
+
+
 def _with_trigram_index() -> bool:
     """Recreate the trigram index of migration 0002 so the old statement runs as it used to."""
     from django.db import connection
@@ -220,6 +280,7 @@ def main() -> None:
     trigram = _with_trigram_index()
     try:
         results = _measure(args.rounds)
+        executions = _executions(args.rounds) if trigram else []
     finally:
         if trigram:
             _drop_trigram_index()
@@ -229,6 +290,14 @@ def main() -> None:
     )
     for label, what, p50, p95, sql50, sql95, hits in results:
         print(f"{label:<9} {what:<8} {p50:8.2f} {p95:8.2f} {sql50:8.2f} {sql95:8.2f} {hits:4}")
+    if executions:
+        print("PostgreSQL execution time of the page query (EXPLAIN ANALYZE, p50 / p95 ms)")
+        for label, n50, n95, o50, o95 in executions:
+            print(f"{label:<9} new {n50:6.2f} / {n95:6.2f}   old {o50:6.2f} / {o95:6.2f}")
+    if connection.vendor == "sqlite":
+        print("SQLite, first 50 ids: LIKE on search_text vs LIKE per gram (p50 / p95 ms)")
+        for label, t50, t95, g50, g95 in _sqlite_alternatives(args.rounds):
+            print(f"{label:<9} search_text {t50:6.2f} / {t95:6.2f}   grams {g50:6.2f} / {g95:6.2f}")
 
 
 if __name__ == "__main__":
