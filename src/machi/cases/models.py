@@ -149,8 +149,14 @@ class CaseEvent(models.Model):
 
     case = models.ForeignKey(Case, on_delete=models.CASCADE, related_name="events")
     kind = models.CharField(max_length=30, choices=CaseEventKind.choices)
+    # Not indexed: no query selects by actor; users are deactivated, not deleted.
     actor = models.ForeignKey(
-        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+        settings.AUTH_USER_MODEL,
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="+",
+        db_index=False,
     )
     at = models.DateTimeField(auto_now_add=True)
     detail = models.JSONField(default=dict, blank=True)
@@ -166,14 +172,21 @@ class StepTiming(models.Model):
     """Time a case spent in one state (受付, 審査中, 補正依頼中, 決裁中), for reporting."""
 
     case = models.ForeignKey(Case, on_delete=models.CASCADE, related_name="timings")
+    # indexed as the prefix of steptiming_procedure
     procedure = models.ForeignKey(
-        "procedures.Procedure", on_delete=models.CASCADE, related_name="+"
+        "procedures.Procedure", on_delete=models.CASCADE, related_name="+", db_index=False
     )
     step = models.CharField(max_length=30, choices=ApplicationStatus.choices)
     entered_at = models.DateTimeField()
     left_at = models.DateTimeField(null=True, blank=True)
+    # Not indexed: no query selects by actor; users are deactivated, not deleted.
     actor = models.ForeignKey(
-        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+        settings.AUTH_USER_MODEL,
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="+",
+        db_index=False,
     )
 
     class Meta:

@@ -47,8 +47,13 @@ class DocumentTemplate(TenantOwnedModel):
     ``{% for row in rows %}…``. Procedures without one use ``defaults.DEFAULT_TEMPLATES``.
     """
 
+    # indexed as the prefix of document_template_one_per_kind
     procedure = models.ForeignKey(
-        "procedures.Procedure", verbose_name=_("手続"), on_delete=models.CASCADE, related_name="+"
+        "procedures.Procedure",
+        verbose_name=_("手続"),
+        on_delete=models.CASCADE,
+        related_name="+",
+        db_index=False,
     )
     kind = models.CharField(_("文書の種類"), max_length=20, choices=DocumentKind.choices)
     title = models.CharField(_("表題"), max_length=200)
@@ -80,8 +85,13 @@ class IssuedDocument(TenantOwnedModel):
     """
 
     id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    # indexed as the prefix of issued_document_by_app
     application = models.ForeignKey(
-        "procedures.Application", verbose_name=_("申請"), on_delete=models.PROTECT, related_name="+"
+        "procedures.Application",
+        verbose_name=_("申請"),
+        on_delete=models.PROTECT,
+        related_name="+",
+        db_index=False,
     )
     kind = models.CharField(_("文書の種類"), max_length=20, choices=DocumentKind.choices)
     title = models.CharField(_("表題"), max_length=200)
