@@ -28,8 +28,6 @@ ISSUER_ROLES: Final = (Role.APPROVER, Role.MUNICIPALITY_ADMIN)
 TEMPLATE_EDITOR_ROLES: Final = (Role.MUNICIPALITY_ADMIN,)
 CROCKFORD: Final = "0123456789ABCDEFGHJKMNPQRSTVWXYZ"
 _VERIFICATION_ID = re.compile(r"^[0-9A-HJKMNP-TV-Z]{12}$")
-# Everything but the PDF bytes, for lists.
-LIST_FIELDS: Final = ("pdf",)
 
 
 def normalize_verification_id(text: str) -> str | None:
@@ -67,12 +65,8 @@ def document_find_by_sha256(*, sha256: str) -> IssuedDocument | None:
 
 
 def document_list_for_application(*, application: Application) -> QuerySet[IssuedDocument]:
-    """Documents issued for one application, newest first (without the PDF bytes)."""
-    return (
-        IssuedDocument.objects.filter(application=application)
-        .defer(*LIST_FIELDS)
-        .order_by("-created_at")
-    )
+    """Documents issued for one application, newest first."""
+    return IssuedDocument.objects.filter(application=application).order_by("-created_at")
 
 
 def document_get_for_applicant(

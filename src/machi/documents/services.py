@@ -1,9 +1,13 @@
-"""Writes for documents: issue (render → sign → time-stamp → store + complete), revoke, templates.
+"""Writes for documents: issue (render → sign → time-stamp → store + complete), read, revoke, templates.
 
 ``document_issue`` does the slow, external work (rendering, signing, asking the TSA) before
-opening its transaction, so no database lock is held while the TSA answers; the document is
-then stored and the application completed together in one transaction. A failure before that
-point stores nothing and leaves the application as it was: staff simply try again.
+opening its transaction, so no database lock is held while the TSA answers. The signed PDF is
+then written to the documents storage under a new random name, and the row naming it is
+committed together with the application's completion in one (outermost) transaction; if that
+transaction rolls back, the file is deleted again. A failure before that point stores nothing
+and leaves the application as it was: staff simply try again. A process killed between the
+write and the commit leaves an unreferenced file, which ``document_sweep_orphans`` removes.
+``document_read`` is the only way to the bytes: it checks their size and SHA-256 against the row.
 """
 
 from __future__ import annotations
@@ -46,6 +50,14 @@ from machi.documents.selectors import (
     template_for,
 )
 from machi.documents.signing import SignedPdf, SigningFailed, TimestampFailed, sign_pdf
+from machi.documents.storage import (
+    document_storage,
+    new_storage_name,
+    remove_bytes,
+    write_bytes,
+)
+from machi.documents.stored import DocumentUnavailable as DocumentUnavailable
+from machi.documents.stored import document_read as document_read
 from machi.documents.tsa import tsa_description
 from machi.procedures.selectors import application_get
 from machi.procedures.services import (
@@ -258,7 +270,6 @@ def document_issue(
     )
 
 
-@transaction.atomic
 def _store(
     *,
     application: Application,
@@ -269,6 +280,46 @@ def _store(
     title: str,
     verification_id: str,
     signed: SignedPdf,
+) -> IssuedDocument:
+    """Write the file, then commit the row (and the completion) naming it; undo the file on failure.
+
+    ``durable``: this must be the outermost transaction, so that "committed" means committed and
+    a rollback is seen here (Django has no rollback hook for an enclosing transaction).
+    """
+    storage = document_storage()
+    storage_name = write_bytes(storage, new_storage_name(application.municipality_id), signed.data)
+    try:
+        with transaction.atomic(durable=True):
+            document = _store_row(
+                application=application,
+                actor=actor,
+                kind=kind,
+                outcome=outcome,
+                note=note,
+                title=title,
+                verification_id=verification_id,
+                signed=signed,
+                storage_name=storage_name,
+            )
+    except BaseException:
+        remove_bytes(storage, storage_name)
+        raise
+    if document.storage_name != storage_name:  # a concurrent request's document stands
+        remove_bytes(storage, storage_name)
+    return document
+
+
+def _store_row(
+    *,
+    application: Application,
+    actor: User | None,
+    kind: str,
+    outcome: str,
+    note: str,
+    title: str,
+    verification_id: str,
+    signed: SignedPdf,
+    storage_name: str,
 ) -> IssuedDocument:
     locked = application_get_for_update(application_id=application.pk)
     existing = _current_document(locked, kind)
@@ -283,7 +334,7 @@ def _store(
         verification_id=verification_id,
         sha256=signed.sha256,
         size=len(signed.data),
-        pdf=signed.data,
+        storage_name=storage_name,
         pades_level=signed.level,
         signer_subject=signed.signer_subject[:300],
         signer_serial=signed.signer_serial[:64],
