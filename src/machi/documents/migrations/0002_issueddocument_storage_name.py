@@ -1,4 +1,8 @@
-"""Issued PDFs move out of the database (1 of 3): a nullable ``storage_name`` beside ``pdf``."""
+"""Issued PDFs move out of the database (1 of 3): a nullable ``storage_name`` beside ``pdf``.
+
+``pdf`` becomes nullable too, so that going back (0004 reversed) can re-add the column empty
+before 0003's reverse fills it from the storage.
+"""
 
 from django.db import migrations, models
 
@@ -13,5 +17,10 @@ class Migration(migrations.Migration):
             field=models.CharField(
                 editable=False, max_length=200, null=True, unique=True, verbose_name="保存名"
             ),
+        ),
+        migrations.AlterField(
+            model_name="issueddocument",
+            name="pdf",
+            field=models.BinaryField(editable=False, null=True),
         ),
     ]

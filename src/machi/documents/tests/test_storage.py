@@ -4,14 +4,18 @@ from __future__ import annotations
 
 import hashlib
 import io
+import json
 import os
 import re
 import stat
+import subprocess
+import sys
 import time
 from datetime import timedelta
 from pathlib import Path
 
 import pytest
+from django.core.exceptions import ImproperlyConfigured
 from django.core.management import call_command
 from django.core.management.base import CommandError
 from django.db import transaction
@@ -23,6 +27,7 @@ from machi.documents import services
 from machi.documents.models import IssuedDocument
 from machi.documents.storage import document_storage
 from machi.documents.stored import document_sweep_orphans
+from machi.documents.tests.conftest import local_documents_storage
 from machi.documents.verification import Verdict, verify_id
 from machi.procedures.extensions import ApplicationHooks, application_hooks
 from machi.procedures.models import ApplicationStatus
@@ -281,3 +286,59 @@ def test_check_command_reports_damaged_documents(make_application, documents_roo
         call_command("documents_storage", "check", stdout=out, stderr=err)
     assert err.getvalue().strip() == f"{bad.pk} {bad.verification_id}: document_corrupt"
     assert good.storage_name in stored_files(documents_root)
+
+
+def settings_in_a_fresh_process(**env: str) -> subprocess.CompletedProcess[str]:
+    script = (
+        "import json, machi.settings as s; print(json.dumps(s.STORAGES['documents'], default=str))"
+    )
+    clean = {
+        k: v
+        for k, v in os.environ.items()
+        if not k.startswith(("MACHI_DOCUMENTS_", "MACHI_MEDIA_ROOT", "MACHI_VAR_DIR"))
+    }
+    return subprocess.run(  # noqa: S603
+        [sys.executable, "-c", script],
+        env={**clean, **env},
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+
+
+def test_the_embedded_default_is_a_private_folder_under_var(tmp_path):
+    result = settings_in_a_fresh_process(MACHI_VAR_DIR=str(tmp_path))
+    assert result.returncode == 0, result.stderr
+    assert json.loads(result.stdout) == {
+        "BACKEND": "machi.files.storage.PrivateStorage",
+        "OPTIONS": {
+            "location": str(tmp_path / "files" / "documents"),
+            "file_permissions_mode": 0o600,
+            "directory_permissions_mode": 0o700,
+        },
+    }
+
+
+@pytest.mark.parametrize(
+    ("env", "message"),
+    [
+        ({"MACHI_DOCUMENTS_STORAGE": "s3"}, "MACHI_DOCUMENTS_S3_BUCKET must be set"),
+        ({"MACHI_DOCUMENTS_STORAGE": "ftp"}, "must be 'filesystem' or 's3'"),
+    ],
+)
+def test_a_misconfigured_storage_stops_the_start(env, message):
+    result = settings_in_a_fresh_process(**env)
+    assert result.returncode != 0
+    assert message in result.stderr
+
+
+def test_a_documents_folder_inside_static_files_is_refused(settings, tmp_path, application):
+    settings.STATIC_ROOT = tmp_path / "static"
+    settings.STORAGES = {
+        **settings.STORAGES,
+        "documents": local_documents_storage(tmp_path / "static" / "documents"),
+    }
+    with pytest.raises(ImproperlyConfigured, match="MACHI_DOCUMENTS_ROOT"):
+        issue(application)
+    assert not (tmp_path / "static").exists()
+    assert not IssuedDocument.objects.exists()
