@@ -76,7 +76,7 @@ VERIFICATION_ID_LENGTH = 12
 
 
 class IssuanceFailed(ApplicationError):
-    """Signing or time-stamping failed; nothing was stored and staff may retry."""
+    """Signing, time-stamping or storing the file failed; nothing was stored and staff may retry."""
 
     status = 503
     default_code = "signing_failed"
@@ -287,7 +287,19 @@ def _store(
     a rollback is seen here (Django has no rollback hook for an enclosing transaction).
     """
     storage = document_storage()
-    storage_name = write_bytes(storage, new_storage_name(application.municipality_id), signed.data)
+    try:
+        storage_name = write_bytes(
+            storage, new_storage_name(application.municipality_id), signed.data
+        )
+    except Exception as exc:  # disk full, bucket unreachable…: staff retry, never a 500
+        _failed(application, actor, kind, "storage_failed", exc)
+        raise IssuanceFailed(
+            _(
+                "文書のファイルを保管できなかったため、文書は発行されていません。"
+                "保管場所の状態を確認してから、もう一度発行してください。"
+            ),
+            code="storage_failed",
+        ) from exc
     try:
         with transaction.atomic(durable=True):
             document = _store_row(

@@ -72,6 +72,23 @@ def test_a_failed_signature_writes_no_file(settings, tmp_path, application, docu
     assert stored_files(documents_root) == []
 
 
+def test_a_storage_that_refuses_the_write_stores_nothing(application, monkeypatch):
+    def full(name, content, max_length=None):
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr(document_storage(), "save", full)
+    with pytest.raises(services.IssuanceFailed) as excinfo:
+        issue(application)
+    assert (excinfo.value.code, excinfo.value.status) == ("storage_failed", 503)
+    assert "保管できなかったため" in str(excinfo.value.message)
+    assert not IssuedDocument.objects.exists()
+    application.refresh_from_db()
+    assert application.status == ApplicationStatus.IN_REVIEW
+    assert AuditEntry.objects.filter(
+        action="document.issue_failed", detail__code="storage_failed"
+    ).exists()
+
+
 def test_a_rolled_back_transaction_deletes_the_file(application, documents_root, monkeypatch):
     written: list[str] = []
     real_write = services.write_bytes
