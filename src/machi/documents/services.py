@@ -14,23 +14,20 @@ from __future__ import annotations
 
 import logging
 import secrets
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from django.conf import settings
 from django.db import transaction
 from django.utils import timezone, translation
-from django.utils.functional import Promise
 from django.utils.translation import gettext as _
 
-from machi.core.exceptions import ApplicationError, Conflict, Forbidden, InvalidInput
+from machi.core.exceptions import ApplicationError, Conflict, InvalidInput
 from machi.core.models import User
-from machi.core.selectors import user_has_role
 from machi.core.services import audit_record
 from machi.documents.models import (
     KIND_OUTCOME,
     DocumentKind,
     DocumentStatus,
-    DocumentTemplate,
     IssuedDocument,
     format_verification_id,
 )
@@ -38,17 +35,11 @@ from machi.documents.pki import DocumentPki, PkiError
 from machi.documents.rendering import (
     PdfContent,
     RenderError,
-    compile_template,
     render_pdf,
     render_text,
     template_context,
 )
-from machi.documents.selectors import (
-    CROCKFORD,
-    ISSUER_ROLES,
-    TEMPLATE_EDITOR_ROLES,
-    template_for,
-)
+from machi.documents.selectors import CROCKFORD, ISSUER_ROLES, require_role, template_for
 from machi.documents.signing import SignedPdf, SigningFailed, TimestampFailed, sign_pdf
 from machi.documents.storage import (
     document_storage,
@@ -58,6 +49,8 @@ from machi.documents.storage import (
 )
 from machi.documents.stored import DocumentUnavailable as DocumentUnavailable
 from machi.documents.stored import document_read as document_read
+from machi.documents.template_services import document_template_reset as document_template_reset
+from machi.documents.template_services import document_template_save as document_template_save
 from machi.documents.tsa import tsa_description
 from machi.procedures.selectors import application_get
 from machi.procedures.services import (
@@ -68,7 +61,7 @@ from machi.procedures.services import (
 from machi.procedures.states import ApplicationOutcome, ApplicationStatus
 
 if TYPE_CHECKING:
-    from machi.procedures.selectors import Application, Procedure
+    from machi.procedures.selectors import Application
 
 logger = logging.getLogger(__name__)
 
@@ -95,15 +88,6 @@ def new_verification_id() -> str:
         if not IssuedDocument.objects.filter(verification_id=candidate).exists():
             return candidate
     raise Conflict(_("検証IDを作成できませんでした。もう一度お試しください。"))  # pragma: no cover
-
-
-def _require_role(
-    actor: User | None, municipality_code: str, roles: tuple[str, ...], message: str | Promise
-) -> None:
-    if actor is not None and not user_has_role(
-        actor, municipality_code=municipality_code, roles=roles, prefecture_wide=False
-    ):
-        raise Forbidden(message)
 
 
 def _current_document(application: Application, kind: str) -> IssuedDocument | None:
@@ -216,7 +200,7 @@ def document_issue(
     """
     if kind not in DocumentKind.values:
         raise InvalidInput(_("文書の種類が正しくありません。"), code="invalid_kind")
-    _require_role(
+    require_role(
         actor,
         application.municipality_id,
         ISSUER_ROLES,
@@ -392,7 +376,7 @@ def document_revoke(*, document: IssuedDocument, actor: User | None, reason: str
 
     The PDF and its signature stay as issued (evidence); the application is not reopened.
     """
-    _require_role(
+    require_role(
         actor,
         document.municipality_id,
         ISSUER_ROLES,
@@ -439,92 +423,3 @@ def document_download_record(
         purpose=_("職員による発行文書の確認") if by_staff else _("申請者本人による受取り"),
         detail={"by_staff": by_staff},
     )
-
-
-SAMPLE_CONTEXT: dict[str, Any] = {
-    "municipality": {"name": "加古川市", "code": "282103", "head_title": "加古川市長"},
-    "procedure": {"name": "見本の手続"},
-    "receipt_number": "2026-000001",
-    "applicant_name": "加古川 花子",
-    "applicant_address": "兵庫県加古川市加古川町北在家2000",
-    "issue_date": "令和8年4月1日",
-    "submitted_date": "令和8年3月25日",
-    "fee_yen": 300,
-    "answers": {},
-    "display": {},
-    "rows": [{"step": "申請者", "label": "氏名", "display": "加古川 花子"}],
-    "note": "",
-    "verification_id": "0000-0000-0000",
-}
-
-
-def _check_template(title: str, body: str) -> None:
-    errors: dict[str, list[str]] = {}
-    for field, source in (("title", title), ("body", body)):
-        try:
-            compile_template(source)
-            render_text(source, SAMPLE_CONTEXT)
-        except RenderError as exc:
-            errors[field] = [_("テンプレートに誤りがあります: %(error)s") % {"error": exc}]
-    if not title.strip():
-        errors.setdefault("title", []).append(_("表題を入力してください。"))
-    if not body.strip():
-        errors.setdefault("body", []).append(_("本文を入力してください。"))
-    if errors:
-        raise InvalidInput(_("入力内容に誤りがあります。"), field_errors=errors)
-
-
-@transaction.atomic
-def document_template_save(
-    *, procedure: Procedure, kind: str, title: str, body: str, actor: User | None
-) -> DocumentTemplate:
-    """Set the procedure's own wording for ``kind`` (団体管理者 of its municipality)."""
-    if kind not in DocumentKind.values:
-        raise InvalidInput(_("文書の種類が正しくありません。"), code="invalid_kind")
-    _require_role(
-        actor,
-        procedure.municipality_id,
-        TEMPLATE_EDITOR_ROLES,
-        _("この団体の文書テンプレートを編集する権限がありません。"),
-    )
-    _check_template(title, body)
-    template, _created = DocumentTemplate.objects.update_or_create(
-        procedure=procedure,
-        kind=kind,
-        defaults={
-            "municipality_id": procedure.municipality_id,
-            "title": title.strip(),
-            "body": body.replace("\r\n", "\n").strip(),
-            "updated_by": actor if actor is not None and actor.is_authenticated else None,
-        },
-    )
-    audit_record(
-        action="document_template.saved",
-        actor=actor,
-        municipality_code=procedure.municipality_id,
-        target_type="procedure",
-        target_id=procedure.pk,
-        detail={"kind": kind},
-    )
-    return template
-
-
-@transaction.atomic
-def document_template_reset(*, procedure: Procedure, kind: str, actor: User | None) -> None:
-    """Drop the procedure's own wording for ``kind``: the built-in default applies again."""
-    _require_role(
-        actor,
-        procedure.municipality_id,
-        TEMPLATE_EDITOR_ROLES,
-        _("この団体の文書テンプレートを編集する権限がありません。"),
-    )
-    deleted, _rows = DocumentTemplate.objects.filter(procedure=procedure, kind=kind).delete()
-    if deleted:
-        audit_record(
-            action="document_template.reset",
-            actor=actor,
-            municipality_code=procedure.municipality_id,
-            target_type="procedure",
-            target_id=procedure.pk,
-            detail={"kind": kind},
-        )
