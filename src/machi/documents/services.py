@@ -196,7 +196,8 @@ def document_issue(
     (permit → 許可, certificate → 交付, notice → 却下); an application already completed
     with that outcome only gets the document. Raises ``Forbidden``, ``Conflict``,
     ``InvalidInput`` (unknown kind, broken template) or ``IssuanceFailed`` with code
-    ``signing_failed`` / ``timestamp_failed`` (nothing stored: retry later).
+    ``signing_failed`` / ``timestamp_failed`` / ``storage_failed`` (nothing stored: retry
+    later). Call it outside any transaction (it commits its own; inside one: ``RuntimeError``).
     """
     if kind not in DocumentKind.values:
         raise InvalidInput(_("文書の種類が正しくありません。"), code="invalid_kind")
