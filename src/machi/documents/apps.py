@@ -55,6 +55,11 @@ class DocumentsConfig(AppConfig):
         case_links.register("documents.issue", CaseLink(target=_issue_link))
         register_sections()
 
+        from machi.core.audit_labels import register_labels
+        from machi.documents.stored import AUDIT_ACTIONS
+
+        register_labels(actions=AUDIT_ACTIONS, targets={})
+
         # The audit chain checkpoints are time-stamped by the same TSA as documents.
         from machi.core.audit_checkpoints import TIMESTAMPER_ID, audit_timestampers
         from machi.documents.audit_timestamps import DocumentsTimeStamper
