@@ -50,15 +50,12 @@ class DocumentsConfig(AppConfig):
         documents on "my application" and the documents panel on the staff case page.
         """
         from machi.cases.extensions import CaseLink, case_links
+        from machi.documents import audit_labels
         from machi.documents.sections import register_sections
 
+        audit_labels.install()
         case_links.register("documents.issue", CaseLink(target=_issue_link))
         register_sections()
-
-        from machi.core.audit_labels import register_labels
-        from machi.documents.stored import AUDIT_ACTIONS
-
-        register_labels(actions=AUDIT_ACTIONS, targets={})
 
         # The audit chain checkpoints are time-stamped by the same TSA as documents.
         from machi.core.audit_checkpoints import TIMESTAMPER_ID, audit_timestampers

@@ -17,7 +17,6 @@ from typing import Final
 from django.core.files.storage import Storage
 from django.utils.translation import gettext_lazy as _
 
-from machi.core.audit_labels import Label
 from machi.core.exceptions import ApplicationError
 from machi.core.models import User
 from machi.core.services import audit_record
@@ -30,11 +29,7 @@ MISSING: Final = "document_missing"
 CORRUPT: Final = "document_corrupt"
 UNREADABLE: Final = "storage_unavailable"
 SWEEP_BATCH: Final = 500
-# Registered by DocumentsConfig.ready() for the audit log page.
-AUDIT_ACTIONS: Final[dict[str, Label]] = {
-    "document.integrity_failed": _("保管文書の不一致・欠落"),
-    "document.sweep": _("参照されない保管文書の削除"),
-}
+
 _CHUNK: Final = 1024 * 1024
 
 
