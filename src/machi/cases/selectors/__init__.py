@@ -25,6 +25,14 @@ from machi.cases.selectors.case import (
     case_history,
     form_field_choices,
 )
+from machi.cases.selectors.choices import (
+    CHOICES_TTL,
+    MunicipalityChoices,
+    StaffChoice,
+    choices_forget,
+    municipality_choices,
+    staff_choices,
+)
 from machi.cases.selectors.queue import (
     CHOICES_MUNICIPALITY_LIMIT,
     COUNT_CAP,
@@ -34,6 +42,7 @@ from machi.cases.selectors.queue import (
     SORTS,
     QueueFilter,
     QueuePage,
+    QueueRow,
     StatusCount,
     assignable_staff,
     case_queue,
@@ -63,6 +72,7 @@ from machi.cases.selectors.stats import (
 )
 
 __all__ = [
+    "CHOICES_TTL",
     "CHOICES_MUNICIPALITY_LIMIT",
     "COUNT_CAP",
     "MAX_PAGES",
@@ -74,11 +84,14 @@ __all__ = [
     "CaseActions",
     "FieldChoice",
     "HistoryItem",
+    "MunicipalityChoices",
     "ProcedureStats",
     "QueueFilter",
     "QueuePage",
+    "QueueRow",
     "RouteStepView",
     "RouteView",
+    "StaffChoice",
     "StatusCount",
     "StepAction",
     "approval_pending_for_user",
@@ -94,11 +107,13 @@ __all__ = [
     "case_queue",
     "case_queue_page",
     "case_stats",
+    "choices_forget",
     "case_status_counts",
     "form_field_choices",
     "intake_get_for_staff",
     "intake_procedures",
     "intake_unsupported_procedures",
+    "municipality_choices",
     "queue_choice_codes",
     "queue_default_department",
     "queue_departments",
@@ -106,4 +121,5 @@ __all__ = [
     "route_procedure_get",
     "route_procedures",
     "route_user_choices",
+    "staff_choices",
 ]
