@@ -110,9 +110,9 @@ def access_for(user: User | None) -> CaseAccess:
     opened: set[str] = set()
     if prefectures:
         opened = set(
-            Municipality.objects.filter(
-                prefecture_id__in=prefectures, is_active=True
-            ).values_list("code", flat=True)
+            Municipality.objects.filter(prefecture_id__in=prefectures, is_active=True).values_list(
+                "code", flat=True
+            )
         )
         opened |= prefectures
     return CaseAccess(user_id=user.pk, memberships=rows, prefecture_codes=frozenset(opened))

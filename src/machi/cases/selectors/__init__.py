@@ -23,6 +23,7 @@ from machi.cases.selectors.case import (
     case_file_ids,
     case_get_for_staff,
     case_history,
+    case_intake,
     form_field_choices,
 )
 from machi.cases.selectors.choices import (
@@ -72,8 +73,8 @@ from machi.cases.selectors.stats import (
 )
 
 __all__ = [
-    "CHOICES_TTL",
     "CHOICES_MUNICIPALITY_LIMIT",
+    "CHOICES_TTL",
     "COUNT_CAP",
     "MAX_PAGES",
     "PAGE_SIZE",
@@ -104,11 +105,12 @@ __all__ = [
     "case_file_ids",
     "case_get_for_staff",
     "case_history",
+    "case_intake",
     "case_queue",
     "case_queue_page",
     "case_stats",
-    "choices_forget",
     "case_status_counts",
+    "choices_forget",
     "form_field_choices",
     "intake_get_for_staff",
     "intake_procedures",

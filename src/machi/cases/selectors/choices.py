@@ -159,7 +159,5 @@ def forget_for_user(
         return
     if instance.pk is None:
         return
-    codes = Membership.objects.filter(user_id=instance.pk).values_list(
-        "municipality_id", flat=True
-    )
+    codes = Membership.objects.filter(user_id=instance.pk).values_list("municipality_id", flat=True)
     choices_forget(*{str(code) for code in codes})

@@ -19,12 +19,12 @@ from machi.cases.forms import (
     QueueFilterForm,
     StatsFilterForm,
 )
-from machi.core.auth import staff_required, staff_user
-from machi.core.models import User
 from machi.cases.staff_views._common import (
     _forbidden,
     _municipality_choices,
 )
+from machi.core.auth import staff_required, staff_user
+from machi.core.models import User
 
 # --- Queue -------------------------------------------------------------------------------------
 

@@ -516,7 +516,12 @@ def test_member_helper_department(kakogawa, shimin):
 # handler's waiting approval steps (a handler can be asked by role). Filter choices come from the
 # cache, warmed by the first request.
 QUEUE_FIRST_PAGE_QUERIES = 7
-CASE_PAGE_QUERIES = 24  # with the sections other apps add to the page (application_sections)
+# The case page: session, user, OTP device; memberships (once); the case with its application,
+# procedure, department and assignee; the audit entry of the visit (five statements in core's
+# audit_record); approval route and latest request; corrections, notes, status changes, events
+# and the users they name; procedures' correction section (application_sections). Assignable
+# staff come from the cached choices; an online case has no intake record to read.
+CASE_PAGE_QUERIES = 18
 
 
 @pytest.mark.parametrize("cases", [2, 8])
