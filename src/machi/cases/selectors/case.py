@@ -15,6 +15,7 @@ from machi.cases import policy
 from machi.cases.models import (
     ApprovalRequest,
     ApprovalRequestStatus,
+    ApprovalRoute,
     ApprovalStep,
     ApprovalStepStatus,
     Case,
@@ -25,7 +26,6 @@ from machi.cases.models import (
 )
 from machi.cases.services import (
     approval_people_excluded,
-    approval_route_effective,
     latest_approval_request,
 )
 from machi.core.exceptions import NotFound
@@ -418,7 +418,14 @@ def case_actions(*, user: User, case: Case, access: policy.CaseAccess | None = N
     application = case.application
     status = application.status
     handle = access.has_role(case.municipality_id, policy.HANDLER_ROLES, prefecture_wide=False)
-    required = approval_route_effective(case.procedure).approval_required
+    # What approval_route_effective decides, without reading the steps: no route, or a route
+    # that asks for approval (steps or the default one), means approval is required.
+    required = (
+        ApprovalRoute.objects.filter(procedure_id=case.procedure_id)
+        .values_list("approval_required", flat=True)
+        .first()
+        is not False
+    )
     request = latest_approval_request(case)
     approved = (
         status == ApplicationStatus.APPROVING

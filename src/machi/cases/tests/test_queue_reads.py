@@ -399,3 +399,16 @@ def test_plain_select_prints_what_django_prints(data):
     for name in ("kind", "needed"):
         # Same elements, attributes (in any order) and text.
         assert parse_html(str(plain[name])) == parse_html(str(django[name]))
+
+
+def test_farthest_deadline_first_is_the_exact_reverse(procedure, kakogawa_handler):
+    cases = [case_of(submit(procedure)) for _ in range(3)]
+    today = timezone.localdate()
+    for case, due in zip(cases, (today + dt.timedelta(days=9), None, today), strict=True):
+        Case.objects.filter(pk=case.pk).update(due_date=due)
+    near = [r.pk for r in case_queue_page(user=kakogawa_handler, filters=QueueFilter()).cases]
+    far = [
+        r.pk for r in case_queue_page(user=kakogawa_handler, filters=QueueFilter(sort="-due")).cases
+    ]
+    assert near == [cases[2].pk, cases[0].pk, cases[1].pk]  # no deadline last
+    assert far == list(reversed(near))
