@@ -9,6 +9,8 @@ from django.contrib import messages
 from django.http import HttpRequest, HttpResponse, QueryDict
 from django.shortcuts import redirect, render
 from django.urls import reverse
+from django.utils.html import escape
+from django.utils.safestring import SafeString, mark_safe
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_GET, require_POST
 
@@ -34,6 +36,64 @@ _ANY_ID = uuid.UUID(int=0)
 def _detail_base() -> str:
     """``/staff/cases/`` of the case pages: rows append their id (one reverse per page)."""
     return reverse("cases-staff:detail", args=[_ANY_ID]).removesuffix(f"{_ANY_ID}/")
+
+
+def _rows_html(rows: list[selectors.QueueRow], *, detail_base: str, can_bulk: bool) -> SafeString:
+    """The queue's table rows, one format string per row (every value escaped).
+
+    The rows were most of the template's time (about twenty variable look-ups each, fifty
+    rows a page); the HTML is the one the template printed before, cell for cell.
+    """
+    labels = {
+        key: escape(text)
+        for key, text in (
+            ("receipt", _("受付番号")),
+            ("procedure", _("手続")),
+            ("status", _("状態")),
+            ("channel", _("受付方法")),
+            ("submitted", _("申請日")),
+            ("due", _("処理期限")),
+            ("assignee", _("担当者")),
+            ("department", _("担当課")),
+        )
+    }
+    approved = f' <span class="status status-approved">{escape(_("決裁済み"))}</span>'
+    overdue = f' <strong class="overdue">{escape(_("期限超過"))}</strong>'
+    base = escape(detail_base)
+    out = []
+    for row in rows:
+        receipt = escape(row.receipt)
+        select = ""
+        if can_bulk:
+            choose = escape(_("%(r)s を選ぶ") % {"r": row.receipt})
+            select = (
+                f'<td class="queue-select"><input type="checkbox" name="cases" value="{row.pk}"'
+                f' id="case-{row.pk}"><label for="case-{row.pk}" class="visually-hidden">'
+                f"{choose}</label></td>"
+            )
+        due = "—"
+        if row.due_day:
+            due = f'<time datetime="{row.due_day}">{row.due_day}</time>'
+            if row.overdue:
+                due += overdue
+        outcome = f"（{escape(row.outcome_label)}）" if row.outcome_label else ""
+        out.append(
+            f'<tr class="queue-row">{select}'
+            f'<th scope="row" data-label="{labels["receipt"]}"><a href="{base}'
+            f'{row.application_id}/">{receipt}</a></th>'
+            f'<td data-label="{labels["procedure"]}">{escape(row.procedure_name)}</td>'
+            f'<td data-label="{labels["status"]}"><span class="status status-'
+            f'{escape(row.status)}">{escape(row.status_label)}</span>'
+            f"{approved if row.approved else ''}{outcome}</td>"
+            f'<td data-label="{labels["channel"]}">{escape(row.channel_label)}</td>'
+            f'<td data-label="{labels["submitted"]}"><time datetime="{row.submitted_iso}">'
+            f"{row.submitted_day}</time></td>"
+            f'<td data-label="{labels["due"]}">{due}</td>'
+            f'<td data-label="{labels["assignee"]}">{escape(row.assignee_label or "—")}</td>'
+            f'<td data-label="{labels["department"]}">{escape(row.department_name or "—")}</td>'
+            "</tr>"
+        )
+    return mark_safe("\n".join(out))  # noqa: S308 - every value is escaped above
 
 
 def _queue_forms(
@@ -111,6 +171,7 @@ def queue(request: HttpRequest) -> HttpResponse:
     query = request.GET.copy()
     query.pop("page", None)
     can_bulk = bool(access.handler_codes)
+    detail_base = _detail_base()
     return render(
         request,
         "cases/staff/queue.html",
@@ -125,7 +186,8 @@ def queue(request: HttpRequest) -> HttpResponse:
             "pending_approvals": selectors.approval_pending_for_user(
                 user=user, limit=20, access=access
             ),
-            "detail_base": _detail_base(),
+            "detail_base": detail_base,
+            "rows_html": _rows_html(page.cases, detail_base=detail_base, can_bulk=can_bulk),
             "can_intake": bool(access.intake_codes),
             "many_municipalities": len(codes) > selectors.CHOICES_MUNICIPALITY_LIMIT,
             "can_edit_routes": bool(access.route_editor_codes),

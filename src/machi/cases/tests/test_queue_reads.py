@@ -412,3 +412,52 @@ def test_farthest_deadline_first_is_the_exact_reverse(procedure, kakogawa_handle
     ]
     assert near == [cases[2].pk, cases[0].pk, cases[1].pk]  # no deadline last
     assert far == list(reversed(near))
+
+
+# The row markup the template printed before the rows were built in Python (one template per row).
+_ROW_TEMPLATE = """{% load i18n %}{% for c in rows %}<tr class="queue-row">
+{% if can_bulk %}<td class="queue-select"><input type="checkbox" name="cases" value="{{ c.pk }}" id="case-{{ c.pk }}"><label for="case-{{ c.pk }}" class="visually-hidden">{% blocktranslate with r=c.receipt %}{{ r }} を選ぶ{% endblocktranslate %}</label></td>{% endif %}
+<th scope="row" data-label="{% translate '受付番号' %}"><a href="{{ base }}{{ c.application_id }}/">{{ c.receipt }}</a></th>
+<td data-label="{% translate '手続' %}">{{ c.procedure_name }}</td>
+<td data-label="{% translate '状態' %}"><span class="status status-{{ c.status }}">{{ c.status_label }}</span>{% if c.approved %} <span class="status status-approved">{% translate "決裁済み" %}</span>{% endif %}{% if c.outcome_label %}（{{ c.outcome_label }}）{% endif %}</td>
+<td data-label="{% translate '受付方法' %}">{{ c.channel_label }}</td>
+<td data-label="{% translate '申請日' %}"><time datetime="{{ c.submitted_iso }}">{{ c.submitted_day }}</time></td>
+<td data-label="{% translate '処理期限' %}">{% if c.due_day %}<time datetime="{{ c.due_day }}">{{ c.due_day }}</time>{% if c.overdue %} <strong class="overdue">{% translate "期限超過" %}</strong>{% endif %}{% else %}—{% endif %}</td>
+<td data-label="{% translate '担当者' %}">{{ c.assignee_label|default:"—" }}</td>
+<td data-label="{% translate '担当課' %}">{{ c.department_name|default:"—" }}</td>
+</tr>{% endfor %}"""
+
+
+@pytest.mark.parametrize("can_bulk", [True, False])
+@pytest.mark.parametrize("language", ["ja", "en"])
+def test_rows_built_in_python_print_what_the_template_printed(
+    procedure, kakogawa, kakogawa_handler, can_bulk, language
+):
+    import sys
+
+    from django.template import Context, Template
+    from django.utils import translation
+
+    queue_views = sys.modules["machi.cases.staff_views.queue"]
+    odd = make_procedure(kakogawa, name='<b>ごみ</b> & "粗大"')
+    cases = [case_of(submit(procedure)), case_of(submit(odd)), case_of(submit(procedure))]
+    services.case_assign(case=cases[0], actor=kakogawa_handler, assignee=kakogawa_handler)
+    Case.objects.filter(pk=cases[1].pk).update(
+        due_date=timezone.localdate() - dt.timedelta(days=2), receipt_number=""
+    )
+    Case.objects.filter(pk=cases[2].pk).update(
+        due_date=None,
+        status=ApplicationStatus.APPROVING,
+        approval_state="approved",
+        outcome=ApplicationOutcome.GRANTED,
+    )
+    rows = case_queue_page(user=kakogawa_handler, filters=QueueFilter(status="all")).cases
+    assert len(rows) == 3
+    with translation.override(language):
+        built = queue_views._rows_html(rows, detail_base="/staff/cases/", can_bulk=can_bulk)
+        printed = Template(_ROW_TEMPLATE).render(
+            Context({"rows": rows, "base": "/staff/cases/", "can_bulk": can_bulk})
+        )
+    assert parse_html(str(built)) == parse_html(printed)
+    assert "&lt;b&gt;ごみ&lt;/b&gt; &amp; &quot;粗大&quot;" in built
+    assert built.count('class="overdue"') == 1 and built.count("status-approved") == 1
