@@ -95,7 +95,7 @@ def _validate_route_step(spec: RouteStepSpec, municipality_code: str) -> None:
             role__in=policy.APPROVAL_ROLES,
         ).exists()
     ):
-        errors["user"] = [_("この団体の決裁者・担当者・団体管理者を選んでください。")]
+        errors["user"] = [_("この団体の職員を選んでください。")]
     if errors:
         raise InvalidInput(_("入力内容に誤りがあります。"), field_errors=errors)
 

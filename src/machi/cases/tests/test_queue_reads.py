@@ -354,9 +354,7 @@ def test_route_cannot_name_someone_who_cannot_approve(
             procedure=procedure,
             steps=[RouteStepSpec(1, "窓口決裁", user_id=counter_clerk.pk)],
         )
-    assert raised.value.field_errors["user"] == [
-        "この団体の決裁者・担当者・団体管理者を選んでください。"
-    ]
+    assert raised.value.field_errors["user"] == ["この団体の職員を選んでください。"]
     assert not ApprovalRoute.objects.filter(procedure_id=procedure.pk).exists()
     # An approver may still be named.
     services.approval_route_save(
