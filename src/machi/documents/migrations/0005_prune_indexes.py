@@ -9,7 +9,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
     dependencies = [
         ("core", "0005_prune_indexes"),
-        ("documents", "0001_initial"),
+        ("documents", "0004_drop_issued_pdf_blob"),
         ("procedures", "0005_prune_indexes"),
     ]
 

@@ -6,7 +6,7 @@ from django.db import migrations, models
 
 class Migration(migrations.Migration):
     dependencies = [
-        ("cases", "0003_case_statistics"),
+        ("cases", "0004_prune_indexes"),
     ]
 
     operations = [
