@@ -65,8 +65,9 @@ pytest: install-dev
 	$(VENV)/bin/pytest $(PYTEST_ARGS)
 
 ## make bench: production-like server on PostgreSQL + load generator; writes docs/benchmarks.md
+## (`make bench BENCH_ARGS=--quick`: a short developer run; `bench/run.py --help`: the knobs)
 bench: install-dev
-	$(PY) bench/run.py
+	$(PY) bench/run.py $(BENCH_ARGS)
 
 ## make messages: refresh the translation catalogues (needs GNU gettext)
 messages: install-dev

@@ -15,6 +15,8 @@ ACTIONS: dict[str, Label] = {
     "document.issue_failed": _("文書の発行失敗"),
     "document.downloaded": _("文書のダウンロード"),
     "document.revoked": _("文書の失効"),
+    "document.integrity_failed": _("保管文書の不一致・欠落"),
+    "document.sweep": _("参照されない保管文書の削除"),
     "document_template.saved": _("文書テンプレートの保存"),
     "document_template.reset": _("文書テンプレートの初期化"),
 }

@@ -16,6 +16,6 @@ def install_guards(apps, schema_editor):  # type: ignore[no-untyped-def]
 
 
 class Migration(migrations.Migration):
-    dependencies = [("core", "0004_audit_keyed_chain_checkpoints")]
+    dependencies = [("core", "0005_prune_indexes")]
 
     operations = [migrations.RunPython(install_guards, migrations.RunPython.noop)]
