@@ -76,6 +76,10 @@ INSTALLED_APPS = [
     "axes",
     "csp",
     "mozilla_django_oidc",
+    # Background tasks (machi.core.tasks): the Tasks API, its database store and RQ on Redis.
+    "django_tasks",
+    "django_tasks_db",
+    "django_rq",
     "machi.core",
     "machi.files",
     "machi.identity",
@@ -149,6 +153,36 @@ if REDIS_URL:
     }
 else:
     CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
+
+# --- Background tasks (machi.core.tasks; docs/decisions/0007-task-engine.md) ----------------
+# One API, Django's Tasks (django-tasks backport). "database": tasks are rows of this database,
+# written in the transaction that enqueues them, run by `python -m machi tasks-worker` (no
+# broker: the embedded default). "redis": RQ on MACHI_TASKS_REDIS_URL (default MACHI_REDIS_URL),
+# workers on any number of machines. Either way the outbox row stays the record of what is owed.
+MACHI_TASKS_BACKEND = env_str("MACHI_TASKS_BACKEND", "database").strip().lower()
+MACHI_TASKS_QUEUE = env_str("MACHI_TASKS_QUEUE", "machi")  # installations sharing a Redis differ
+MACHI_TASKS_REDIS_URL = env_str("MACHI_TASKS_REDIS_URL") or REDIS_URL
+if MACHI_TASKS_BACKEND == "database":
+    TASKS = {
+        "default": {"BACKEND": "django_tasks_db.DatabaseBackend", "QUEUES": [MACHI_TASKS_QUEUE]}
+    }
+elif MACHI_TASKS_BACKEND == "redis":
+    if not MACHI_TASKS_REDIS_URL:
+        raise ImproperlyConfigured("MACHI_TASKS_BACKEND=redis needs MACHI_TASKS_REDIS_URL.")
+    TASKS = {"default": {"BACKEND": "django_tasks_rq.RQBackend", "QUEUES": [MACHI_TASKS_QUEUE]}}
+else:
+    raise ImproperlyConfigured("MACHI_TASKS_BACKEND must be 'database' or 'redis'.")
+# django-rq reads its queues from here (only used with the redis backend).
+RQ_QUEUES = {
+    MACHI_TASKS_QUEUE: {
+        "URL": MACHI_TASKS_REDIS_URL or "redis://127.0.0.1:6379/0",
+        "DEFAULT_TIMEOUT": 300,
+    }
+}
+# A pending outbox message not delivered this long after its task was sent (a worker was
+# killed, the broker lost it) is sent again by the sweep every worker runs.
+MACHI_OUTBOX_REDELIVER_SECONDS = int(env_str("MACHI_OUTBOX_REDELIVER_SECONDS", "300"))
+MACHI_OUTBOX_SWEEP_SECONDS = float(env_str("MACHI_OUTBOX_SWEEP_SECONDS", "30"))
 
 # --- E-mail (notifications go through the outbox; see core.outbox) ---------------------------
 # Embedded default: messages are written as files to var/mail/ so the demo needs no mail server.
