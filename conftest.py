@@ -45,6 +45,17 @@ def _fast_hashing_and_clean_cache(settings: pytest.FixtureRequest) -> Iterator[N
 
 
 @pytest.fixture
+def run_tasks() -> Callable[[], int]:
+    """Run the background tasks that are ready, in the test's thread (what a worker does).
+
+    Nothing is delivered inside a request any more: a test that expects a mail or a refund
+    after a change calls ``run_tasks()`` where a worker would have picked the task up."""
+    from machi.core.tasks import run_ready_tasks
+
+    return run_ready_tasks
+
+
+@pytest.fixture
 def hyogo(db):
     return PrefectureFactory(code="280003", name="兵庫県", name_kana="ひょうごけん")
 

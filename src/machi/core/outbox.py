@@ -81,8 +81,9 @@ def deliver(message_id: int) -> bool:
         message.attempts += 1
         try:
             handler = handlers.get(message.kind)  # KeyError names the kind: retried later
-            with transaction.atomic():  # a handler's failed statement must not doom our update
-                handler(message.payload)
+            # No savepoint: a handler may record its attempt before raising (refunds do). One
+            # whose failed statement dooms the transaction leaves the message to the sweep.
+            handler(message.payload)
         except Exception as exc:  # any failure is retried later; the change itself stands
             message.last_error = f"{type(exc).__name__}: {exc}"[:2000]
             if message.attempts >= MAX_ATTEMPTS:
