@@ -38,7 +38,7 @@ __all__ = ["enqueue_after_commit", "run_ready_tasks", "stores_tasks_in_database"
 def task(**options: Any) -> Callable[[Callable[..., Any]], Task[Any, Any]]:
     """``@task()`` of Django's Tasks API, on the installation's queue (``MACHI_TASKS_QUEUE``)."""
     options.setdefault("queue_name", settings.MACHI_TASKS_QUEUE)
-    return _task(**options)  # type: ignore[no-any-return]
+    return _task(**options)
 
 
 def stores_tasks_in_database() -> bool:

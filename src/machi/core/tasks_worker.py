@@ -21,7 +21,7 @@ from django.conf import settings
 from django.db import close_old_connections, connection
 from django.utils.crypto import get_random_string
 from django_tasks import DEFAULT_TASK_BACKEND_ALIAS
-from rq.worker import SimpleWorker
+from rq.worker import BaseWorker, SimpleWorker
 
 logger = logging.getLogger(__name__)
 
@@ -78,14 +78,17 @@ class MachiRQWorker(SimpleWorker):
             close_old_connections()
 
 
-def rq_worker(*, in_process: bool = False, name: str | None = None) -> SimpleWorker:
+def rq_worker(*, in_process: bool = False, name: str | None = None) -> BaseWorker:
     """An RQ worker on the installation's queue (``in_process``: plain SimpleWorker, for tests)."""
     from django_rq.workers import get_worker
 
+    # By import path: django-rq's annotation names rq.Worker, which SimpleWorker is not (both
+    # are BaseWorkers).
+    worker_class = "rq.worker.SimpleWorker" if in_process else f"{__name__}.MachiRQWorker"
     return get_worker(
         settings.MACHI_TASKS_QUEUE,
         job_class="django_tasks_rq.Job",
-        worker_class=SimpleWorker if in_process else MachiRQWorker,
+        worker_class=worker_class,
         name=name,
     )
 

@@ -143,7 +143,9 @@ def test_sent_and_failed_messages_are_never_swept():
         assert outbox.sweep() == 0
 
 
-def test_with_a_broker_the_task_is_sent_only_on_commit(settings, django_capture_on_commit_callbacks):
+def test_with_a_broker_the_task_is_sent_only_on_commit(
+    settings, django_capture_on_commit_callbacks
+):
     settings.TASKS = DUMMY_TASKS
     backend = task_backends["default"]
     assert not tasks.stores_tasks_in_database()
@@ -161,10 +163,13 @@ def test_with_a_broker_nothing_is_sent_for_a_rolled_back_change(
     settings, django_capture_on_commit_callbacks
 ):
     settings.TASKS = DUMMY_TASKS
-    with django_capture_on_commit_callbacks(execute=True) as callbacks:
-        with pytest.raises(_Boom), transaction.atomic():
-            outbox.enqueue("test.kind", {})
-            raise _Boom
+    with (
+        django_capture_on_commit_callbacks(execute=True) as callbacks,
+        pytest.raises(_Boom),
+        transaction.atomic(),
+    ):
+        outbox.enqueue("test.kind", {})
+        raise _Boom
     assert callbacks == []
     assert task_backends["default"].results == []
     assert not OutboxMessage.objects.exists()
