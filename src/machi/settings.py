@@ -353,6 +353,10 @@ LOGGING = {
         "django.db.backends": {"level": "WARNING"},
         "axes": {"level": "WARNING"},
         "pikepdf": {"level": "WARNING"},
+        # Two lines per task (started, finished) at INFO: failures are still logged.
+        "django_tasks": {"level": "WARNING"},
+        "django_tasks_db": {"level": "WARNING"},
+        "rq.worker": {"level": "WARNING"},
     },
 }
 

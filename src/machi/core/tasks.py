@@ -82,11 +82,21 @@ def run_ready_tasks(*, limit: int = 10_000) -> int:
         from machi.core.tasks_worker import run_database_tasks
 
         return run_database_tasks(limit=limit)
+    from django_tasks.signals import task_started
+
     from machi.core.tasks_worker import rq_worker
 
-    worker = rq_worker(in_process=True)
-    worker.work(burst=True, max_jobs=limit)
-    return int(worker.successful_job_count + worker.failed_job_count)
+    started: list[object] = []
+
+    def count(**kwargs: Any) -> None:
+        started.append(kwargs["task_result"])
+
+    task_started.connect(count, weak=False)  # RQ keeps its job counts in Redis only
+    try:
+        rq_worker(in_process=True).work(burst=True, max_jobs=limit)
+    finally:
+        task_started.disconnect(count)
+    return len(started)
 
 
 def wait_until(predicate: Any, *, timeout: float, step: float = 0.01) -> bool:

@@ -52,13 +52,16 @@ class Command(BaseCommand):
             sweeper.start()
         try:
             if tasks.stores_tasks_in_database():
-                _database_worker(
+                worker = _database_worker(
                     interval=options["interval"], max_tasks=options["max_tasks"], batch=False
-                ).run()
+                )
+                # SIGINT/SIGTERM: finish the task at hand, then exit (a second one: at once).
+                worker.configure_signals()
+                worker.run()
             else:
-                worker = rq_worker(name=options["name"])
+                rq = rq_worker(name=options["name"])
                 connections.close_all()
-                worker.work(max_jobs=options["max_tasks"])
+                rq.work(max_jobs=options["max_tasks"])
         finally:
             if sweeper:
                 sweeper.stop()
