@@ -124,7 +124,11 @@ def unique_queue() -> str:
 
 
 def drop_queue(redis_url: str, name: str) -> None:
+    """Remove a test queue, its jobs and registries (only keys naming this unique queue)."""
     from redis import Redis
     from rq import Queue
 
-    Queue(name, connection=Redis.from_url(redis_url)).delete(delete_jobs=True)
+    redis = Redis.from_url(redis_url)
+    Queue(name, connection=redis).delete(delete_jobs=True)
+    for key in redis.scan_iter(match=f"rq:*:{name}"):
+        redis.delete(key)
