@@ -11,8 +11,7 @@ MANAGE := $(PY) -m machi
 LOCK_RUNTIME := requirements/runtime.txt
 LOCK_DEV     := requirements/dev.txt
 # Every command of the demo sees the address it is served at.
-DEMO_ENV := MACHI_PUBLIC_BASE_URL=http://$(HOST):$(PORT) \
-	MACHI_DOCUMENTS_VERIFY_BASE_URL=http://$(HOST):$(PORT)
+DEMO_ENV := MACHI_PUBLIC_BASE_URL=http://$(HOST):$(PORT)
 
 .PHONY: demo test install install-dev lint typecheck importlint migrations-check pytest bench \
 	messages lock lock-check openapi clean
@@ -70,8 +69,9 @@ pytest: install-dev
 	$(VENV)/bin/pytest $(PYTEST_ARGS)
 
 ## make bench: production-like server on PostgreSQL + load generator; writes docs/benchmarks.md
+## (`make bench BENCH_ARGS=--quick`: a short developer run; `bench/run.py --help`: the knobs)
 bench: install-dev
-	$(PY) bench/run.py
+	$(PY) bench/run.py $(BENCH_ARGS)
 
 ## make messages: refresh the translation catalogues (needs GNU gettext)
 messages: install-dev

@@ -44,6 +44,23 @@ def _fast_hashing_and_clean_cache(settings: pytest.FixtureRequest) -> Iterator[N
     translation.activate("ja")
 
 
+@pytest.fixture(scope="session")
+def _session_documents_root(tmp_path_factory: pytest.TempPathFactory) -> object:
+    return tmp_path_factory.mktemp("documents")
+
+
+@pytest.fixture(autouse=True)
+def _documents_storage_outside_var(
+    settings: pytest.FixtureRequest, _session_documents_root
+) -> None:
+    """Issued PDFs written by any test go to a temporary folder, never into the real var/."""
+    storages = dict(settings.STORAGES)  # type: ignore[attr-defined]
+    if storages.get("documents", {}).get("BACKEND") == "machi.files.storage.PrivateStorage":
+        options = {**storages["documents"]["OPTIONS"], "location": _session_documents_root}
+        storages["documents"] = {**storages["documents"], "OPTIONS": options}
+        settings.STORAGES = storages  # type: ignore[attr-defined]
+
+
 @pytest.fixture
 def run_tasks() -> Callable[[], int]:
     """Run the background tasks that are ready, in the test's thread (what a worker does).

@@ -363,6 +363,7 @@ class CaseData:
     handler_password: str
     handler_municipality: str
     handler_department: str  # the department the handler's queue opens on
+    handler_department_id: int
     handler_readable: int  # cases the handler may read (their municipality's)
     handler_department_cases: int  # of those, in the department the queue opens on
     handler_default_open: int  # what the default queue filters to: open, that department
@@ -410,6 +411,7 @@ def load_cases(n: int, municipalities: int) -> CaseData:
         handler_password=password,
         handler_municipality=ADMIN_MUNICIPALITY,
         handler_department=department.name,
+        handler_department_id=department.pk,
         handler_readable=Case.objects.filter(municipality_id__in=readable).count(),
         handler_department_cases=in_department.count(),
         handler_default_open=case_queue(

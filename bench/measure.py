@@ -18,10 +18,17 @@ from server import Server, http_request
 # --- Measurements ------------------------------------------------------------------------------
 
 
+def session_cookie() -> str:
+    """The session cookie's name (Django's setting: the bench follows what the server uses)."""
+    from django.conf import settings
+
+    return str(settings.SESSION_COOKIE_NAME)
+
+
 def request_headers(scenario: Scenario, session_key: str | None) -> dict[str, str]:
     headers = {}
     if scenario.staff_session and session_key:
-        headers["Cookie"] = f"sessionid={session_key}"
+        headers["Cookie"] = f"{session_cookie()}={session_key}"
     if scenario.body is not None:
         headers["Content-Type"] = "application/json"
     return headers
@@ -43,7 +50,7 @@ def capture_sql(
 
     client = Client(HTTP_HOST=HOST)
     if scenario.staff_session and session_key:
-        client.cookies["sessionid"] = session_key
+        client.cookies[session_cookie()] = session_key
     body = request_body(scenario, data) or ""
     content_type = "application/json" if scenario.body is not None else "application/octet-stream"
 
@@ -52,8 +59,14 @@ def capture_sql(
             return {}
         return {scenario.unique_header: f"bench-{purpose}-{secrets.token_hex(8)}"}
 
-    # warm per-process caches first
-    client.generic(scenario.method, path, body, content_type, headers=headers("warm"))
+    # warm per-process caches first; a write's warm-up says which tables to snapshot
+    with CaptureQueriesContext(connection) as warm:
+        client.generic(scenario.method, path, body, content_type, headers=headers("warm"))
+    snapshot = {}
+    if scenario.unique_header is not None:
+        import writes
+
+        snapshot = writes.max_ids([query["sql"] for query in warm.captured_queries])
     sent = headers("capture")
     with CaptureQueriesContext(connection) as captured:
         response = client.generic(scenario.method, path, body, content_type, headers=sent)
@@ -69,6 +82,7 @@ def capture_sql(
         status=response.status_code,
         body=decode_body(response.content, response.get("Content-Type", "")),
         headers=sent,
+        snapshot=snapshot,
     )
 
 
@@ -100,15 +114,14 @@ def decode_body(content: bytes, content_type: str) -> Any:
     return content.decode("utf-8", errors="replace")
 
 
-def explained_query(scenario: Scenario, sql: list[str]) -> str:
-    """The captured query to EXPLAIN: the first matching ``explain_query``, else the first."""
+def explained_query(scenario: Scenario, sql: list[str]) -> str | None:
+    """The captured query to EXPLAIN: the first matching ``explain_query`` (None when none
+    does: the code changed, the report then shows no plan), else the first SELECT."""
+    selects = [query for query in sql if query.lstrip().upper().startswith(("SELECT", "WITH"))]
     if not scenario.explain_query:
-        return sql[0]
+        return selects[0] if selects else None
     pattern = re.compile(scenario.explain_query, re.S)
-    found = next((query for query in sql if pattern.search(query)), None)
-    if found is None:
-        raise BenchError(f"{scenario.name}: no captured query matches {scenario.explain_query!r}")
-    return found
+    return next((query for query in selects if pattern.search(query)), None)
 
 
 def explain(sql: str) -> str:
@@ -133,7 +146,7 @@ def idle_time(path: str, repeat: int, session_key: str | None = None) -> float:
 
     client = Client(HTTP_HOST=HOST)
     if session_key:
-        client.cookies["sessionid"] = session_key
+        client.cookies[session_cookie()] = session_key
     times = []
     for _ in range(repeat):
         start = time.perf_counter()
@@ -160,14 +173,19 @@ def run_wrk(
     *,
     data: dict[str, Any],
     connections: int | None = None,
+    strict: bool = True,
+    warmup: bool = False,
 ) -> WrkResult:
+    """One wrk run. ``strict``: any unexpected status or socket error fails the bench (else
+    they are counted in the result, for the report). A ``warmup`` may end before any response
+    (slow pages on a busy machine); a measured run may not."""
     connections = connections or args.connections
     threads = min(args.wrk_threads, connections)
     cmd = [
         "wrk",
         f"-t{threads}",
         f"-c{connections}",
-        f"-d{seconds:g}s",
+        f"-d{max(1, round(seconds))}s",  # wrk takes whole seconds
         "--timeout",
         "10s",
         "-s",
@@ -192,7 +210,7 @@ def run_wrk(
         )
     if scenario.expect_status:
         env["BENCH_WRK_EXPECT_STATUS"] = str(scenario.expect_status)
-    output = run([*cmd, base_url + scenario.request_paths[0]], env=env, timeout=seconds + 60)
+    output = run([*cmd, base_url + scenario.request_paths[0]], env=env, timeout=seconds + 90)
     (OUT_DIR / f"wrk-{label}.txt").write_text(output, encoding="utf-8")
     line = next((ln for ln in output.splitlines() if ln.startswith("BENCH_JSON ")), None)
     if line is None:
@@ -207,7 +225,7 @@ def run_wrk(
         connections=connections,
     )
     socket_errors = {k: v for k, v in result.errors.items() if k != "status" and v}
-    if result.non_2xx or socket_errors or result.requests == 0:
+    if (result.requests == 0 and not warmup) or (strict and (result.non_2xx or socket_errors)):
         raise BenchError(
             f"{label}: {result.non_2xx} unexpected responses (first status "
             f"{raw['first_bad_status']}), socket errors {socket_errors or 'none'}, "

@@ -15,10 +15,13 @@ import urllib.parse
 from pathlib import Path
 from typing import Any
 
-from common import DOCUMENT_MUNICIPALITY, FULL, PROJECT_DIR, server_connections
+from common import FULL, PROJECT_DIR, server_connections
+from demo import DemoResult
 from measure import IDLE_REPEAT
+from report_sections import render_cases, render_delivery, render_demo, render_documents
 from scenarios import Goal, ScenarioResult, WrkResult
 from server import Server
+from task_delivery import GOAL_P95_S, DeliveryResult
 
 # --- Machine facts and the report --------------------------------------------------------------
 
@@ -74,14 +77,14 @@ def machine_facts(args: argparse.Namespace, server: Server, load_before: str) ->
         "gunicorn": f"{importlib.metadata.version('gunicorn')}, {server.describe()}",
         "psycopg": importlib.metadata.version("psycopg"),
         "Load generator": (
-            f"{wrk_version}: `-t{args.wrk_threads} -c{args.connections} -d{args.duration:g}s` "
-            f"after a {args.warmup:g} s warm-up, same machine; scenarios with a goal get a "
-            f"second run at the server's concurrency, `-c{server_connections(args)}`"
+            f"{wrk_version}: `-t{args.wrk_threads} -c{args.goal_connections} -d{args.duration:g}s` "
+            f"(the goals) and `-c{args.connections}` (queueing), after a {args.warmup:g} s "
+            "warm-up, same machine"
         ),
         "Raw DB": (
-            f"{first_line(['pgbench', '--version'])}: `-n -M simple -c {args.db_clients} "
-            f"-j {min(args.wrk_threads, args.db_clients)} -T {round(args.duration)}` "
-            f"after a {args.warmup:g} s warm-up"
+            f"{first_line(['pgbench', '--version'])}: each scenario's minimal SQL, `-n -M simple "
+            f"-c {args.db_clients} -j {min(args.wrk_threads, args.db_clients)} "
+            f"-T {round(args.duration)}` after a {args.warmup:g} s warm-up"
         ),
         "Commit": commit + (" (+ uncommitted changes)" if dirty not in ("", "?") else ""),
     }
@@ -91,10 +94,30 @@ def ms(microseconds: float) -> str:
     return f"{microseconds / 1000:.2f}"
 
 
-def verdict(goal: Goal, result: WrkResult | None) -> str:
+def judge(
+    goal: Goal, result: WrkResult | None, by_name: dict[str, ScenarioResult], goal_run: bool
+) -> bool | None:
+    """Met, not met, or None (not measured, or its reference scenario did not run)."""
     if result is None:
+        return None
+    reference = None
+    if goal.share_of is not None and goal.share_of in by_name:
+        other = by_name[goal.share_of]
+        reference = other.http_goal if goal_run else other.http
+    return goal.met(result, reference)
+
+
+def verdict_text(value: bool | None, bold: bool = True) -> str:
+    if value is None:
         return "—"
-    return "**met**" if goal.met(result) else "**not met**"
+    text = "met" if value else "not met"
+    return f"**{text}**" if bold else text
+
+
+def ratio(result: ScenarioResult) -> str:
+    if result.http_goal is None or result.db is None or result.db.tps <= 0:
+        return "—"
+    return f"{result.http_goal.rps / result.db.tps:.3f}"
 
 
 def render_report(
@@ -108,41 +131,40 @@ def render_report(
     args: argparse.Namespace,
     cases: dict[str, Any] | None = None,
     documents: dict[str, Any] | None = None,
+    delivery: DeliveryResult | None = None,
+    demo_result: DemoResult | None = None,
 ) -> str:
     extra = " ".join(sys.argv[1:])
     command = f".venv/bin/python bench/run.py {extra}" if extra else "make bench"
-    low = server_connections(args)
+    low, high = args.goal_connections, args.connections
     lines = [
         "# Benchmarks",
         "",
         "<!-- Written by bench/run.py (`make bench`); rewritten on every run, do not edit. -->",
         "",
         "Production-like Machi (gunicorn, `MACHI_PRODUCTION=1`, PostgreSQL) under load from "
-        "wrk on loopback, next to pgbench running the same SQL straight against the database.",
+        "wrk on loopback, next to pgbench running each scenario's minimal SQL straight against "
+        "the database; then the SQLite demo server as `make demo` runs it.",
         "",
         "## How to read this",
         "",
         "All numbers come from one run on one shared machine: the load generator, gunicorn and "
         "PostgreSQL compete for the same CPUs, and machines (and neighbours on them) are noisy. "
-        "Compare **ratios within one run** — HTTP req/s ÷ pgbench tps says what share of the "
-        "database's raw rate for the same queries survives Django, middleware, JSON and HTTP — "
-        "and compare runs only on the same machine. Do not quote bare req/s or milliseconds as "
-        "facts about production. A pgbench *transaction* is one pass over all the queries one "
-        "request runs, so a ratio near 1 means the database is the bottleneck; a small ratio "
-        "means time goes to Python. pgbench runs with as many clients as gunicorn has "
-        "database connections (workers × threads), the most the database sees from the server. "
-        "Latency percentiles are per request under "
-        f"{args.connections} concurrent connections (queueing in gunicorn's backlog included): "
-        f"with {low} busy workers, a request waits for about {args.connections / low:g} others, "
-        "so these percentiles are mostly queueing. Scenarios with a goal from the issue are "
-        f"therefore also run with {low} connections, one per worker: every worker has a request "
-        "and nothing waits in the backlog, so the latency is the server's own at full load (the "
-        "rate can be a little lower: gunicorn's sync workers close the connection after each "
-        "response, and a worker idles while wrk reconnects). That run starts once gunicorn has "
-        f"served what the {args.connections}-connection run left in its backlog (a `/healthz` "
-        "probe answers fast, plus about one request's time), else its first requests would wait "
-        "for up to a second behind them. The goal is judged on that run; the verdict at "
-        f"{args.connections} connections is shown too.",
+        "Compare **ratios within one run** and runs only on the same machine; do not quote "
+        "bare req/s or milliseconds as facts about production. Every scenario runs at "
+        f"**{low} connections** — the issue's goals are judged there: with {server_connections(args)} "
+        f"gunicorn workers almost every request finds a free worker, so the latency is the "
+        f"server's own at full load — and at {high} connections, where a request waits for "
+        f"about {high / server_connections(args):g} others in gunicorn's backlog (queueing, "
+        "shown for comparison). **Minimal SQL** is, per scenario, the fewest statements its "
+        "job needs, hand-written from the models (`bench/reads.py`, `bench/writes.py`) — not a "
+        "replay of what the code runs today — with fresh values per transaction; pgbench runs "
+        f"it with {args.db_clients} clients. **HTTP ÷ minimal** = req/s at {low} connections ÷ "
+        "minimal-SQL tps: the share of what the database could do for the same job that "
+        "survives Django, middleware, templates and HTTP (near 1: the database is the "
+        "bottleneck; small: time goes to Python). The statements Django really ran for one "
+        "request are counted in *SQL per request* and listed per scenario below and in "
+        "`bench/out/<scenario>-captured.sql`.",
         "",
         "## Run",
         "",
@@ -167,39 +189,42 @@ def render_report(
         "`procedure_create` stores). `VACUUM ANALYZE` after loading.",
         "- Settings: `MACHI_PRODUCTION=1`, `MACHI_SSL_REDIRECT=0` (plain HTTP on loopback), "
         "`MACHI_LOG_LEVEL=WARNING`, random `MACHI_SECRET_KEY`, `CONN_MAX_AGE=60`, "
-        "`MACHI_EMAIL_BACKEND=django.core.mail.backends.dummy.EmailBackend` (outbox e-mails "
-        "are delivered after commit as in production, but to Django's dummy backend: no SMTP, "
-        f"no files), database `{args.db_name}` (dropped and recreated each run, left for "
-        "inspection).",
+        "`MACHI_APPLICATION_RATE_LIMIT=1000000/s` (one load generator, one address), "
+        "`MACHI_EMAIL_BACKEND=django.core.mail.backends.dummy.EmailBackend` (no SMTP, no "
+        f"files), {'`MACHI_REDIS_URL` ' + args.redis_url if args.redis_url else 'no Redis'}, "
+        f"database `{args.db_name}` (dropped and recreated each run, left for inspection).",
         "",
         "## Summary",
         "",
-        "| Scenario | HTTP req/s | p50 ms | p95 ms | p99 ms | SQL per request | pgbench tps | "
-        f"HTTP ÷ DB | Goal | at {low} conns | at {args.connections} conns |",
-        "| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | --- | --- | --- |",
+        f"| Scenario | SQL per request | Minimal SQL | Minimal tps | req/s at {low} | "
+        f"p95 ms at {low} | req/s at {high} | p95 ms at {high} | HTTP ÷ minimal | Goal | "
+        f"Verdict at {low} (at {high}) |",
+        "| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | --- | --- |",
     ]
+    by_name = {r.scenario.name: r for r in results}
     for result in results:
-        assert result.http is not None and result.db is not None
-        http_result, db = result.http, result.db
-        lat = http_result.latency_us
+        assert result.http is not None and result.http_goal is not None
         goal = result.scenario.goal
-        goal_cells = (
-            f"{goal.text} | {verdict(goal, result.http_server)} | {verdict(goal, http_result)}"
-            if goal
-            else "— | | "
-        )
+        goal_cells = "— | "
+        if goal is not None:
+            at_low = verdict_text(judge(goal, result.http_goal, by_name, True))
+            at_high = verdict_text(judge(goal, result.http, by_name, False), bold=False)
+            goal_cells = f"{goal.text} | {at_low} ({at_high})"
+        tps = f"{result.db.tps:,.0f}" if result.db else "—"
         lines.append(
-            f"| `{result.scenario.method} {result.scenario.path}` | {http_result.rps:,.0f} | "
-            f"{ms(lat['p50'])} | {ms(lat['p95'])} | {ms(lat['p99'])} | "
-            f"{result.statements_label()} | {db.tps:,.0f} | {http_result.rps / db.tps:.3f} | "
-            f"{goal_cells} |"
+            f"| `{result.scenario.method} {result.scenario.path}` | {result.statements_label()} "
+            f"| {result.minimal_label()} | {tps} | {result.http_goal.rps:,.0f} | "
+            f"{ms(result.http_goal.latency_us['p95'])} | {result.http.rps:,.0f} | "
+            f"{ms(result.http.latency_us['p95'])} | {ratio(result)} | {goal_cells} |"
         )
-    lines += ["", *render_goals(results, args, command, cases)]
+    lines += ["", *render_goals(results, args, command, cases, delivery, demo_result)]
     if cases is not None:
         lines += ["", *render_cases(cases, data)]
     for result in results:
-        assert result.http is not None and result.db is not None
         lines += ["", *render_scenario(result, args)]
+    lines += ["", *render_delivery(delivery)]
+    if demo_result is not None:
+        lines += ["", *render_demo(demo_result, args)]
     if documents is not None:
         lines += ["", *render_documents(documents, args)]
     lines += [
@@ -217,9 +242,11 @@ def render_goals(
     args: argparse.Namespace,
     command: str,
     cases: dict[str, Any] | None = None,
+    delivery: DeliveryResult | None = None,
+    demo_result: DemoResult | None = None,
 ) -> list[str]:
-    """Every goal of the issue with its verdict and the numbers behind it."""
-    low = server_connections(args)
+    """Every goal of the issue with its verdict at the goal's connections."""
+    low, high = args.goal_connections, args.connections
     lines = ["## Goals", ""]
     if cases is not None and cases["cases"] != FULL["cases"]:
         lines += [
@@ -228,127 +255,45 @@ def render_goals(
             "",
         ]
     lines += [
-        f"Judged at {low} connections (one per gunicorn worker: the server's own latency at "
-        f"full load); {args.connections} connections (queueing in the backlog) for comparison. "
-        f"Reproduce with `{command}` (`.venv/bin/python bench/run.py --quick` for a shorter "
-        "developer run; `--help` for the knobs).",
+        f"Judged at {low} connections; {high} connections (queueing in the backlog) for "
+        f"comparison. Reproduce with `{command}` (`.venv/bin/python bench/run.py --quick` for "
+        "a shorter developer run; `--help` for the knobs).",
         "",
-        f"| Scenario | Goal | Verdict | p95 at {low} conns | req/s at {low} | "
-        f"p95 at {args.connections} conns | req/s at {args.connections} |",
-        "| --- | --- | --- | ---: | ---: | ---: | ---: |",
+        f"| Scenario | Goal | Verdict at {low} | p95 at {low} | req/s at {low} | "
+        f"Verdict at {high} | p95 at {high} | req/s at {high} |",
+        "| --- | --- | --- | ---: | ---: | --- | ---: | ---: |",
     ]
+    by_name = {r.scenario.name: r for r in results}
     judged = [r for r in results if r.scenario.goal is not None]
     for result in judged:
-        goal, low_run, high_run = result.scenario.goal, result.http_server, result.http
+        goal, low_run, high_run = result.scenario.goal, result.http_goal, result.http
         assert goal is not None and low_run is not None and high_run is not None
         lines.append(
             f"| `{result.scenario.method} {result.scenario.path}` | {goal.text} | "
-            f"{'met' if goal.met(low_run) else 'not met'} at {low} "
-            f"({'met' if goal.met(high_run) else 'not met'} at {args.connections}) | "
+            f"{verdict_text(judge(goal, low_run, by_name, True))} | "
             f"{ms(low_run.latency_us['p95'])} ms | {low_run.rps:,.0f} | "
+            f"{verdict_text(judge(goal, high_run, by_name, False), bold=False)} | "
             f"{ms(high_run.latency_us['p95'])} ms | {high_run.rps:,.0f} |"
         )
+    if delivery is not None and not delivery.skipped and not delivery.error:
+        lines.append(
+            f"| task delivery (enqueue on commit → handler ran) | p95 ≤ {GOAL_P95_S:g} s | "
+            f"{verdict_text(delivery.met)} | {delivery.p95_ms:.1f} ms | | | | |"
+        )
+    else:
+        why = (
+            "not measured (`--task-count 0`)"
+            if delivery is None
+            else "skipped: " + delivery.skipped
+            if delivery.skipped
+            else "probe failed: " + delivery.error
+        )
+        lines.append(
+            f"| task delivery (enqueue on commit → handler ran) | p95 ≤ {GOAL_P95_S:g} s | "
+            f"— ({why}) | | | | | |"
+        )
     if not judged:
-        lines.append("| (no scenario with a goal ran) | | | | | | |")
-    return lines
-
-
-def render_cases(cases: dict[str, Any], data: dict[str, Any]) -> list[str]:
-    """The bulk case data behind the queue scenarios, and the queue's selectors in-process."""
-    lines = [
-        "## Case queue data",
-        "",
-        f"{cases['cases']:,} applications with their cases, bulk-inserted by "
-        f"`machi.cases.benchmark.bulk_create_cases(n={cases['cases']:_}, "
-        f"municipalities={cases['municipalities']})` after the data above (batches of 5,000; "
-        f"no services, no audit entries): {cases['cases'] // cases['municipalities']:,} per "
-        f"municipality in {cases['municipalities']} of 兵庫県's, one bench procedure each in its "
-        f"own department, submitted over the last two years with a 14-day deadline; "
-        f"{cases['open_cases']:,} open (受付, 審査中, 補正依頼中, 決裁中: most of them overdue), "
-        "the rest 完了 (90 %) or 取下げ; a tenth assigned to the municipality's 担当者. "
-        f"{cases['seconds']:.0f} s including `VACUUM ANALYZE` of both tables, then "
-        "`VACUUM ANALYZE` of the database.",
-        "",
-        f"The queue scenarios sign in (password + TOTP, through the login form) as "
-        f"`{cases['handler_username']}`, a 担当者 of {cases['handler_municipality']} (加古川市) "
-        "only — not the 団体管理者 `bench-admin` of the other scenarios, whose queue would open "
-        "on all departments, since an admin has no department of their own. The handler may "
-        f"read {cases['handler_readable']:,} cases (加古川市's); their queue opens on their "
-        f"department {cases['handler_department']}, which holds "
-        f"{cases['handler_department_cases']:,} of them, {cases['handler_default_open']:,} "
-        f"open; {cases['handler_assigned']:,} are assigned to them.",
-    ]
-    timings = cases.get("timings") or []
-    if timings:
-        lines += [
-            "",
-            "The queue's data for this handler in-process, idle database, no HTTP, no template "
-            "(`machi.cases.benchmark.time_queue_scenarios`: `case_queue_page` + "
-            "`case_status_counts`, 5 runs each) — the filter combinations a handler uses:",
-            "",
-            "| Filters | Rows | SQL statements | Best ms | Median ms |",
-            "| --- | ---: | ---: | ---: | ---: |",
-        ]
-        for timing in timings:
-            lines.append(
-                f"| {timing['scenario']} | {timing['rows']} | {timing['queries']} | "
-                f"{timing['best_ms']:.2f} | {timing['median_ms']:.2f} |"
-            )
-    return lines
-
-
-def render_documents(documents: dict[str, Any], args: argparse.Namespace) -> list[str]:
-    """Signed-and-time-stamped documents per second, its breakdown and the raw pyHanko rate."""
-    raw = documents["raw"]
-    lines = [
-        "## Signed and time-stamped documents",
-        "",
-        "In the bench process after the HTTP runs (gunicorn stopped; one thread, so one CPU), "
-        "with production settings: `machi.documents.benchmark.documents_per_second"
-        f"({args.documents_seconds:g}, municipality_code={DOCUMENT_MUNICIPALITY!r})`. Each "
-        "document is a 証明書 for a fresh application of 加古川市, through "
-        "`documents.services.document_issue`: render the PDF, sign it PAdES "
-        f"{documents['pades_level']} with the municipality's organisation certificate, "
-        f"time-stamp it ({documents['tsa']} TSA), verify it, then store it and complete the "
-        "application in one transaction. The certificates are the TEST document PKI "
-        "(`python -m machi documents_pki init`), its two roots trusted through "
-        "`MACHI_DOCUMENTS_TRUST_ROOTS`. No goal is given in the issue. Raw equivalent: pyHanko "
-        "alone signing the last rendered PDF again and again — same certificate, TSA and "
-        "signature settings (B-LT validation data from the same roots and CRLs), keys and "
-        "certificates loaded once, no TSA check, no verification, no database "
-        "(`bench/document_rate.py`).",
-        "",
-        "| Measure | Value |",
-        "| --- | ---: |",
-        f"| Documents issued (after 1 warm-up) | {documents['documents']:,} in "
-        f"{documents['wall_seconds']:.1f} s |",
-        f"| Documents per second (time inside `document_issue`) | {documents['per_second']:.2f} |",
-        f"| Per document p50 / p95 / max | {documents['p50_ms']:.1f} / "
-        f"{documents['p95_ms']:.1f} / {documents['max_ms']:.1f} ms |",
-        f"| Mean signed PDF size | {documents['mean_pdf_bytes']:,} bytes "
-        f"(unsigned: {raw['pdf_bytes']:,}) |",
-        f"| Raw: pyHanko sign + time stamp + B-LT data | {raw['per_second']:.2f} documents/s, "
-        f"p50 / p95 {raw['p50_ms']:.1f} / {raw['p95_ms']:.1f} ms ({raw['documents']:,} "
-        "signatures) |",
-        f"| Documents/s ÷ raw pyHanko/s | {documents['per_second'] / raw['per_second']:.3f} |",
-        f"| One verification of a signed PDF (`validate_pdf`), for scale | "
-        f"{raw['verify_ms']:.1f} ms |",
-        "",
-        "Where a document's time goes (mean per document, timers around the steps):",
-        "",
-        "| Step | Mean ms | Share |",
-        "| --- | ---: | ---: |",
-    ]
-    import document_rate
-
-    breakdown = documents["breakdown_ms"]
-    total = breakdown["issue"] or 1.0
-    for key, label in document_rate.STEPS:
-        depth = len(label) - len(label.lstrip(" "))
-        text = label.strip()
-        if depth:
-            text = "↳ " * (depth // 2) + text
-        lines.append(f"| {text} | {breakdown[key]:.1f} | {breakdown[key] / total:.0%} |")
+        lines.append("| (no scenario with a goal ran) | | | | | | | |")
     return lines
 
 
@@ -368,12 +313,22 @@ def compact_sql(statements: list[str]) -> list[str]:
     return lines
 
 
+def _run_rows(label: str, run: WrkResult, expected: str) -> list[str]:
+    lat = run.latency_us
+    socket_errors = sum(v for k, v in run.errors.items() if k != "status")
+    return [
+        f"| {label}: throughput | {run.rps:,.1f} req/s ({run.requests:,} requests, "
+        f"{run.non_2xx} {expected}, {socket_errors} socket errors) |",
+        f"| {label}: latency p50 / p95 / p99 / max | {ms(lat['p50'])} / {ms(lat['p95'])} / "
+        f"{ms(lat['p99'])} / {ms(lat['max'])} ms |",
+    ]
+
+
 def render_scenario(result: ScenarioResult, args: argparse.Namespace) -> list[str]:
-    assert result.http is not None and result.db is not None
-    scenario, http_result, db = result.scenario, result.http, result.db
-    lat = http_result.latency_us
-    socket_errors = sum(v for k, v in http_result.errors.items() if k != "status")
+    assert result.http is not None and result.http_goal is not None
+    scenario, db = result.scenario, result.db
     expected = f"non-{scenario.expect_status}" if scenario.expect_status else "non-2xx"
+    low, high = args.goal_connections, args.connections
     lines = [
         f"## `{scenario.method} {scenario.path}`",
         "",
@@ -381,36 +336,28 @@ def render_scenario(result: ScenarioResult, args: argparse.Namespace) -> list[st
         "",
         "| Measure | Value |",
         "| --- | ---: |",
-        f"| HTTP throughput ({args.connections} connections) | {http_result.rps:,.1f} req/s |",
-        f"| Requests ({expected}, socket errors) | {http_result.requests:,} "
-        f"({http_result.non_2xx}, {socket_errors}) |",
-        f"| Latency p50 / p95 / p99 | {ms(lat['p50'])} / {ms(lat['p95'])} / {ms(lat['p99'])} ms |",
-        f"| Latency mean / max | {ms(lat['mean'])} / {ms(lat['max'])} ms |",
+        *_run_rows(f"At {low} connections", result.http_goal, expected),
+        *_run_rows(f"At {high} connections", result.http, expected),
+        f"| SQL per request (captured from Django) | {result.statements_label()} statements in "
+        f"{result.transactions:g} transactions |",
+        f"| Minimal SQL per request | {result.minimal_label()} statements |",
     ]
-    low = result.http_server
-    if low is not None:
-        low_lat = low.latency_us
+    if db is not None:
         lines += [
-            f"| At {low.connections} connections (one per worker): throughput | "
-            f"{low.rps:,.1f} req/s ({low.requests:,} requests, {low.non_2xx} {expected}) |",
-            f"| At {low.connections} connections: latency p50 / p95 / p99 | "
-            f"{ms(low_lat['p50'])} / {ms(low_lat['p95'])} / {ms(low_lat['p99'])} ms |",
-            f"| Before it: waited for the previous run's backlog to drain | "
-            f"{result.settled_s:.2f} s |",
+            f"| Minimal SQL through pgbench ({args.db_clients} clients) | {db.tps:,.1f} tps, "
+            f"{db.latency_ms:.3f} ms average |",
+            f"| HTTP req/s at {low} ÷ minimal tps | {ratio(result)} |",
         ]
-    lines += [
-        f"| Raw DB (pgbench, same SQL) | {db.tps:,.1f} tps, {db.latency_ms:.3f} ms average |",
-        f"| HTTP req/s ÷ pgbench tps | {http_result.rps / db.tps:.3f} |",
-    ]
+    else:
+        lines.append(f"| Minimal SQL through pgbench | not run: {result.minimal_error or '—'} |")
     if scenario.goal:
-        goal = scenario.goal
-        lines += [
-            f"| Goal (issue): {goal.text} | {verdict(goal, low)} at "
-            f"{low.connections if low else '?'} connections; {verdict(goal, http_result)} at "
-            f"{args.connections} |",
-        ]
-    if result.notes:
-        lines += ["", *[f"- {note}" for note in result.notes]]
+        lines.append(
+            f"| Goal (issue): {scenario.goal.text} | see *Goals* (judged at {low} connections) |"
+        )
+    notes = [*result.notes]
+    notes += [note for c in result.captures if c.minimal for note in c.minimal.notes]
+    if notes:
+        lines += ["", *[f"- {note}" for note in dict.fromkeys(notes)]]
     if scenario.explain:
         lines += [
             "",
@@ -432,14 +379,15 @@ def render_scenario(result: ScenarioResult, args: argparse.Namespace) -> list[st
                 f"{found.group(1) if found else '?'} ms | {capture.idle_ms:.1f} ms |"
             )
     what_explained = "page's case query" if scenario.explain_query else "search"
-    for capture in result.captures:
+    for index, capture in enumerate(result.captures):
         where = f" for `{urllib.parse.unquote(capture.path)}`" if len(result.captures) > 1 else ""
-        origin = "given" if scenario.db_sql is not None else "captured from Django"
+        suffix = f"-{index + 1}" if len(result.captures) > 1 else ""
         lines += [
             "",
             f"<details><summary>SQL per request{where} ({capture.statements} "
             f"statement{'' if capture.statements == 1 else 's'} in {capture.transactions} "
-            f"transaction{'' if capture.transactions == 1 else 's'}, {origin})</summary>",
+            f"transaction{'' if capture.transactions == 1 else 's'}, captured from Django; all "
+            f"of them in `bench/out/{scenario.name}{suffix}-captured.sql`)</summary>",
             "",
             "```sql",
             *compact_sql(capture.sql),
@@ -447,6 +395,19 @@ def render_scenario(result: ScenarioResult, args: argparse.Namespace) -> list[st
             "",
             "</details>",
         ]
+        if capture.minimal is not None:
+            lines += [
+                "",
+                f"<details><summary>Minimal SQL{where} ({capture.minimal.statements} "
+                f"statement{'' if capture.minimal.statements == 1 else 's'}: the pgbench "
+                "script)</summary>",
+                "",
+                "```sql",
+                capture.minimal.script.rstrip("\n"),
+                "```",
+                "",
+                "</details>",
+            ]
         if capture.plan:
             lines += [
                 "",
@@ -455,18 +416,6 @@ def render_scenario(result: ScenarioResult, args: argparse.Namespace) -> list[st
                 "",
                 "```",
                 capture.plan,
-                "```",
-                "",
-                "</details>",
-            ]
-        if scenario.db_script is not None:
-            lines += [
-                "",
-                "<details><summary>The pgbench script replayed for it (fresh values per "
-                "transaction)</summary>",
-                "",
-                "```sql",
-                capture.script.rstrip("\n"),
                 "```",
                 "",
                 "</details>",

@@ -183,7 +183,9 @@ def sign_in(port: int, username: str, password: str) -> str:
         },
         body=form,
     )
-    session = response_cookies(headers).get("sessionid")
+    from django.conf import settings
+
+    session = response_cookies(headers).get(settings.SESSION_COOKIE_NAME)
     if status != 302 or not session:
         raise BenchError(f"staff sign-in failed: {status} {body[:300]!r}")
     return session

@@ -7,8 +7,9 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 # Lower this when an ignore line goes (never raise it): 28 on 2026-12-03, 24 after the first
-# merges, 11 after the docpay branch, 10 once the cases backfill used procedures.selectors.
-MAX_MODEL_IMPORT_EXCEPTIONS = 10
+# merges, 11 after the docpay branch, 10 once the cases backfill used procedures.selectors, 6
+# (only the tests) once the bench and demo loaders used procedures' bulk services and selectors.
+MAX_MODEL_IMPORT_EXCEPTIONS = 6
 
 
 def model_import_exceptions() -> dict[str, list[str]]:

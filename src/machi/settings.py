@@ -14,6 +14,7 @@ import hmac
 import os
 from datetime import timedelta
 from pathlib import Path
+from typing import Any
 
 import dj_database_url
 from django.core.exceptions import ImproperlyConfigured
@@ -285,7 +286,7 @@ MACHI_PRIVATE_FILES_ROOT = Path(env_str("MACHI_PRIVATE_FILES_ROOT") or MEDIA_ROO
 # Uploads through any storage are for the owner only (personal data).
 FILE_UPLOAD_PERMISSIONS = 0o600
 FILE_UPLOAD_DIRECTORY_PERMISSIONS = 0o700
-STORAGES = {
+STORAGES: dict[str, dict[str, Any]] = {
     "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
     "staticfiles": {
         "BACKEND": (
@@ -295,6 +296,43 @@ STORAGES = {
         )
     },
 }
+# Issued documents (machi.documents): the signed PDFs, read back only through
+# documents.services.document_read (checksum checked), never by URL. Embedded default: a private
+# folder (files 0600, folders 0700); MACHI_DOCUMENTS_STORAGE=s3: an S3-compatible bucket through
+# django-storages, credentials from the environment (empty: boto3's own chain, e.g. an IAM role).
+MACHI_DOCUMENTS_STORAGE = env_str("MACHI_DOCUMENTS_STORAGE", "filesystem").strip().lower()
+MACHI_DOCUMENTS_ROOT = Path(env_str("MACHI_DOCUMENTS_ROOT") or MEDIA_ROOT / "documents")
+if MACHI_DOCUMENTS_STORAGE == "s3":
+    STORAGES["documents"] = {
+        "BACKEND": "storages.backends.s3.S3Storage",
+        "OPTIONS": {
+            "bucket_name": env_str("MACHI_DOCUMENTS_S3_BUCKET"),
+            "location": env_str("MACHI_DOCUMENTS_S3_PREFIX").strip("/"),
+            "endpoint_url": env_str("MACHI_DOCUMENTS_S3_ENDPOINT_URL") or None,
+            "region_name": env_str("MACHI_DOCUMENTS_S3_REGION") or None,
+            "access_key": env_str("MACHI_DOCUMENTS_S3_ACCESS_KEY_ID") or None,
+            "secret_key": env_str("MACHI_DOCUMENTS_S3_SECRET_ACCESS_KEY") or None,
+            "addressing_style": env_str("MACHI_DOCUMENTS_S3_ADDRESSING_STYLE") or None,
+            "default_acl": None,  # the bucket's policy: private, never public-read
+            "querystring_auth": True,
+            "file_overwrite": False,
+        },
+    }
+    if not STORAGES["documents"]["OPTIONS"]["bucket_name"]:
+        raise ImproperlyConfigured(
+            "MACHI_DOCUMENTS_S3_BUCKET must be set with MACHI_DOCUMENTS_STORAGE=s3."
+        )
+elif MACHI_DOCUMENTS_STORAGE == "filesystem":
+    STORAGES["documents"] = {
+        "BACKEND": "machi.files.storage.PrivateStorage",
+        "OPTIONS": {
+            "location": MACHI_DOCUMENTS_ROOT,
+            "file_permissions_mode": 0o600,
+            "directory_permissions_mode": 0o700,
+        },
+    }
+else:
+    raise ImproperlyConfigured("MACHI_DOCUMENTS_STORAGE must be 'filesystem' or 's3'.")
 
 # --- Security --------------------------------------------------------------------------------
 SESSION_COOKIE_HTTPONLY = True

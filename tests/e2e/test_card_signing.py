@@ -14,6 +14,7 @@ import re
 from datetime import timedelta
 
 import pytest
+from django.conf import settings
 from django.test import Client
 from django.utils import timezone
 from playwright.sync_api import Page, expect
@@ -137,9 +138,11 @@ def test_smartphone_handoff_completes_in_the_browser_by_itself(
     juminhyo,  # noqa: F811
     resident,  # noqa: F811
     card_settings: Pki,  # noqa: F811
+    settings,
 ):
     """The QR code's request answered by the (simulated) app: the page notices and submits."""
     base = live_server.url
+    settings.MACHI_PUBLIC_BASE_URL = base  # the QR code carries the public address
     _fill_juminhyo_in_the_browser(page, base, resident)
     page.get_by_role("button", name="QRコードを表示する").click()
     expect(page.locator(".handoff-qr svg")).to_be_visible()
@@ -174,7 +177,8 @@ def _start_handoff(client: Client, application: Application) -> tuple[str, Signi
     html = page.content.decode()
     assert '<svg width="' in html  # the QR code, inline
     url = re.search(
-        r"<code>(http://testserver/api/v1/identity/signing-requests/[^<]+)</code>", html
+        rf"<code>({re.escape(settings.MACHI_PUBLIC_BASE_URL)}/api/v1/identity/signing-requests/[^<]+)</code>",
+        html,
     )
     assert url is not None, html
     return url.group(1), SigningHandoff.objects.get()
@@ -202,13 +206,13 @@ def test_handoff_request_answered_by_the_app_completes_the_submission(
     assert Application.objects.get(pk=application.pk).status == ApplicationStatus.DRAFT
 
     phone = Client()  # the companion app: no session, the URL's token is the credential
-    request = phone.get(url.removeprefix("http://testserver")).json()
+    request = phone.get(url.removeprefix(settings.MACHI_PUBLIC_BASE_URL)).json()
     assert request["protocol"] == "machi-signing-handoff/1"
     assert request["purpose"] == "sign"
     assert base64.b64decode(request["data"]) == data
     assert request["data_sha256"] == hashlib.sha256(data).hexdigest()
-    response_path = request["response_url"].removeprefix("http://testserver")
-    assert response_path == url.removeprefix("http://testserver") + "/response"
+    response_path = request["response_url"].removeprefix(settings.MACHI_PUBLIC_BASE_URL)
+    assert response_path == url.removeprefix(settings.MACHI_PUBLIC_BASE_URL) + "/response"
     body = answer_request(request, card_settings.good)
     answered = phone.post(response_path, json.dumps(body), content_type="application/json")
     assert answered.status_code == 200, answered.content
@@ -228,7 +232,7 @@ def test_handoff_request_answered_by_the_app_completes_the_submission(
     replay = phone.post(response_path, json.dumps(body), content_type="application/json")
     assert replay.status_code == 409
     assert replay.json()["error"]["code"] == "handoff_answered"
-    assert phone.get(url.removeprefix("http://testserver")).status_code == 409
+    assert phone.get(url.removeprefix(settings.MACHI_PUBLIC_BASE_URL)).status_code == 409
     assert CertificateEvidence.objects.count() == 1
 
 
@@ -241,7 +245,7 @@ def test_handoff_signature_over_other_bytes_is_refused_and_changes_nothing(
     browser.force_login(resident)
     application = _draft(browser, juminhyo)
     url, handoff = _start_handoff(browser, application)
-    path = url.removeprefix("http://testserver")
+    path = url.removeprefix(settings.MACHI_PUBLIC_BASE_URL)
     forged = {
         "signature": base64.b64encode(card_settings.good.sign(b"other bytes")).decode(),
         "certificate": card_settings.good.certificate_pem("sign"),
@@ -283,7 +287,7 @@ def test_expired_handoff_is_refused(
     browser.force_login(resident)
     application = _draft(browser, juminhyo)
     url, handoff = _start_handoff(browser, application)
-    path = url.removeprefix("http://testserver")
+    path = url.removeprefix(settings.MACHI_PUBLIC_BASE_URL)
     request = Client().get(path).json()
     SigningHandoff.objects.filter(pk=handoff.pk).update(
         expires_at=timezone.now() - timedelta(seconds=1)
@@ -314,7 +318,7 @@ def test_handoff_answer_is_refused_once_the_answers_change(
     browser.force_login(resident)
     application = _draft(browser, juminhyo)
     url, _handoff = _start_handoff(browser, application)
-    path = url.removeprefix("http://testserver")
+    path = url.removeprefix(settings.MACHI_PUBLIC_BASE_URL)
     request = Client().get(path).json()
     answered = Client().post(
         f"{path}/response",

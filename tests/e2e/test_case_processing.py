@@ -28,6 +28,7 @@ from machi.cases.models import (
 from machi.core.models import Role
 from machi.core.tests.factories import staff_member
 from machi.documents.models import DocumentKind, DocumentStatus, IssuedDocument
+from machi.documents.services import document_read
 from machi.documents.tests.conftest import document_pki, documents_settings  # noqa: F401
 from machi.identity import services as identity_services
 from machi.procedures.models import Application, ApplicationOutcome, ApplicationStatus
@@ -332,7 +333,7 @@ def test_application_through_correction_two_step_approval_issue_and_verify(
     assert download.suggested_filename == f"{document.title}_{document.verification_id}.pdf"
     pdf = tmp_path / "downloaded.pdf"
     download.save_as(pdf)
-    assert pdf.read_bytes() == bytes(document.pdf)
+    assert pdf.read_bytes() == document_read(document=document)
 
     resident.goto(f"{base}/verify/")
     assert_accessible(resident)

@@ -55,9 +55,9 @@ def test_genuine_and_tampered_pdfs_read_and_look_different(
         application=make_application(), actor=None, kind="certificate"
     )
     genuine = tmp_path / "genuine.pdf"
-    genuine.write_bytes(bytes(document.pdf))
+    genuine.write_bytes(services.document_read(document=document))
     forged = tmp_path / "tampered.pdf"
-    forged.write_bytes(tamper(bytes(document.pdf)))
+    forged.write_bytes(tamper(services.document_read(document=document)))
 
     valid = _verdict_of(page, live_server.url, genuine)
     screenshot(page, "verify-genuine")

@@ -17,14 +17,12 @@ creates 兵庫県's 41); missing ones are created under a bench prefecture.
 from __future__ import annotations
 
 import datetime as dt
-import hashlib
-import json
 import random
 import statistics
 import time
 import uuid
 from dataclasses import dataclass, field, replace
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from django.db import connection, transaction
 from django.test.utils import CaptureQueriesContext
@@ -34,12 +32,13 @@ from machi.cases.models import CLOSED_STATUSES, OPEN_STATUSES, Case
 from machi.cases.selectors import QueueFilter, case_queue, case_queue_page, case_status_counts
 from machi.core.models import Department, Membership, Municipality, MunicipalityKind, Role, User
 from machi.core.validators import local_government_check_digit
-
-# Bulk load data needs procedures' rows written in batches of thousands; procedures offers no
-# bulk service for that (yet), so this bench helper keeps its models import (see the shrink-only
-# ignore list in pyproject.toml).
-from machi.procedures.models import Application, FormVersion, Procedure
+from machi.procedures import selectors as procedure_selectors
+from machi.procedures import services as procedure_services
 from machi.procedures.states import ApplicationOutcome, ApplicationStatus, Channel
+
+if TYPE_CHECKING:
+    # Types only: procedures' rows are written through its bulk services.
+    from machi.procedures.selectors import Application, FormVersion, Procedure
 
 BENCH_PREFECTURE_BODY = "99000"
 BENCH_SLUG = "bench-case"
@@ -102,25 +101,14 @@ def _bench_procedure(municipality_code: str) -> tuple[Procedure, FormVersion, De
         code=BENCH_DEPARTMENT,
         defaults={"name": "市民課（ベンチ）"},
     )
-    procedure, _created = Procedure.objects.get_or_create(
-        municipality_id=municipality_code,
+    procedure, version = procedure_services.bench_procedure_ensure(
+        municipality_code=municipality_code,
         slug=BENCH_SLUG,
-        defaults={
-            "name": "ベンチ用の手続",
-            "department": department,
-            "standard_processing_days": 10,
-            "channels": ["online", "counter", "paper"],
-        },
-    )
-    canonical = json.dumps(BENCH_FORM, sort_keys=True, ensure_ascii=False, separators=(",", ":"))
-    version, _created = FormVersion.objects.get_or_create(
-        procedure=procedure,
-        number=1,
-        defaults={
-            "definition": BENCH_FORM,
-            "definition_sha256": hashlib.sha256(canonical.encode()).hexdigest(),
-            "published_at": timezone.now(),
-        },
+        name="ベンチ用の手続",
+        definition=BENCH_FORM,
+        department=department,
+        standard_processing_days=10,
+        channels=["online", "counter", "paper"],
     )
     return procedure, version, department
 
@@ -198,7 +186,7 @@ def bulk_create_cases(
                 outcome = rng.choice(ApplicationOutcome.values)
             channel = rng.choice(CHANNELS)
             receipt = f"B{prefix}-{index:08d}"
-            application = Application(
+            application = procedure_services.application_build(
                 id=uuid.uuid4(),
                 municipality_id=code,
                 procedure=procedure,
@@ -233,7 +221,9 @@ def bulk_create_cases(
             )
             open_count += int(is_open)
         with transaction.atomic():
-            Application.objects.bulk_create(applications, batch_size=batch_size)
+            procedure_services.applications_bulk_create(
+                applications=applications, batch_size=batch_size
+            )
             Case.objects.bulk_create(cases, batch_size=batch_size)
         written += size
     if connection.vendor == "postgresql" and connection.get_autocommit():
@@ -294,10 +284,11 @@ def queue_scenarios(user: User) -> dict[str, QueueFilter]:
         .values_list("department_id", flat=True)
         .first()
     )
-    procedures = Procedure.objects.all()
-    if department is not None:
-        procedures = procedures.filter(department_id=department)
-    procedure = procedures.values_list("pk", flat=True).first()
+    procedure = (
+        procedure_selectors.procedure_list(department_id=department)
+        .values_list("pk", flat=True)
+        .first()
+    )
     base = QueueFilter(department_id=department)
     return {
         "department open, by due date": base,

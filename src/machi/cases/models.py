@@ -95,14 +95,28 @@ class Case(TenantOwnedModel):
         verbose_name = _("案件")
         verbose_name_plural = _("案件")
         indexes: ClassVar[list[models.Index]] = [
-            # Default queue: open cases of a municipality, most urgent first.
-            models.Index(fields=["municipality", "is_open", "due_date", "id"], name="case_queue"),
-            models.Index(fields=["municipality", "status", "due_date", "id"], name="case_status"),
+            # Default queue: open cases of a municipality, most urgent first. The tab counts
+            # walk these four (per status, and open for 期限超過); the assignee rides along
+            # (PostgreSQL INCLUDE) so "unassigned" counts stay index-only scans.
             models.Index(
-                fields=["department", "is_open", "due_date", "id"], name="case_department"
+                fields=["municipality", "is_open", "due_date", "id"],
+                name="case_queue",
+                include=["assignee"],
             ),
             models.Index(
-                fields=["department", "status", "due_date", "id"], name="case_department_status"
+                fields=["municipality", "status", "due_date", "id"],
+                name="case_status",
+                include=["assignee"],
+            ),
+            models.Index(
+                fields=["department", "is_open", "due_date", "id"],
+                name="case_department",
+                include=["assignee"],
+            ),
+            models.Index(
+                fields=["department", "status", "due_date", "id"],
+                name="case_department_status",
+                include=["assignee"],
             ),
             models.Index(fields=["assignee", "is_open", "due_date", "id"], name="case_assignee"),
             models.Index(fields=["municipality", "submitted_at"], name="case_submitted"),
@@ -149,8 +163,14 @@ class CaseEvent(models.Model):
 
     case = models.ForeignKey(Case, on_delete=models.CASCADE, related_name="events")
     kind = models.CharField(max_length=30, choices=CaseEventKind.choices)
+    # Not indexed: no query selects by actor; users are deactivated, not deleted.
     actor = models.ForeignKey(
-        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+        settings.AUTH_USER_MODEL,
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="+",
+        db_index=False,
     )
     at = models.DateTimeField(auto_now_add=True)
     detail = models.JSONField(default=dict, blank=True)
@@ -166,14 +186,21 @@ class StepTiming(models.Model):
     """Time a case spent in one state (受付, 審査中, 補正依頼中, 決裁中), for reporting."""
 
     case = models.ForeignKey(Case, on_delete=models.CASCADE, related_name="timings")
+    # indexed as the prefix of steptiming_procedure
     procedure = models.ForeignKey(
-        "procedures.Procedure", on_delete=models.CASCADE, related_name="+"
+        "procedures.Procedure", on_delete=models.CASCADE, related_name="+", db_index=False
     )
     step = models.CharField(max_length=30, choices=ApplicationStatus.choices)
     entered_at = models.DateTimeField()
     left_at = models.DateTimeField(null=True, blank=True)
+    # Not indexed: no query selects by actor; users are deactivated, not deleted.
     actor = models.ForeignKey(
-        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+        settings.AUTH_USER_MODEL,
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="+",
+        db_index=False,
     )
 
     class Meta:

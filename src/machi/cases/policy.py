@@ -13,7 +13,10 @@
 
 from __future__ import annotations
 
-from machi.core.models import Role, User
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+
+from machi.core.models import Membership, Municipality, Role, User
 from machi.core.selectors import user_has_role, visible_municipality_codes
 
 READER_ROLES: tuple[str, ...] = (
@@ -28,6 +31,91 @@ NOTE_ROLES: tuple[str, ...] = (Role.MUNICIPALITY_ADMIN, Role.CASE_HANDLER, Role.
 INTAKE_ROLES: tuple[str, ...] = (Role.MUNICIPALITY_ADMIN, Role.CASE_HANDLER, Role.COUNTER_CLERK)
 ROUTE_EDITOR_ROLES: tuple[str, ...] = (Role.MUNICIPALITY_ADMIN,)
 AUDIT_READER_ROLES: tuple[str, ...] = (Role.MUNICIPALITY_ADMIN,)
+# Roles an approval step can name (cases.services.routes); a step naming a user needs one too.
+APPROVAL_ROLES: tuple[str, ...] = (Role.APPROVER, Role.MUNICIPALITY_ADMIN, Role.CASE_HANDLER)
+
+
+@dataclass(frozen=True)
+class CaseAccess:
+    """What one user may do with cases, read once per request (see :func:`access_for`).
+
+    The same rules as ``core.selectors.visible_municipality_codes``: an inactive user has no
+    access, only memberships of active municipalities count, and a 県管理者 membership opens
+    the prefecture's municipalities for reads (``prefecture_wide``) only.
+    """
+
+    user_id: int | None = None
+    # (municipality code, role, department id) of every membership that counts.
+    memberships: tuple[tuple[str, str, int | None], ...] = ()
+    # Municipalities a 県管理者 membership opens for reading (the prefectures included).
+    prefecture_codes: frozenset[str] = field(default_factory=frozenset)
+
+    def codes(self, roles: Iterable[str], *, prefecture_wide: bool) -> set[str]:
+        """Municipalities where the user holds one of ``roles``."""
+        wanted = set(roles)
+        found = {code for code, role, _department in self.memberships if role in wanted}
+        if prefecture_wide:
+            found |= self.prefecture_codes
+        return found
+
+    def has_role(
+        self, municipality_code: str, roles: Iterable[str], *, prefecture_wide: bool
+    ) -> bool:
+        return municipality_code in self.codes(roles, prefecture_wide=prefecture_wide)
+
+    @property
+    def reader_codes(self) -> set[str]:
+        return self.codes(READER_ROLES, prefecture_wide=True)
+
+    @property
+    def handler_codes(self) -> set[str]:
+        return self.codes(HANDLER_ROLES, prefecture_wide=False)
+
+    @property
+    def intake_codes(self) -> set[str]:
+        return self.codes(INTAKE_ROLES, prefecture_wide=False)
+
+    @property
+    def route_editor_codes(self) -> set[str]:
+        return self.codes(ROUTE_EDITOR_ROLES, prefecture_wide=False)
+
+    @property
+    def may_approve(self) -> bool:
+        """Whether any approval step could ask for this user (by role or by name)."""
+        return any(role in APPROVAL_ROLES for _code, role, _department in self.memberships)
+
+    @property
+    def default_department_id(self) -> int | None:
+        """The department a handler's queue opens on (their first 担当者 membership's)."""
+        # ``memberships`` is in (municipality, membership id) order, as the queue always was.
+        for _code, role, department in self.memberships:
+            if role == Role.CASE_HANDLER and department is not None:
+                return department
+        return None
+
+
+def access_for(user: User | None) -> CaseAccess:
+    """The user's case access in one query (two for a 県管理者): call once per request.
+
+    Pages pass the result to the selectors instead of asking ``reader_codes`` & co. again.
+    """
+    if user is None or not user.is_authenticated or not user.is_active:
+        return CaseAccess()
+    rows = tuple(
+        Membership.objects.filter(user=user, municipality__is_active=True)
+        .order_by("municipality_id", "id")
+        .values_list("municipality_id", "role", "department_id")
+    )
+    prefectures = {code for code, role, _department in rows if role == Role.PREFECTURE_ADMIN}
+    opened: set[str] = set()
+    if prefectures:
+        opened = set(
+            Municipality.objects.filter(prefecture_id__in=prefectures, is_active=True).values_list(
+                "code", flat=True
+            )
+        )
+        opened |= prefectures
+    return CaseAccess(user_id=user.pk, memberships=rows, prefecture_codes=frozenset(opened))
 
 
 def reader_codes(user: User | None) -> set[str]:

@@ -90,11 +90,15 @@ class TenantOwnedModel(TimeStampedModel):
     Staff queries on such records go through ``core.selectors.visible_municipality_codes``.
     """
 
+    # No index of its own (and so no varchar_pattern_ops twin): every query by municipality is
+    # served by a composite index that starts with it (see docs/indexes.md); a model that needs
+    # one declares it in Meta.indexes.
     municipality = models.ForeignKey(
         Municipality,
         verbose_name=_("地方公共団体"),
         on_delete=models.PROTECT,
         related_name="+",
+        db_index=False,
     )
 
     class Meta:
@@ -149,7 +153,10 @@ class Role(models.TextChoices):
 class Membership(TimeStampedModel):
     """A role a user holds in one municipality (optionally within one department)."""
 
-    user = models.ForeignKey(User, on_delete=models.CASCADE, related_name="memberships")
+    # indexed as the prefix of membership_unique_role
+    user = models.ForeignKey(
+        User, on_delete=models.CASCADE, related_name="memberships", db_index=False
+    )
     municipality = models.ForeignKey(Municipality, on_delete=models.PROTECT, related_name="+")
     role = models.CharField(_("役割"), max_length=30, choices=Role.choices)
     department = models.ForeignKey(
@@ -293,14 +300,14 @@ class OutboxMessage(models.Model):
     back-off until it succeeds, so a failing mail server never loses or blocks an application.
     """
 
-    kind = models.CharField(max_length=60, db_index=True)
+    kind = models.CharField(max_length=60)  # no query selects by kind
     payload = models.JSONField(default=dict)
     municipality_code = models.CharField(max_length=6, blank=True)
     status = models.CharField(
         max_length=10, choices=OutboxStatus.choices, default=OutboxStatus.PENDING
     )
     attempts = models.PositiveIntegerField(default=0)
-    next_attempt_at = models.DateTimeField(db_index=True)
+    next_attempt_at = models.DateTimeField()  # indexed in outbox_due, after status
     last_error = models.TextField(blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
     sent_at = models.DateTimeField(null=True, blank=True)

@@ -50,8 +50,10 @@ class DocumentsConfig(AppConfig):
         documents on "my application" and the documents panel on the staff case page.
         """
         from machi.cases.extensions import CaseLink, case_links
+        from machi.documents import audit_labels
         from machi.documents.sections import register_sections
 
+        audit_labels.install()
         case_links.register("documents.issue", CaseLink(target=_issue_link))
         register_sections()
 

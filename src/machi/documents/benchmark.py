@@ -12,27 +12,22 @@ the database; use it on a bench database only.
 
 from __future__ import annotations
 
-import hashlib
-import json
 import statistics
 import time
 import uuid
-from typing import Any, Final
-
-from django.utils import timezone
+from typing import TYPE_CHECKING, Any, Final
 
 from machi.core.models import Municipality, MunicipalityKind
 from machi.documents.models import DocumentKind
 from machi.documents.services import document_issue
 from machi.documents.signing import PADES_LEVEL
 from machi.documents.tsa import tsa_description
-from machi.procedures.models import (
-    Application,
-    ApplicationStatus,
-    Channel,
-    FormVersion,
-    Procedure,
-)
+from machi.procedures import services as procedure_services
+from machi.procedures.states import Channel
+
+if TYPE_CHECKING:
+    # Types only: procedures' rows are written through its bench services.
+    from machi.procedures.selectors import Application, FormVersion
 
 BENCH_SLUG: Final = "bench-documents"
 BENCH_DEFINITION: Final[dict[str, Any]] = {
@@ -93,37 +88,21 @@ def _municipality(code: str | None) -> Municipality:
 
 
 def _form_version(municipality: Municipality) -> FormVersion:
-    procedure, _created = Procedure.objects.get_or_create(
-        municipality=municipality,
+    _procedure, version = procedure_services.bench_procedure_ensure(
+        municipality_code=municipality.code,
         slug=BENCH_SLUG,
-        defaults={"name": "ベンチマーク用 証明書の交付"},
-    )
-    version, _created = FormVersion.objects.get_or_create(
-        procedure=procedure,
-        number=1,
-        defaults={
-            "definition": BENCH_DEFINITION,
-            "definition_sha256": hashlib.sha256(
-                json.dumps(BENCH_DEFINITION, sort_keys=True).encode()
-            ).hexdigest(),
-            "published_at": timezone.now(),
-        },
+        name="ベンチマーク用 証明書の交付",
+        definition=BENCH_DEFINITION,
     )
     return version
 
 
 def _application(version: FormVersion) -> Application:
-    procedure = version.procedure
-    return Application.objects.create(
-        municipality_id=procedure.municipality_id,
-        procedure=procedure,
+    return procedure_services.application_create_submitted(
         form_version=version,
-        status=ApplicationStatus.SUBMITTED,
-        channel=Channel.ONLINE,
-        answers=BENCH_CLEANED,
         cleaned=BENCH_CLEANED,
         receipt_number=f"BENCH-{uuid.uuid4().hex[:20]}",
-        submitted_at=timezone.now(),
+        channel=Channel.ONLINE,
     )
 
 

@@ -7,7 +7,8 @@ from __future__ import annotations
 
 from machi.documents.models import DocumentKind, IssuedDocument
 from machi.documents.services import document_issue
-from machi.procedures.models import Application, ApplicationOutcome, ApplicationStatus
+from machi.procedures.selectors import applications_in_status
+from machi.procedures.states import ApplicationOutcome, ApplicationStatus
 
 OUTCOME_KIND = {
     ApplicationOutcome.ISSUED: DocumentKind.CERTIFICATE,
@@ -19,8 +20,8 @@ OUTCOME_KIND = {
 def load_documents_demo(*, municipality_code: str = "282103") -> int:
     """Issue the missing documents of completed demo applications; return how many were issued."""
     issued = 0
-    completed = Application.objects.filter(
-        municipality_id=municipality_code, status=ApplicationStatus.COMPLETED
+    completed = applications_in_status(
+        statuses=[ApplicationStatus.COMPLETED], municipality_code=municipality_code
     ).exclude(outcome="")
     for application in completed:
         if IssuedDocument.objects.filter(application=application).exists():

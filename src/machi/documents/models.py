@@ -1,9 +1,10 @@
-"""Documents Machi issues: per-procedure templates and the signed PDFs themselves.
+"""Documents Machi issues: per-procedure templates and the records of the signed PDFs.
 
-The signed PDF is kept in the database (``IssuedDocument.pdf``), not in a file store: it is
-written in the same transaction as the application's completion, so a failure can never
-leave a document without its record or a record without its document, and database backups
-include every issued document (see docs/decisions/0005-pdf-documents-pades.md).
+The signed PDF itself is a file in the ``documents`` storage (see ``storage.py``: a private
+folder, or S3-compatible object storage); the row keeps its storage name, size and SHA-256,
+and every read checks them (``services.document_read``). The file is written before the
+row's transaction and removed if that transaction rolls back, so a committed row always names
+bytes that were written (see docs/decisions/0005-pdf-documents-pades.md).
 """
 
 from __future__ import annotations
@@ -47,8 +48,13 @@ class DocumentTemplate(TenantOwnedModel):
     ``{% for row in rows %}…``. Procedures without one use ``defaults.DEFAULT_TEMPLATES``.
     """
 
+    # indexed as the prefix of document_template_one_per_kind
     procedure = models.ForeignKey(
-        "procedures.Procedure", verbose_name=_("手続"), on_delete=models.CASCADE, related_name="+"
+        "procedures.Procedure",
+        verbose_name=_("手続"),
+        on_delete=models.CASCADE,
+        related_name="+",
+        db_index=False,
     )
     kind = models.CharField(_("文書の種類"), max_length=20, choices=DocumentKind.choices)
     title = models.CharField(_("表題"), max_length=200)
@@ -76,19 +82,26 @@ class IssuedDocument(TenantOwnedModel):
 
     ``verification_id`` (12 characters of Crockford base32, 60 random bits) is printed on the
     document with a QR code to ``/verify/<id>/``. ``sha256`` is the digest of the exact bytes
-    issued: an uploaded copy is Machi's document only if its digest matches.
+    issued: an uploaded copy is Machi's document only if its digest matches, and the stored
+    file (``storage_name``) is served only while its size and digest still match.
     """
 
     id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    # indexed as the prefix of issued_document_by_app
     application = models.ForeignKey(
-        "procedures.Application", verbose_name=_("申請"), on_delete=models.PROTECT, related_name="+"
+        "procedures.Application",
+        verbose_name=_("申請"),
+        on_delete=models.PROTECT,
+        related_name="+",
+        db_index=False,
     )
     kind = models.CharField(_("文書の種類"), max_length=20, choices=DocumentKind.choices)
     title = models.CharField(_("表題"), max_length=200)
     verification_id = models.CharField(_("検証ID"), max_length=12, unique=True)
     sha256 = models.CharField(max_length=64, db_index=True)
     size = models.PositiveIntegerField(_("サイズ（バイト）"))
-    pdf = models.BinaryField(editable=False)
+    # Where the PDF is in the "documents" storage (random, never reused).
+    storage_name = models.CharField(_("保存名"), max_length=200, unique=True, editable=False)
     pades_level = models.CharField(max_length=10, default="B-LT")
     signer_subject = models.CharField(_("署名者"), max_length=300)
     signer_serial = models.CharField(max_length=64)

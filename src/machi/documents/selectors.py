@@ -7,11 +7,12 @@ import uuid
 from typing import TYPE_CHECKING, Final
 
 from django.db.models import QuerySet
+from django.utils.functional import Promise
 from django.utils.translation import gettext as _
 
-from machi.core.exceptions import NotFound
+from machi.core.exceptions import Forbidden, NotFound
 from machi.core.models import Role, User
-from machi.core.selectors import visible_municipality_codes
+from machi.core.selectors import user_has_role, visible_municipality_codes
 from machi.documents.defaults import DEFAULT_TEMPLATES, DefaultTemplate
 from machi.documents.models import DocumentKind, DocumentTemplate, IssuedDocument
 from machi.procedures.selectors import (
@@ -28,8 +29,16 @@ ISSUER_ROLES: Final = (Role.APPROVER, Role.MUNICIPALITY_ADMIN)
 TEMPLATE_EDITOR_ROLES: Final = (Role.MUNICIPALITY_ADMIN,)
 CROCKFORD: Final = "0123456789ABCDEFGHJKMNPQRSTVWXYZ"
 _VERIFICATION_ID = re.compile(r"^[0-9A-HJKMNP-TV-Z]{12}$")
-# Everything but the PDF bytes, for lists.
-LIST_FIELDS: Final = ("pdf",)
+
+
+def require_role(
+    actor: User | None, municipality_code: str, roles: tuple[str, ...], message: str | Promise
+) -> None:
+    """``Forbidden`` unless ``actor`` holds one of ``roles`` in the municipality (None: a system job)."""
+    if actor is not None and not user_has_role(
+        actor, municipality_code=municipality_code, roles=roles, prefecture_wide=False
+    ):
+        raise Forbidden(message)
 
 
 def normalize_verification_id(text: str) -> str | None:
@@ -67,12 +76,8 @@ def document_find_by_sha256(*, sha256: str) -> IssuedDocument | None:
 
 
 def document_list_for_application(*, application: Application) -> QuerySet[IssuedDocument]:
-    """Documents issued for one application, newest first (without the PDF bytes)."""
-    return (
-        IssuedDocument.objects.filter(application=application)
-        .defer(*LIST_FIELDS)
-        .order_by("-created_at")
-    )
+    """Documents issued for one application, newest first."""
+    return IssuedDocument.objects.filter(application=application).order_by("-created_at")
 
 
 def document_get_for_applicant(

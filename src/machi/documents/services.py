@@ -1,32 +1,33 @@
-"""Writes for documents: issue (render → sign → time-stamp → store + complete), revoke, templates.
+"""Writes for documents: issue (render → sign → time-stamp → store + complete), read, revoke, templates.
 
 ``document_issue`` does the slow, external work (rendering, signing, asking the TSA) before
-opening its transaction, so no database lock is held while the TSA answers; the document is
-then stored and the application completed together in one transaction. A failure before that
-point stores nothing and leaves the application as it was: staff simply try again.
+opening its transaction, so no database lock is held while the TSA answers. The signed PDF is
+then written to the documents storage under a new random name, and the row naming it is
+committed together with the application's completion in one (outermost) transaction; if that
+transaction rolls back, the file is deleted again. A failure before that point stores nothing
+and leaves the application as it was: staff simply try again. A process killed between the
+write and the commit leaves an unreferenced file, which ``document_sweep_orphans`` removes.
+``document_read`` is the only way to the bytes: it checks their size and SHA-256 against the row.
 """
 
 from __future__ import annotations
 
 import logging
 import secrets
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from django.conf import settings
 from django.db import transaction
 from django.utils import timezone, translation
-from django.utils.functional import Promise
 from django.utils.translation import gettext as _
 
-from machi.core.exceptions import ApplicationError, Conflict, Forbidden, InvalidInput
+from machi.core.exceptions import ApplicationError, Conflict, InvalidInput
 from machi.core.models import User
-from machi.core.selectors import user_has_role
 from machi.core.services import audit_record
 from machi.documents.models import (
     KIND_OUTCOME,
     DocumentKind,
     DocumentStatus,
-    DocumentTemplate,
     IssuedDocument,
     format_verification_id,
 )
@@ -34,18 +35,22 @@ from machi.documents.pki import DocumentPki, PkiError
 from machi.documents.rendering import (
     PdfContent,
     RenderError,
-    compile_template,
     render_pdf,
     render_text,
     template_context,
 )
-from machi.documents.selectors import (
-    CROCKFORD,
-    ISSUER_ROLES,
-    TEMPLATE_EDITOR_ROLES,
-    template_for,
-)
+from machi.documents.selectors import CROCKFORD, ISSUER_ROLES, require_role, template_for
 from machi.documents.signing import SignedPdf, SigningFailed, TimestampFailed, sign_pdf
+from machi.documents.storage import (
+    document_storage,
+    new_storage_name,
+    remove_bytes,
+    write_bytes,
+)
+from machi.documents.stored import DocumentUnavailable as DocumentUnavailable
+from machi.documents.stored import document_read as document_read
+from machi.documents.template_services import document_template_reset as document_template_reset
+from machi.documents.template_services import document_template_save as document_template_save
 from machi.documents.tsa import tsa_description
 from machi.procedures.selectors import application_get
 from machi.procedures.services import (
@@ -56,7 +61,7 @@ from machi.procedures.services import (
 from machi.procedures.states import ApplicationOutcome, ApplicationStatus
 
 if TYPE_CHECKING:
-    from machi.procedures.selectors import Application, Procedure
+    from machi.procedures.selectors import Application
 
 logger = logging.getLogger(__name__)
 
@@ -64,7 +69,7 @@ VERIFICATION_ID_LENGTH = 12
 
 
 class IssuanceFailed(ApplicationError):
-    """Signing or time-stamping failed; nothing was stored and staff may retry."""
+    """Signing, time-stamping or storing the file failed; nothing was stored and staff may retry."""
 
     status = 503
     default_code = "signing_failed"
@@ -83,15 +88,6 @@ def new_verification_id() -> str:
         if not IssuedDocument.objects.filter(verification_id=candidate).exists():
             return candidate
     raise Conflict(_("検証IDを作成できませんでした。もう一度お試しください。"))  # pragma: no cover
-
-
-def _require_role(
-    actor: User | None, municipality_code: str, roles: tuple[str, ...], message: str | Promise
-) -> None:
-    if actor is not None and not user_has_role(
-        actor, municipality_code=municipality_code, roles=roles, prefecture_wide=False
-    ):
-        raise Forbidden(message)
 
 
 def _current_document(application: Application, kind: str) -> IssuedDocument | None:
@@ -200,11 +196,12 @@ def document_issue(
     (permit → 許可, certificate → 交付, notice → 却下); an application already completed
     with that outcome only gets the document. Raises ``Forbidden``, ``Conflict``,
     ``InvalidInput`` (unknown kind, broken template) or ``IssuanceFailed`` with code
-    ``signing_failed`` / ``timestamp_failed`` (nothing stored: retry later).
+    ``signing_failed`` / ``timestamp_failed`` / ``storage_failed`` (nothing stored: retry
+    later). Call it outside any transaction (it commits its own; inside one: ``RuntimeError``).
     """
     if kind not in DocumentKind.values:
         raise InvalidInput(_("文書の種類が正しくありません。"), code="invalid_kind")
-    _require_role(
+    require_role(
         actor,
         application.municipality_id,
         ISSUER_ROLES,
@@ -258,7 +255,6 @@ def document_issue(
     )
 
 
-@transaction.atomic
 def _store(
     *,
     application: Application,
@@ -269,6 +265,58 @@ def _store(
     title: str,
     verification_id: str,
     signed: SignedPdf,
+) -> IssuedDocument:
+    """Write the file, then commit the row (and the completion) naming it; undo the file on failure.
+
+    ``durable``: this must be the outermost transaction, so that "committed" means committed and
+    a rollback is seen here (Django has no rollback hook for an enclosing transaction).
+    """
+    storage = document_storage()
+    try:
+        storage_name = write_bytes(
+            storage, new_storage_name(application.municipality_id), signed.data
+        )
+    except Exception as exc:  # disk full, bucket unreachable…: staff retry, never a 500
+        _failed(application, actor, kind, "storage_failed", exc)
+        raise IssuanceFailed(
+            _(
+                "文書のファイルを保管できなかったため、文書は発行されていません。"
+                "保管場所の状態を確認してから、もう一度発行してください。"
+            ),
+            code="storage_failed",
+        ) from exc
+    try:
+        with transaction.atomic(durable=True):
+            document = _store_row(
+                application=application,
+                actor=actor,
+                kind=kind,
+                outcome=outcome,
+                note=note,
+                title=title,
+                verification_id=verification_id,
+                signed=signed,
+                storage_name=storage_name,
+            )
+    except BaseException:
+        remove_bytes(storage, storage_name)
+        raise
+    if document.storage_name != storage_name:  # a concurrent request's document stands
+        remove_bytes(storage, storage_name)
+    return document
+
+
+def _store_row(
+    *,
+    application: Application,
+    actor: User | None,
+    kind: str,
+    outcome: str,
+    note: str,
+    title: str,
+    verification_id: str,
+    signed: SignedPdf,
+    storage_name: str,
 ) -> IssuedDocument:
     locked = application_get_for_update(application_id=application.pk)
     existing = _current_document(locked, kind)
@@ -283,7 +331,7 @@ def _store(
         verification_id=verification_id,
         sha256=signed.sha256,
         size=len(signed.data),
-        pdf=signed.data,
+        storage_name=storage_name,
         pades_level=signed.level,
         signer_subject=signed.signer_subject[:300],
         signer_serial=signed.signer_serial[:64],
@@ -329,7 +377,7 @@ def document_revoke(*, document: IssuedDocument, actor: User | None, reason: str
 
     The PDF and its signature stay as issued (evidence); the application is not reopened.
     """
-    _require_role(
+    require_role(
         actor,
         document.municipality_id,
         ISSUER_ROLES,
@@ -376,92 +424,3 @@ def document_download_record(
         purpose=_("職員による発行文書の確認") if by_staff else _("申請者本人による受取り"),
         detail={"by_staff": by_staff},
     )
-
-
-SAMPLE_CONTEXT: dict[str, Any] = {
-    "municipality": {"name": "加古川市", "code": "282103", "head_title": "加古川市長"},
-    "procedure": {"name": "見本の手続"},
-    "receipt_number": "2026-000001",
-    "applicant_name": "加古川 花子",
-    "applicant_address": "兵庫県加古川市加古川町北在家2000",
-    "issue_date": "令和8年4月1日",
-    "submitted_date": "令和8年3月25日",
-    "fee_yen": 300,
-    "answers": {},
-    "display": {},
-    "rows": [{"step": "申請者", "label": "氏名", "display": "加古川 花子"}],
-    "note": "",
-    "verification_id": "0000-0000-0000",
-}
-
-
-def _check_template(title: str, body: str) -> None:
-    errors: dict[str, list[str]] = {}
-    for field, source in (("title", title), ("body", body)):
-        try:
-            compile_template(source)
-            render_text(source, SAMPLE_CONTEXT)
-        except RenderError as exc:
-            errors[field] = [_("テンプレートに誤りがあります: %(error)s") % {"error": exc}]
-    if not title.strip():
-        errors.setdefault("title", []).append(_("表題を入力してください。"))
-    if not body.strip():
-        errors.setdefault("body", []).append(_("本文を入力してください。"))
-    if errors:
-        raise InvalidInput(_("入力内容に誤りがあります。"), field_errors=errors)
-
-
-@transaction.atomic
-def document_template_save(
-    *, procedure: Procedure, kind: str, title: str, body: str, actor: User | None
-) -> DocumentTemplate:
-    """Set the procedure's own wording for ``kind`` (団体管理者 of its municipality)."""
-    if kind not in DocumentKind.values:
-        raise InvalidInput(_("文書の種類が正しくありません。"), code="invalid_kind")
-    _require_role(
-        actor,
-        procedure.municipality_id,
-        TEMPLATE_EDITOR_ROLES,
-        _("この団体の文書テンプレートを編集する権限がありません。"),
-    )
-    _check_template(title, body)
-    template, _created = DocumentTemplate.objects.update_or_create(
-        procedure=procedure,
-        kind=kind,
-        defaults={
-            "municipality_id": procedure.municipality_id,
-            "title": title.strip(),
-            "body": body.replace("\r\n", "\n").strip(),
-            "updated_by": actor if actor is not None and actor.is_authenticated else None,
-        },
-    )
-    audit_record(
-        action="document_template.saved",
-        actor=actor,
-        municipality_code=procedure.municipality_id,
-        target_type="procedure",
-        target_id=procedure.pk,
-        detail={"kind": kind},
-    )
-    return template
-
-
-@transaction.atomic
-def document_template_reset(*, procedure: Procedure, kind: str, actor: User | None) -> None:
-    """Drop the procedure's own wording for ``kind``: the built-in default applies again."""
-    _require_role(
-        actor,
-        procedure.municipality_id,
-        TEMPLATE_EDITOR_ROLES,
-        _("この団体の文書テンプレートを編集する権限がありません。"),
-    )
-    deleted, _rows = DocumentTemplate.objects.filter(procedure=procedure, kind=kind).delete()
-    if deleted:
-        audit_record(
-            action="document_template.reset",
-            actor=actor,
-            municipality_code=procedure.municipality_id,
-            target_type="procedure",
-            target_id=procedure.pk,
-            detail={"kind": kind},
-        )

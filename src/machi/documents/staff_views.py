@@ -147,8 +147,12 @@ def download(request: HttpRequest, document_id: str) -> HttpResponse:
         return document
     if not _can_issue(request, document.municipality_id):
         return render(request, "web/staff/forbidden.html", status=403)
+    try:
+        data = services.document_read(document=document, actor=staff_user(request))
+    except services.DocumentUnavailable as exc:
+        return _error(request, exc)
     services.document_download_record(document=document, actor=staff_user(request), by_staff=True)
-    return pdf_response(document)
+    return pdf_response(document, data)
 
 
 @require_POST

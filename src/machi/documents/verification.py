@@ -32,6 +32,7 @@ from machi.documents.selectors import (
     document_get_by_verification_id,
     normalize_verification_id,
 )
+from machi.documents.stored import DocumentUnavailable, document_read
 from machi.documents.validation import PdfUnreadable, SignatureReport, validate_pdf
 
 logger = logging.getLogger(__name__)
@@ -51,6 +52,7 @@ class Verdict(StrEnum):
     NOT_FOUND = "not_found"
     NOT_PDF = "not_pdf"
     TOO_LARGE = "too_large"
+    STORED_FILE_UNAVAILABLE = "stored_file_unavailable"
 
 
 HEADLINES: Final[dict[Verdict, Promise]] = {
@@ -66,6 +68,9 @@ HEADLINES: Final[dict[Verdict, Promise]] = {
     Verdict.NOT_FOUND: gettext_lazy("この検証IDの文書は見つかりません。"),
     Verdict.NOT_PDF: gettext_lazy("PDFファイルではないか、壊れていて読み取れません。"),
     Verdict.TOO_LARGE: gettext_lazy("ファイルが大きすぎます。"),
+    Verdict.STORED_FILE_UNAVAILABLE: gettext_lazy(
+        "発行の記録はありますが、保管されている文書のファイルを確認できません。"
+    ),
 }
 
 
@@ -80,9 +85,10 @@ REASONS: Final[dict[Verdict, Promise]] = {
     Verdict.NOT_FOUND: gettext_lazy("見つかりません"),
     Verdict.NOT_PDF: gettext_lazy("PDFとして読み取れません"),
     Verdict.TOO_LARGE: gettext_lazy("ファイルが大きすぎます"),
+    Verdict.STORED_FILE_UNAVAILABLE: gettext_lazy("保管ファイルを確認できません"),
 }
 # Verdicts where the file could not be checked at all (neither 有効 nor 無効).
-UNCHECKED: Final = frozenset({Verdict.NOT_PDF, Verdict.TOO_LARGE})
+UNCHECKED: Final = frozenset({Verdict.NOT_PDF, Verdict.TOO_LARGE, Verdict.STORED_FILE_UNAVAILABLE})
 
 
 @dataclass(frozen=True)
@@ -383,29 +389,39 @@ def verify_id(verification_id: str) -> VerificationResult:
             explanation=_("検証IDを確かめて、もう一度入力してください。"),
             by_id=True,
         )
-    data = bytes(document.pdf)
-    intact_record = hashlib.sha256(data).hexdigest() == document.sha256
+    record = Check(
+        True,
+        _("発行記録"),
+        _("%(municipality)s が %(date)s に発行した「%(title)s」です。")
+        % {
+            "municipality": document.municipality.name,
+            "date": format_moment(document.created_at),
+            "title": document.title,
+        },
+    )
     try:
-        reports = _validate(data) if intact_record else []
+        data = document_read(document=document)
+    except DocumentUnavailable as exc:
+        return VerificationResult(
+            Verdict.STORED_FILE_UNAVAILABLE,
+            explanation=str(exc.message),
+            checks=[
+                record,
+                Check(False, _("保管ファイル"), str(exc.message)),
+                _status_check(document),
+            ],
+            document=document,
+            sha256=document.sha256,
+            by_id=True,
+        )
+    try:
+        reports = _validate(data)
     except Exception:
         logger.exception("stored document %s does not validate", document.pk)
         reports = []
     report = reports[-1] if reports else None
-    checks = [
-        Check(
-            True,
-            _("発行記録"),
-            _("%(municipality)s が %(date)s に発行した「%(title)s」です。")
-            % {
-                "municipality": document.municipality.name,
-                "date": format_moment(document.created_at),
-                "title": document.title,
-            },
-        ),
-        *_signature_checks(report),
-        _status_check(document),
-    ]
-    problem = _signature_verdict(report) if intact_record else Verdict.MODIFIED
+    checks = [record, *_signature_checks(report), _status_check(document)]
+    problem = _signature_verdict(report)
     if problem is not None:
         verdict = problem
     elif document.status == DocumentStatus.REVOKED:

@@ -154,10 +154,10 @@ def verify_by_id(request: HttpRequest, verification_id: str) -> HttpResponse:
     return _result(request, result, status=404 if result.verdict == Verdict.NOT_FOUND else 200)
 
 
-def pdf_response(document: IssuedDocument) -> HttpResponse:
-    """The signed PDF as a download, byte for byte as issued."""
+def pdf_response(document: IssuedDocument, data: bytes) -> HttpResponse:
+    """The signed PDF (``data``, from ``services.document_read``) as a download."""
     filename = f"{document.title}_{document.verification_id}.pdf".replace("/", "_")
-    response = HttpResponse(bytes(document.pdf), content_type="application/pdf")
+    response = HttpResponse(data, content_type="application/pdf")
     response["Content-Disposition"] = (
         f'attachment; filename="machi-{document.verification_id}.pdf"; '
         f"filename*=UTF-8''{quote(filename)}"
@@ -192,8 +192,17 @@ def my_document_download(request: HttpRequest, document_id: str) -> HttpResponse
             },
             status=410,
         )
+    try:
+        data = services.document_read(document=document, actor=user)
+    except services.DocumentUnavailable as exc:
+        return render(
+            request,
+            "web/error.html",
+            {"title": _("文書をお渡しできません"), "message": exc.message},
+            status=exc.status,
+        )
     services.document_download_record(document=document, actor=user, by_staff=False)
-    return pdf_response(document)
+    return pdf_response(document, data)
 
 
 @csrf_exempt  # RFC 3161 clients post DER, not forms

@@ -27,7 +27,14 @@ def _overlaps(a: Path, b: Path) -> bool:
 
 def private_root() -> Path:
     """The configured private root, refused if it overlaps a static files directory."""
-    root = Path(settings.MACHI_PRIVATE_FILES_ROOT).resolve()
+    return refuse_public_overlap(
+        Path(settings.MACHI_PRIVATE_FILES_ROOT), setting="MACHI_PRIVATE_FILES_ROOT"
+    )
+
+
+def refuse_public_overlap(path: Path, *, setting: str) -> Path:
+    """``path`` resolved, or ``ImproperlyConfigured`` if it overlaps a static files directory."""
+    root = path.resolve()
     public: list[Path] = []
     if settings.STATIC_ROOT:
         public.append(Path(settings.STATIC_ROOT).resolve())
@@ -36,7 +43,7 @@ def private_root() -> Path:
     for directory in public:
         if _overlaps(root, directory):
             raise ImproperlyConfigured(
-                f"MACHI_PRIVATE_FILES_ROOT ({root}) must not overlap static files ({directory})."
+                f"{setting} ({root}) must not overlap static files ({directory})."
             )
     return root
 

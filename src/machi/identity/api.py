@@ -32,6 +32,7 @@ from ninja.throttling import AnonRateThrottle
 
 from machi.core.auth import resident_api_auth
 from machi.core.exceptions import InvalidInput
+from machi.core.public_address import public_url
 from machi.identity import services
 from machi.identity.card_session import nonce_issued_here, remember_nonce, sign_in_with_card
 from machi.identity.models import ChallengePurpose
@@ -141,7 +142,7 @@ def signing_request_api(request: HttpRequest, token: str) -> SigningRequestOut:
         data_sha256=handoff.data_sha256,
         algorithm="RSASSA-PKCS1-v1_5-SHA256",
         expires_at=handoff.expires_at,
-        response_url=request.build_absolute_uri(
+        response_url=public_url(
             reverse("api-v1:identity_signing_response", kwargs={"token": token})
         ),
     )

@@ -143,7 +143,7 @@ class CertificateEvidence(models.Model):
     subject = models.CharField(max_length=500)
     issuer = models.CharField(max_length=500)
     serial = models.CharField(max_length=64, help_text="Lowercase hex.")
-    fingerprint_sha256 = models.CharField(max_length=64, db_index=True)
+    fingerprint_sha256 = models.CharField(max_length=64)  # no query selects by it
     not_before = models.DateTimeField()
     not_after = models.DateTimeField()
     # 基本4情報 verbatim from the signing certificate (empty for user-authentication ones).
@@ -161,12 +161,14 @@ class CertificateEvidence(models.Model):
         blank=True, default=b"", help_text="The OCSP response or CRL itself when small."
     )
     verified_at = models.DateTimeField()
+    # Not indexed: no query selects by it; users are deactivated, not deleted.
     recorded_by = models.ForeignKey(
         settings.AUTH_USER_MODEL,
         on_delete=models.SET_NULL,
         null=True,
         blank=True,
         related_name="+",
+        db_index=False,
     )
     created_at = models.DateTimeField(auto_now_add=True)
 

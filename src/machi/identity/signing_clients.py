@@ -37,6 +37,7 @@ from django.utils.translation import gettext_lazy
 
 from machi.core.exceptions import InvalidInput
 from machi.core.models import User
+from machi.core.public_address import public_url
 from machi.core.registry import Registry
 from machi.identity import selectors, services
 
@@ -233,9 +234,7 @@ def qr_svg(text: str) -> SafeString:
 
 def handoff_request_url(request: HttpRequest, token: str) -> str:
     """The absolute URL of a hand-off request (what the QR code carries)."""
-    return request.build_absolute_uri(
-        reverse("api-v1:identity_signing_request", kwargs={"token": token})
-    )
+    return public_url(reverse("api-v1:identity_signing_request", kwargs={"token": token}))
 
 
 class SmartphoneHandoffClient(SigningClient):

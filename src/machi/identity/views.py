@@ -31,6 +31,7 @@ from django_ratelimit.decorators import ratelimit
 
 from machi.core.exceptions import ApplicationError, Conflict, InvalidInput
 from machi.core.models import User
+from machi.core.sign_in_limits import account_failure_record, account_limit
 from machi.identity import selectors, services
 from machi.identity.card_session import nonce_issued_here, remember_nonce, sign_in_with_card
 from machi.identity.forms import (
@@ -113,13 +114,6 @@ def _show_service_error(form: AccessibleForm, exc: ApplicationError) -> None:
 # --- Sign-up and e-mail verification --------------------------------------------------------------
 
 
-def _verification_url_builder(request: HttpRequest) -> Callable[[str], str]:
-    def build(token: str) -> str:
-        return request.build_absolute_uri(reverse("identity:verify-email", args=[token]))
-
-    return build
-
-
 @require_http_methods(["GET", "POST"])
 @ratelimit(key="ip", rate=_login_rate, method="POST", block=True)
 def sign_up(request: HttpRequest) -> HttpResponse:
@@ -138,17 +132,12 @@ def sign_up(request: HttpRequest) -> HttpResponse:
                 )
             except Conflict:
                 # Same page as a new sign-up: the form must not reveal who has an account.
-                services.resident_existing_account_notice_send(
-                    email=data["email"],
-                    sign_in_url=request.build_absolute_uri(reverse("identity:sign-in")),
-                )
+                services.resident_existing_account_notice_send(email=data["email"])
                 return redirect("identity:sign-up-done")
             except InvalidInput as exc:
                 _show_service_error(form, exc)
             else:
-                services.resident_verification_email_send(
-                    user=user, build_url=_verification_url_builder(request)
-                )
+                services.resident_verification_email_send(user=user)
                 return redirect("identity:sign-up-done")
     return render(request, "identity/sign_up.html", {"form": form}, status=status)
 
@@ -182,9 +171,7 @@ def verify_email_resend(request: HttpRequest) -> HttpResponse:
     if request.method == "POST" and form.is_valid():
         user = selectors.resident_get_by_email(email=form.cleaned_data["email"])
         if user is not None and not selectors.resident_email_verified(user=user):
-            services.resident_verification_email_send(
-                user=user, build_url=_verification_url_builder(request)
-            )
+            services.resident_verification_email_send(user=user)
         return redirect("identity:sign-up-done")
     status = 400 if request.method == "POST" else 200
     return render(request, "identity/verify_email_resend.html", {"form": form}, status=status)
@@ -193,40 +180,62 @@ def verify_email_resend(request: HttpRequest) -> HttpResponse:
 # --- Sign-in and sign-out ---------------------------------------------------------------------------
 
 
+# One message for every refusal: an unknown address, a wrong password, a staff account or an
+# address not yet verified all read alike, so the page never tells a guesser that a password
+# was right (the "password oracle"). The resend link is offered on every refusal instead.
+SIGN_IN_REFUSED: Final = gettext_lazy("メールアドレスまたはパスワードが違います。")
+
+
+def _account(email: str) -> str:
+    # Residents' counter of the per-account cap, apart from staff user names.
+    return f"resident:{email}"
+
+
+def _locked_out(request: HttpRequest) -> HttpResponse:
+    minutes = int(settings.AXES_COOLOFF_TIME.total_seconds() // 60)
+    return render(request, "identity/locked_out.html", {"minutes": minutes}, status=429)
+
+
 @require_http_methods(["GET", "POST"])
 @ratelimit(key="ip", rate=_login_rate, method="POST", block=True)
 def sign_in(request: HttpRequest) -> HttpResponse:
-    """Resident sign-in with e-mail and password; failures count towards a lockout (axes)."""
+    """Resident sign-in with e-mail and password, limited as staff sign-in is.
+
+    Per client address: MACHI_LOGIN_RATE_LIMIT (django-ratelimit) and the lockout after
+    MACHI_LOGIN_FAILURE_LIMIT failures (django-axes, keyed by the address and the client's IP).
+    Per account from every address: MACHI_LOGIN_ACCOUNT_FAILURE_LIMIT failures lock it for the
+    cool-off time, the right password included (:mod:`machi.core.sign_in_limits`).
+    """
     if request.method == "GET" and selectors.is_resident(request.user):
         return redirect("identity:account")
     form = SignInForm(request.POST or None)
     status = 200
-    unverified_email = ""
+    refused_email = ""
     if request.method == "POST":
         status = 400
         if form.is_valid():
             email = selectors.normalize_email(form.cleaned_data["email"])
+            if account_limit(request, username=_account(email)).locked:
+                return _locked_out(request)
             # The e-mail address is the user name: axes counts failures per (address, IP).
             user = authenticate(request, username=email, password=form.cleaned_data["password"])
             if getattr(request, "axes_locked_out", False):
-                return render(request, "identity/locked_out.html", status=429)
+                return _locked_out(request)
             if not isinstance(user, User) or user.is_staff:
-                form.add_error(None, _("メールアドレスまたはパスワードが違います。"))
                 services.resident_sign_in_record(
                     user=None, email=email, succeeded=False, reason="password"
                 )
+                if account_failure_record(request, username=_account(email)).locked:
+                    return _locked_out(request)
+                form.add_error(None, str(SIGN_IN_REFUSED))
+                refused_email = email
             elif not selectors.resident_email_verified(user=user):
-                unverified_email = email
-                form.add_error(
-                    None,
-                    _(
-                        "メールアドレスの確認が済んでいません。"
-                        "確認メールのリンクを開いてから、もう一度サインインしてください。"
-                    ),
-                )
+                # The password was right: no guess, so not counted; the page reads the same.
                 services.resident_sign_in_record(
                     user=user, email=email, succeeded=False, reason="email_unverified"
                 )
+                form.add_error(None, str(SIGN_IN_REFUSED))
+                refused_email = email
             else:
                 login(request, user)
                 services.resident_sign_in_record(user=user, email=email, succeeded=True)
@@ -237,7 +246,7 @@ def sign_in(request: HttpRequest) -> HttpResponse:
         {
             "form": form,
             "next": request.GET.get("next", request.POST.get("next", "")),
-            "unverified_email": unverified_email,
+            "refused_email": refused_email,
             "passkey": passkey_page_context(request),
         },
         status=status,

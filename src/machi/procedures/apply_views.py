@@ -34,6 +34,7 @@ from machi.procedures.formengine import (
     summary,
     validate_answers,
 )
+from machi.procedures.limits import anonymous_rate_limited
 from machi.procedures.models import Application, ApplicationStatus, AssuranceLevel
 
 
@@ -69,6 +70,7 @@ def _language() -> str:
 
 
 @require_POST
+@anonymous_rate_limited
 def start(request: HttpRequest, code: str, slug: str) -> HttpResponse:
     """Open the resident's draft of this procedure, or start one, and go to its step."""
     try:
@@ -267,6 +269,7 @@ def _signing_task(
 
 
 @require_http_methods(["GET", "POST"])
+@anonymous_rate_limited
 def review(request: HttpRequest, application_id: Any) -> HttpResponse:
     """Review everything before submitting; sign with the card where the procedure asks for it."""
     found = _application_or_404(request, application_id)

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import uuid
-from typing import ClassVar
+from typing import Any, ClassVar
 
 from django.conf import settings
 from django.db import models
@@ -13,6 +13,7 @@ from django.utils.translation import pgettext_lazy
 from machi.core.models import Department, Municipality, TenantOwnedModel, TimeStampedModel
 from machi.procedures.formengine.cache import cached_definition
 from machi.procedures.formengine.definition import FormDefinition
+from machi.procedures.search import SearchGramsField
 from machi.procedures.states import (
     ApplicationOutcome,
     ApplicationStatus,
@@ -27,7 +28,8 @@ from machi.procedures.states import (
 class Procedure(TenantOwnedModel):
     """One administrative procedure a municipality offers (e.g. 住民票の写しの交付請求)."""
 
-    slug = models.SlugField(_("URL名"), max_length=80)
+    # looked up with its municipality only: indexed by procedure_slug_unique
+    slug = models.SlugField(_("URL名"), max_length=80, db_index=False)
     name = models.CharField(_("手続名"), max_length=200)
     name_kana = models.CharField(_("手続名（かな）"), max_length=400, blank=True)
     name_en = models.CharField(_("手続名（英語）"), max_length=300, blank=True)
@@ -69,6 +71,9 @@ class Procedure(TenantOwnedModel):
     is_published = models.BooleanField(_("公開"), default=False)
     # Normalised text for search (core.japanese.search_key of names, readings and keywords).
     search_text = models.TextField(editable=False, blank=True)
+    # Its unigrams and bigrams (procedures.search): GIN-indexed on PostgreSQL, so one- and
+    # two-character queries (転出, ごみ) need no scan. Derived from search_text on every save.
+    search_grams = SearchGramsField(source="search_text")
     origin_template = models.ForeignKey(
         "ProcedureTemplate",
         verbose_name=_("元のテンプレート"),
@@ -84,11 +89,27 @@ class Procedure(TenantOwnedModel):
         verbose_name = _("手続")
         verbose_name_plural = _("手続")
         constraints: ClassVar[list[models.BaseConstraint]] = [
+            # a public address (procedure_get_public, adoption and staff look-ups by slug)
             models.UniqueConstraint(fields=["municipality", "slug"], name="procedure_slug_unique")
         ]
+        indexes: ClassVar[list[models.Index]] = [
+            # catalog search and staff lists in their order: a common key (み, 税) walks this
+            # and stops at the page's 50th match instead of sorting every match
+            models.Index(
+                fields=["municipality", "name_kana", "name"], name="procedure_catalog_order"
+            ),
+        ]
+        # Not declared here: procedure_search_grams, GIN on search_grams (PostgreSQL only,
+        # migration 0004), for keys rare enough to fetch every match.
 
     def __str__(self) -> str:
         return self.name
+
+    def save(self, *args: Any, **kwargs: Any) -> None:
+        update_fields = kwargs.get("update_fields")
+        if update_fields is not None and "search_text" in update_fields:
+            kwargs["update_fields"] = {*update_fields, "search_grams"}
+        super().save(*args, **kwargs)
 
     @property
     def offers_online(self) -> bool:
@@ -101,7 +122,10 @@ class FormVersion(TimeStampedModel):
     Published versions never change: applications keep the version they were made with.
     """
 
-    procedure = models.ForeignKey(Procedure, on_delete=models.CASCADE, related_name="form_versions")
+    # indexed as the prefix of form_version_unique
+    procedure = models.ForeignKey(
+        Procedure, on_delete=models.CASCADE, related_name="form_versions", db_index=False
+    )
     number = models.PositiveIntegerField(_("版"))
     definition = models.JSONField(_("様式定義"))
     definition_sha256 = models.CharField(max_length=64)
@@ -159,10 +183,22 @@ class Application(TenantOwnedModel):
     """A resident's application (申請) for one procedure, from draft to completion."""
 
     id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
-    procedure = models.ForeignKey(Procedure, on_delete=models.PROTECT, related_name="+")
-    form_version = models.ForeignKey(FormVersion, on_delete=models.PROTECT, related_name="+")
+    # Not indexed: no query selects applications by procedure or form version (drafts are
+    # found by applicant or id); only deleting a procedure or version would scan, to refuse.
+    procedure = models.ForeignKey(
+        Procedure, on_delete=models.PROTECT, related_name="+", db_index=False
+    )
+    form_version = models.ForeignKey(
+        FormVersion, on_delete=models.PROTECT, related_name="+", db_index=False
+    )
+    # indexed as the prefix of application_by_applicant
     applicant = models.ForeignKey(
-        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, null=True, blank=True, related_name="+"
+        settings.AUTH_USER_MODEL,
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="+",
+        db_index=False,
     )
     contact_email = models.EmailField(_("連絡先メールアドレス"), blank=True)
     status = models.CharField(
@@ -193,16 +229,24 @@ class Application(TenantOwnedModel):
         verbose_name = _("申請")
         verbose_name_plural = _("申請")
         constraints: ClassVar[list[models.BaseConstraint]] = [
+            # one 受付番号 per municipality; also serves every query by municipality
             models.UniqueConstraint(
                 fields=["municipality", "receipt_number"], name="application_receipt_unique"
             ),
+            # a retried API submission finds the first one (_submitted_with_key)
             models.UniqueConstraint(
                 fields=["municipality", "idempotency_key"], name="application_idempotency_unique"
             ),
         ]
         indexes: ClassVar[list[models.Index]] = [
+            # a resident's applications, newest first (application_list_for_applicant, drafts)
             models.Index(fields=["applicant", "-created_at"], name="application_by_applicant"),
-            models.Index(fields=["municipality", "status"], name="application_queue"),
+            # a resume link's draft (application_resume); only drafts with a live link
+            models.Index(
+                fields=["resume_token_hash"],
+                name="application_resume_link",
+                condition=~models.Q(resume_token_hash=""),
+            ),
         ]
 
     def __str__(self) -> str:
@@ -216,8 +260,15 @@ class StatusChange(models.Model):
     from_status = models.CharField(max_length=30, choices=ApplicationStatus.choices, blank=True)
     to_status = models.CharField(max_length=30, choices=ApplicationStatus.choices)
     at = models.DateTimeField(auto_now_add=True)
+    # Not indexed: no query selects by actor; users are deactivated, not deleted (a deletion
+    # would scan once to clear it).
     actor = models.ForeignKey(
-        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+        settings.AUTH_USER_MODEL,
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="+",
+        db_index=False,
     )
     note = models.TextField(blank=True)
 

@@ -8,7 +8,8 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from django.db.models import OuterRef, Q, QuerySet, Subquery
+from django.db import connections
+from django.db.models import F, Max, Q, QuerySet
 from django.utils.translation import get_language
 from django.utils.translation import gettext as _
 
@@ -20,11 +21,13 @@ from machi.procedures.formengine import FormDefinition, localize, summary
 from machi.procedures.models import (
     Application,
     ApplicationStatus,
+    Channel,
     CorrectionRequest,
     FormVersion,
     Procedure,
     ProcedureTemplate,
 )
+from machi.procedures.search import grams_are_exact, key_grams
 
 
 @dataclass(frozen=True)
@@ -38,19 +41,98 @@ class CatalogQuery:
     life_event: str = ""
 
 
-def procedure_search(*, query: CatalogQuery, published_only: bool = True) -> QuerySet[Procedure]:
+@dataclass(frozen=True)
+class CatalogEntry:
+    """One search result: only what the catalog page and the API list show."""
+
+    id: int
+    municipality_code: str
+    municipality_name: str
+    slug: str
+    name: str
+    name_kana: str
+    name_en: str
+    description: str
+    department: str | None
+    audience: str
+    legal_basis: str
+    assurance_level: str
+    fee_yen: int
+    fee_per_copy: bool
+    standard_processing_days: int | None
+    annual_case_count: int | None
+    channels: list[str]
+    life_events: list[str]
+    form_version: int | None = None
+
+    @property
+    def url(self) -> str:
+        return f"/procedures/{self.municipality_code}/{self.slug}/"
+
+    @property
+    def offers_online(self) -> bool:
+        return Channel.ONLINE in self.channels
+
+
+# What a result needs (no search_text, grams or long texts): these columns as they are, and
+# three under other names (``values()`` may not reuse a field's name for an expression).
+_ENTRY_FIELDS = (
+    "id",
+    "slug",
+    "name",
+    "name_kana",
+    "name_en",
+    "description",
+    "audience",
+    "legal_basis",
+    "assurance_level",
+    "fee_yen",
+    "fee_per_copy",
+    "standard_processing_days",
+    "annual_case_count",
+    "channels",
+    "life_events",
+)
+_ENTRY_RENAMED = {
+    "municipality_code": F("municipality_id"),
+    "municipality_name": F("municipality__name"),
+    "department_name": F("department__name"),
+}
+
+
+def _matching(queryset: QuerySet[Procedure], q: str) -> QuerySet[Procedure]:
+    """Procedures whose ``search_text`` contains the key of every word of ``q``.
+
+    On PostgreSQL the GIN index on ``search_grams`` finds them (exactly, for keys of one or two
+    characters; longer keys are confirmed with the substring test); elsewhere the substring test
+    alone (``LIKE``), which is what both amount to.
+    """
+    postgresql = connections[queryset.db].vendor == "postgresql"
+    for word in q.replace("　", " ").split():
+        key = search_key(word)
+        if not key:
+            continue
+        if postgresql:
+            queryset = queryset.filter(search_grams__holds_all=key_grams(key))
+            if grams_are_exact(key):
+                continue
+        queryset = queryset.filter(search_text__contains=key)
+    return queryset
+
+
+def procedure_search(
+    *, query: CatalogQuery, published_only: bool = True
+) -> QuerySet[Procedure, dict[str, Any]]:
     """Procedures matching every word of ``q`` however it was typed (kanji, kana, half-width).
 
     Each word is normalised with ``core.japanese.search_key``, the same function that built the
     procedure's ``search_text``, so じゅうみんひょう, ジュウミンヒョウ and ｼﾞｭｳﾐﾝﾋｮｳ all find 住民票.
+    Rows are ``values()`` of the columns a result shows (turn a page of them into entries with
+    :func:`catalog_entries`); ordered by municipality, reading and name.
     """
-    queryset = Procedure.objects.filter(municipality__is_active=True)
+    queryset = _matching(Procedure.objects.filter(municipality__is_active=True), query.q)
     if published_only:
         queryset = queryset.filter(is_published=True)
-    for word in query.q.replace("　", " ").split():
-        key = search_key(word)
-        if key:
-            queryset = queryset.filter(search_text__contains=key)
     if query.municipality_code:
         queryset = queryset.filter(municipality_id=query.municipality_code)
     if query.department_code:
@@ -60,20 +142,53 @@ def procedure_search(*, query: CatalogQuery, published_only: bool = True) -> Que
     if query.life_event:
         # JSON "contains" differs between SQLite and PostgreSQL; the quoted key is exact on both.
         queryset = queryset.filter(life_events__icontains=f'"{query.life_event}"')
-    return (
-        queryset.select_related("municipality", "department")
-        .annotate(current_form_number=_current_form_number())
-        .order_by("municipality_id", "name_kana", "name")
+    return queryset.order_by("municipality_id", "name_kana", "name").values(
+        *_ENTRY_FIELDS, **_ENTRY_RENAMED
     )
 
 
-def _current_form_number() -> Subquery:
-    """The newest published form version's number, in the same query (no query per row)."""
-    return Subquery(
-        FormVersion.objects.filter(procedure=OuterRef("pk"), published_at__isnull=False)
+def catalog_entries(
+    rows: Iterable[dict[str, Any]], *, with_form_version: bool = False
+) -> list[CatalogEntry]:
+    """Entries for a page of :func:`procedure_search` rows.
+
+    ``with_form_version`` adds each one's newest published form number, in one query for the
+    whole page (not a subquery per row).
+    """
+    rows = list(rows)
+    numbers: dict[int, int] = {}
+    if with_form_version and rows:
+        numbers = dict(
+            FormVersion.objects.filter(
+                procedure_id__in=[row["id"] for row in rows], published_at__isnull=False
+            )
+            .values("procedure_id")
+            .annotate(newest=Max("number"))
+            .values_list("procedure_id", "newest")
+            .order_by()
+        )
+    return [_entry(row, numbers.get(row["id"])) for row in rows]
+
+
+def _entry(row: dict[str, Any], form_version: int | None) -> CatalogEntry:
+    values = dict(row)
+    values["department"] = values.pop("department_name")
+    return CatalogEntry(**values, form_version=form_version)
+
+
+def catalog_entry(procedure: Procedure) -> CatalogEntry:
+    """The entry of one procedure (fetched with its ``municipality`` and ``department``)."""
+    version = (
+        FormVersion.objects.filter(procedure=procedure, published_at__isnull=False)
         .order_by("-number")
-        .values("number")[:1]
+        .values_list("number", flat=True)
+        .first()
     )
+    row = {name: getattr(procedure, name) for name in _ENTRY_FIELDS}
+    row["municipality_code"] = procedure.municipality_id
+    row["municipality_name"] = procedure.municipality.name
+    row["department_name"] = procedure.department.name if procedure.department else None
+    return _entry(row, version)
 
 
 def procedure_get_public(*, municipality_code: str, slug: str) -> Procedure:

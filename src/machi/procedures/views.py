@@ -48,7 +48,13 @@ def catalog(request: HttpRequest) -> HttpResponse:
     return render(
         request,
         "procedures/catalog.html",
-        {"form": form, "page": page, "query": query, "params": params.urlencode()},
+        {
+            "form": form,
+            "page": page,
+            "entries": selectors.catalog_entries(page.object_list),
+            "query": query,
+            "params": params.urlencode(),
+        },
         status=200 if not form.is_bound or form.is_valid() else 400,
     )
 

@@ -6,7 +6,7 @@ A package split along the old module's sections; every form stays importable fro
 
 from __future__ import annotations
 
-from machi.cases.forms._base import DATE_ERROR, Choices, LockedForm
+from machi.cases.forms._base import DATE_ERROR, Choices, LockedForm, PlainSelect
 from machi.cases.forms.case import (
     AssignForm,
     BulkActionForm,
@@ -45,6 +45,7 @@ __all__ = [
     "NoteForm",
     "PaperConfirmForm",
     "PaperStartForm",
+    "PlainSelect",
     "QueueFilterForm",
     "RouteSettingsForm",
     "RouteStepForm",

@@ -9,7 +9,7 @@ from django import forms
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
-from machi.cases.forms._base import DATE_ERROR, Choices, LockedForm, _set_choices
+from machi.cases.forms._base import DATE_ERROR, Choices, LockedForm, PlainSelect, _set_choices
 from machi.cases.models import ApprovalDecision
 from machi.cases.selectors import QUEUE_STATUSES, QueueFilter
 from machi.cases.services import RouteStepSpec
@@ -37,15 +37,19 @@ AGE_CHOICES: Choices = [
 class QueueFilterForm(AccessibleForm):
     """Filters of the queue (GET)."""
 
-    municipality = forms.ChoiceField(label=_("団体"), required=False)
-    department = forms.ChoiceField(label=_("担当課"), required=False)
-    status = forms.ChoiceField(label=_("状態"), required=False)
-    procedure = forms.ChoiceField(label=_("手続"), required=False)
-    assignee = forms.ChoiceField(label=_("担当者"), required=False)
-    channel = forms.ChoiceField(label=_("受付方法"), required=False)
-    age = forms.ChoiceField(label=_("経過日数"), required=False, choices=AGE_CHOICES)
+    municipality = forms.ChoiceField(label=_("団体"), required=False, widget=PlainSelect)
+    department = forms.ChoiceField(label=_("担当課"), required=False, widget=PlainSelect)
+    status = forms.ChoiceField(label=_("状態"), required=False, widget=PlainSelect)
+    procedure = forms.ChoiceField(label=_("手続"), required=False, widget=PlainSelect)
+    assignee = forms.ChoiceField(label=_("担当者"), required=False, widget=PlainSelect)
+    channel = forms.ChoiceField(label=_("受付方法"), required=False, widget=PlainSelect)
+    age = forms.ChoiceField(
+        label=_("経過日数"), required=False, choices=AGE_CHOICES, widget=PlainSelect
+    )
     overdue = forms.BooleanField(label=_("期限超過のみ"), required=False)
-    sort = forms.ChoiceField(label=_("並び順"), required=False, choices=SORT_CHOICES)
+    sort = forms.ChoiceField(
+        label=_("並び順"), required=False, choices=SORT_CHOICES, widget=PlainSelect
+    )
 
     def __init__(
         self,
@@ -112,8 +116,8 @@ BULK_ACTIONS: Choices = [
 class BulkActionForm(AccessibleForm):
     """Bulk action on the ticked rows of the queue (POST)."""
 
-    action = forms.ChoiceField(label=_("選んだ案件を"), choices=BULK_ACTIONS)
-    assignee = forms.ChoiceField(label=_("割り当てる職員"), required=False)
+    action = forms.ChoiceField(label=_("選んだ案件を"), choices=BULK_ACTIONS, widget=PlainSelect)
+    assignee = forms.ChoiceField(label=_("割り当てる職員"), required=False, widget=PlainSelect)
     cases = forms.TypedMultipleChoiceField(
         label=_("案件"), coerce=int, widget=forms.MultipleHiddenInput, required=True
     )

@@ -15,6 +15,7 @@ from machi.cases import policy
 from machi.cases.models import (
     ApprovalRequest,
     ApprovalRequestStatus,
+    ApprovalRoute,
     ApprovalStep,
     ApprovalStepStatus,
     Case,
@@ -25,9 +26,7 @@ from machi.cases.models import (
 )
 from machi.cases.services import (
     approval_people_excluded,
-    approval_route_effective,
     latest_approval_request,
-    step_eligible,
 )
 from machi.core.exceptions import NotFound
 from machi.core.models import AuditEntry, Membership, User
@@ -43,8 +42,17 @@ if TYPE_CHECKING:
 # --- One case ----------------------------------------------------------------------------------
 
 
-def case_get_for_staff(*, user: User, application_id: Any) -> Case:
-    """A case by its application id, if ``user`` may read it; otherwise ``NotFound``."""
+def _access(user: User, access: policy.CaseAccess | None) -> policy.CaseAccess:
+    return access if access is not None else policy.access_for(user)
+
+
+def case_get_for_staff(
+    *, user: User, application_id: Any, access: policy.CaseAccess | None = None
+) -> Case:
+    """A case by its application id, if ``user`` may read it; otherwise ``NotFound``.
+
+    ``access``: the user's :func:`policy.access_for`, when the page already has it.
+    """
     try:
         case = (
             Case.objects.select_related(
@@ -55,7 +63,7 @@ def case_get_for_staff(*, user: User, application_id: Any) -> Case:
                 "assignee",
                 "municipality",
             )
-            .filter(municipality_id__in=policy.reader_codes(user))
+            .filter(municipality_id__in=_access(user, access).reader_codes)
             .get(application_id=application_id)
         )
     except (Case.DoesNotExist, ValueError, ValidationError) as exc:
@@ -131,8 +139,31 @@ def _file_refs(
                     )
 
 
-def case_attachments(*, case: Case, language: str = "ja") -> list[Attachment]:
-    """Files of the submitted answers and of the intake (scans), in form order."""
+# Only counter and paper intake write an ``Intake``; an online case needs no query for it.
+_INTAKE_CHANNELS = (Channel.COUNTER, Channel.PAPER)
+
+
+def case_intake(*, case: Case) -> Intake | None:
+    """The case's counter or paper intake record (with the clerk), if any."""
+    if case.channel not in _INTAKE_CHANNELS:
+        return None
+    return Intake.objects.filter(application_id=case.application_id).select_related("clerk").first()
+
+
+class _Unread:
+    """``intake`` not passed: :func:`case_attachments` reads it."""
+
+
+_UNREAD = _Unread()
+
+
+def case_attachments(
+    *, case: Case, language: str = "ja", intake: Intake | _Unread | None = _UNREAD
+) -> list[Attachment]:
+    """Files of the submitted answers and of the intake (scans), in form order.
+
+    ``intake``: :func:`case_intake`'s result when the page already read it.
+    """
     application = case.application
     definition = FormDefinition.from_json(application.form_version.definition)
     refs: list[tuple[str, str, str]] = []
@@ -140,7 +171,8 @@ def case_attachments(*, case: Case, language: str = "ja") -> list[Attachment]:
         values = application.cleaned.get(step.key)
         if isinstance(values, Mapping):
             _file_refs(step.fields, values, step.key, "", language, refs)
-    intake = Intake.objects.filter(application_id=application.pk).first()
+    if isinstance(intake, _Unread):
+        intake = case_intake(case=case)
     if intake is not None:
         if intake.scan_file_id:
             refs.append(("intake.scan", _("紙の申請書（スキャン）"), str(intake.scan_file_id)))
@@ -256,9 +288,13 @@ def case_history(*, case: Case) -> list[HistoryItem]:
     return items
 
 
-def case_audit_entries(*, user: User, case: Case, limit: int = 200) -> list[AuditEntry]:
+def case_audit_entries(
+    *, user: User, case: Case, limit: int = 200, access: policy.CaseAccess | None = None
+) -> list[AuditEntry]:
     """Audit entries about the case's application (audit readers only), newest first."""
-    if not policy.can_read_audit(user, case.municipality_id):
+    if not _access(user, access).has_role(
+        case.municipality_id, policy.AUDIT_READER_ROLES, prefecture_wide=True
+    ):
         return []
     return list(
         AuditEntry.objects.filter(
@@ -326,11 +362,29 @@ def approval_step_candidates(step: ApprovalStep, municipality_code: str) -> Quer
     )
 
 
-def _step_actions(user: User, request: ApprovalRequest, municipality_code: str) -> list[StepAction]:
+def _asks_for(
+    step: ApprovalStep, user: User, access: policy.CaseAccess, municipality_code: str
+) -> bool:
+    """``services.step_eligible`` on the memberships in hand (no query)."""
+    if not user.is_active:
+        return False
+    if step.user_id is not None:
+        return bool(step.user_id == user.pk)
+    return any(
+        code == municipality_code
+        and role == step.role
+        and (step.department_id is None or department == step.department_id)
+        for code, role, department in access.memberships
+    )
+
+
+def _step_actions(
+    user: User, request: ApprovalRequest, municipality_code: str, access: policy.CaseAccess
+) -> list[StepAction]:
     if request.status != ApprovalRequestStatus.PENDING:
         return []
     excluded = approval_people_excluded(request)
-    delegate = policy.can_delegate(user, municipality_code)
+    delegate = access.has_role(municipality_code, policy.DELEGATE_ROLES, prefecture_wide=False)
     actions = []
     for step in request.steps.filter(status=ApprovalStepStatus.PENDING).order_by("position", "id"):
         reason = ""
@@ -338,7 +392,7 @@ def _step_actions(user: User, request: ApprovalRequest, municipality_code: str) 
             reason = _("起案した職員は決裁できません。")
         elif user.pk in excluded:
             reason = _("この案件をすでに決裁しています。")
-        eligible = not reason and step_eligible(step, user, municipality_code)
+        eligible = not reason and _asks_for(step, user, access, municipality_code)
         candidates = []
         if not reason and delegate:
             candidates = [
@@ -358,12 +412,20 @@ def _step_actions(user: User, request: ApprovalRequest, municipality_code: str) 
     return actions
 
 
-def case_actions(*, user: User, case: Case) -> CaseActions:
+def case_actions(*, user: User, case: Case, access: policy.CaseAccess | None = None) -> CaseActions:
     """What ``user`` may do with ``case`` now (the services check the same rules again)."""
+    access = _access(user, access)
     application = case.application
     status = application.status
-    handle = policy.can_handle(user, case.municipality_id)
-    required = approval_route_effective(case.procedure).approval_required
+    handle = access.has_role(case.municipality_id, policy.HANDLER_ROLES, prefecture_wide=False)
+    # What approval_route_effective decides, without reading the steps: no route, or a route
+    # that asks for approval (steps or the default one), means approval is required.
+    required = (
+        ApprovalRoute.objects.filter(procedure_id=case.procedure_id)
+        .values_list("approval_required", flat=True)
+        .first()
+        is not False
+    )
     request = latest_approval_request(case)
     approved = (
         status == ApplicationStatus.APPROVING
@@ -391,7 +453,7 @@ def case_actions(*, user: User, case: Case) -> CaseActions:
         can_complete = False
     return CaseActions(
         can_handle=handle,
-        can_note=policy.can_note(user, case.municipality_id),
+        can_note=access.has_role(case.municipality_id, policy.NOTE_ROLES, prefecture_wide=False),
         start_review=handle
         and status in (ApplicationStatus.SUBMITTED, ApplicationStatus.CORRECTION_REQUESTED),
         request_correction=handle
@@ -404,5 +466,5 @@ def case_actions(*, user: User, case: Case) -> CaseActions:
         approval_required=required,
         approved=approved,
         approval_request=request,
-        step_actions=_step_actions(user, request, case.municipality_id) if request else [],
+        step_actions=_step_actions(user, request, case.municipality_id, access) if request else [],
     )

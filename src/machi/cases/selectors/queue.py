@@ -8,9 +8,12 @@ along its indexes, a page at a time (limited offset, no total count); status cou
 from __future__ import annotations
 
 import datetime as dt
+import uuid
 from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, Any
 
+from django.core.exceptions import EmptyResultSet
+from django.db import connections
 from django.db.models import F, QuerySet
 from django.utils import timezone
 from django.utils.translation import gettext as _
@@ -19,11 +22,13 @@ from machi.cases import policy
 from machi.cases.models import (
     CLOSED_STATUSES,
     OPEN_STATUSES,
+    ApprovalState,
     Case,
 )
-from machi.core.models import Department, Membership, Role, User
+from machi.cases.selectors.choices import municipality_choices
+from machi.core.models import Department, User
 from machi.procedures.selectors import procedure_list_for_staff
-from machi.procedures.states import ApplicationStatus
+from machi.procedures.states import ApplicationOutcome, ApplicationStatus, Channel
 
 if TYPE_CHECKING:
     # Types only: other apps read procedures' rows through its selectors.
@@ -36,7 +41,9 @@ COUNT_CAP = 1000
 QUEUE_STATUSES: tuple[str, ...] = (*OPEN_STATUSES, *CLOSED_STATUSES)
 SORTS: dict[str, tuple[Any, ...]] = {
     "due": (F("due_date").asc(nulls_last=True), "id"),
-    "-due": (F("due_date").desc(nulls_last=True), "-id"),
+    # The exact reverse of "due" (no deadline counts as the farthest), so PostgreSQL walks the
+    # same index backwards instead of sorting every open case.
+    "-due": (F("due_date").desc(nulls_first=True), "-id"),
     "submitted": ("submitted_at", "id"),
     "-submitted": ("-submitted_at", "-id"),
 }
@@ -64,18 +71,34 @@ class QueueFilter:
     sort: str = "due"
 
 
-def case_queue(*, user: User, filters: QueueFilter, today: dt.date | None = None) -> QuerySet[Case]:
-    """Cases matching ``filters`` among those ``user`` may read, in the chosen order."""
-    codes = policy.reader_codes(user)
+def _access(user: User, access: policy.CaseAccess | None) -> policy.CaseAccess:
+    return access if access is not None else policy.access_for(user)
+
+
+def case_queue(
+    *,
+    user: User,
+    filters: QueueFilter,
+    today: dt.date | None = None,
+    access: policy.CaseAccess | None = None,
+) -> QuerySet[Case]:
+    """Cases matching ``filters`` among those ``user`` may read, in the chosen order.
+
+    ``access``: the user's :func:`policy.access_for`, when the page already has it.
+    """
+    access = _access(user, access)
+    codes = access.reader_codes
     if filters.municipality_code:
         codes &= {filters.municipality_code}
     if filters.department_id is not None:
         # A department belongs to one municipality: once that one is checked to be visible,
         # filtering by department alone is the tenant scope (and lets PostgreSQL use one
-        # index instead of intersecting it with the municipality's).
-        if not Department.objects.filter(
-            pk=filters.department_id, municipality_id__in=codes
-        ).exists():
+        # index instead of intersecting it with the municipality's). The check reads the
+        # cached choices of the user's municipalities, not the database.
+        visible = municipality_choices(codes=codes, user=user).values()
+        if not any(
+            filters.department_id == pk for choice in visible for pk, _name in choice.departments
+        ):
             return Case.objects.none()
         queryset = Case.objects.filter(department_id=filters.department_id)
     else:
@@ -106,10 +129,95 @@ def case_queue(*, user: User, filters: QueueFilter, today: dt.date | None = None
 
 
 @dataclass(frozen=True)
+class QueueRow:
+    """One row of the queue, ready to print: labels translated, dates formatted once."""
+
+    pk: int
+    application_id: uuid.UUID
+    receipt: str
+    procedure_name: str
+    status: str
+    status_label: str
+    approved: bool  # 決裁済み, waiting to be completed
+    outcome_label: str
+    channel_label: str
+    submitted_iso: str
+    submitted_day: str
+    due_day: str
+    overdue: bool
+    assignee_label: str
+    department_name: str
+
+
+# Only the columns the queue shows (plus the keys): no JSON, no timestamps of the row itself.
+_ROW_COLUMNS = (
+    "pk",
+    "application_id",
+    "receipt_number",
+    "procedure__name",
+    "status",
+    "approval_state",
+    "outcome",
+    "channel",
+    "submitted_at",
+    "due_date",
+    "is_open",
+    "assignee__username",
+    "assignee__display_name",
+    "department__name",
+)
+
+
+def _queue_rows(values: list[tuple[Any, ...]], today: dt.date) -> list[QueueRow]:
+    statuses = {s.value: str(s.label) for s in ApplicationStatus}
+    outcomes = {o.value: str(o.label) for o in ApplicationOutcome}
+    channels = {c.value: str(c.label) for c in Channel}
+    rows = []
+    for (
+        pk,
+        application_id,
+        receipt,
+        procedure_name,
+        status,
+        approval_state,
+        outcome,
+        channel,
+        submitted_at,
+        due_date,
+        is_open,
+        assignee_username,
+        assignee_display_name,
+        department_name,
+    ) in values:
+        submitted = timezone.localtime(submitted_at)
+        rows.append(
+            QueueRow(
+                pk=pk,
+                application_id=application_id,
+                receipt=receipt or str(application_id),
+                procedure_name=procedure_name,
+                status=status,
+                status_label=statuses.get(status, status),
+                approved=approval_state == ApprovalState.APPROVED
+                and status == ApplicationStatus.APPROVING,
+                outcome_label=outcomes.get(outcome, outcome) if outcome else "",
+                channel_label=channels.get(channel, channel),
+                submitted_iso=submitted.isoformat(),
+                submitted_day=submitted.strftime("%Y-%m-%d"),
+                due_day=due_date.isoformat() if due_date else "",
+                overdue=bool(is_open and due_date is not None and due_date < today),
+                assignee_label=assignee_display_name or assignee_username or "",
+                department_name=department_name or "",
+            )
+        )
+    return rows
+
+
+@dataclass(frozen=True)
 class QueuePage:
     """One page of the queue: ``page_size`` rows and whether more follow (no total count)."""
 
-    cases: list[Case]
+    cases: list[QueueRow]
     number: int
     has_next: bool
     page_size: int
@@ -138,16 +246,24 @@ def case_queue_page(
     page: int = 1,
     page_size: int = PAGE_SIZE,
     today: dt.date | None = None,
+    access: policy.CaseAccess | None = None,
 ) -> QueuePage:
-    """A page of the queue; fetches one extra row to know whether a next page exists."""
+    """A page of the queue in one query; one extra row tells whether a next page exists.
+
+    The offset is capped (``MAX_PAGES``), so the query stays a walk along one index.
+    """
+    today = today or timezone.localdate()
     number = min(max(page, 1), MAX_PAGES)
     offset = (number - 1) * page_size
-    queryset = case_queue(user=user, filters=filters, today=today).select_related(
-        "procedure", "assignee", "department"
+    queryset = case_queue(user=user, filters=filters, today=today, access=access)
+    values = list(queryset.values_list(*_ROW_COLUMNS)[offset : offset + page_size + 1])
+    has_next = len(values) > page_size and number < MAX_PAGES
+    return QueuePage(
+        cases=_queue_rows(values[:page_size], today),
+        number=number,
+        has_next=has_next,
+        page_size=page_size,
     )
-    rows = list(queryset[offset : offset + page_size + 1])
-    has_next = len(rows) > page_size and number < MAX_PAGES
-    return QueuePage(cases=rows[:page_size], number=number, has_next=has_next, page_size=page_size)
 
 
 @dataclass(frozen=True)
@@ -164,36 +280,60 @@ class StatusCount:
         return f"{self.count:,}+" if self.capped else f"{self.count:,}"
 
 
-def _capped_count(queryset: QuerySet[Case], cap: int) -> tuple[int, bool]:
-    count = queryset.order_by().values("pk")[: cap + 1].count()
-    return min(count, cap), count > cap
-
-
 def case_status_counts(
-    *, user: User, filters: QueueFilter, cap: int = COUNT_CAP, today: dt.date | None = None
+    *,
+    user: User,
+    filters: QueueFilter,
+    cap: int = COUNT_CAP,
+    today: dt.date | None = None,
+    access: policy.CaseAccess | None = None,
 ) -> list[StatusCount]:
-    """Per-status counts (and overdue) for the queue's tabs; each stops at ``cap``."""
-    base = case_queue(user=user, filters=replace(filters, status="all", overdue=False), today=today)
-    counts = []
-    for status in QUEUE_STATUSES:
-        count, capped = _capped_count(base.filter(status=status), cap)
-        counts.append(StatusCount(status, str(ApplicationStatus(status).label), count, capped))
-    count, capped = _capped_count(
-        base.filter(is_open=True, due_date__lt=today or timezone.localdate()), cap
-    )
-    counts.append(StatusCount("overdue", _("期限超過"), count, capped))
-    return counts
+    """Per-status counts (and overdue) for the queue's tabs, each stopping at ``cap``.
+
+    One statement: a scalar subquery per tab, each counting at most ``cap + 1`` rows of its own
+    index range (``SELECT (SELECT COUNT(*) FROM (… LIMIT cap+1)), …``), so no tab counts a
+    million rows and the page pays one round trip, not seven.
+    """
+    today = today or timezone.localdate()
+    base = case_queue(
+        user=user,
+        filters=replace(filters, status="all", overdue=False),
+        today=today,
+        access=access,
+    ).order_by()
+    tabs: list[tuple[str, str, QuerySet[Case]]] = [
+        (status, str(ApplicationStatus(status).label), base.filter(status=status))
+        for status in QUEUE_STATUSES
+    ]
+    tabs.append(("overdue", _("期限超過"), base.filter(is_open=True, due_date__lt=today)))
+    connection = connections[base.db]
+    parts: list[str] = []
+    params: list[Any] = []
+    try:
+        for index, (_key, _label, queryset) in enumerate(tabs):
+            query = queryset.values("pk")[: cap + 1].query
+            sql, part_params = query.get_compiler(connection=connection).as_sql()
+            # Django compiled the SQL; every value stays a parameter.
+            parts.append(f"(SELECT COUNT(*) FROM ({sql}) AS capped_{index})")  # noqa: S608
+            params.extend(part_params)
+    except EmptyResultSet:
+        # Nothing readable (no municipality, a department of another one): no query at all.
+        return [StatusCount(key, label, 0, False) for key, label, _q in tabs]
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT " + ", ".join(parts), params)
+        row = cursor.fetchone()
+    return [
+        StatusCount(key, label, min(int(count), cap), int(count) > cap)
+        for (key, label, _q), count in zip(tabs, row, strict=True)
+    ]
 
 
-def queue_default_department(*, user: User) -> Department | None:
+def queue_default_department(
+    *, user: User, access: policy.CaseAccess | None = None
+) -> Department | None:
     """The department a handler's queue opens on (their 担当者 membership's department)."""
-    membership = (
-        Membership.objects.filter(user=user, role=Role.CASE_HANDLER, department__isnull=False)
-        .select_related("department")
-        .order_by("municipality_id", "id")
-        .first()
-    )
-    return membership.department if membership else None
+    department_id = _access(user, access).default_department_id
+    return Department.objects.filter(pk=department_id).first() if department_id else None
 
 
 # Above this many municipalities (prefecture admins), departments and procedures are offered
@@ -201,9 +341,11 @@ def queue_default_department(*, user: User) -> Department | None:
 CHOICES_MUNICIPALITY_LIMIT = 3
 
 
-def queue_choice_codes(*, user: User, municipality_code: str = "") -> set[str]:
+def queue_choice_codes(
+    *, user: User, municipality_code: str = "", access: policy.CaseAccess | None = None
+) -> set[str]:
     """Municipalities whose departments and procedures the queue's filters offer."""
-    codes = policy.reader_codes(user)
+    codes = _access(user, access).reader_codes
     if municipality_code:
         return codes & {municipality_code}
     return codes if len(codes) <= CHOICES_MUNICIPALITY_LIMIT else set()

@@ -102,7 +102,11 @@ def route_procedure_get(*, user: User, procedure_id: int) -> Procedure:
 def route_user_choices(*, municipality_code: str) -> QuerySet[User]:
     """Staff of the municipality who can be named as approvers."""
     return (
-        User.objects.filter(is_active=True, memberships__municipality_id=municipality_code)
+        User.objects.filter(
+            is_active=True,
+            memberships__municipality_id=municipality_code,
+            memberships__role__in=policy.APPROVAL_ROLES,
+        )
         .distinct()
         .order_by("username")
     )

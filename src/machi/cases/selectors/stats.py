@@ -20,9 +20,6 @@ from machi.cases.models import (
     Case,
     StepTiming,
 )
-from machi.cases.services import (
-    step_eligible,
-)
 from machi.core.models import User
 from machi.procedures.states import ApplicationStatus
 
@@ -146,22 +143,47 @@ def case_stats(
     return result
 
 
-def approval_pending_for_user(*, user: User, limit: int = 50) -> list[ApprovalStep]:
-    """Pending approval steps the user could decide (for a "決裁待ち" list)."""
-    steps = (
+def approval_pending_for_user(
+    *, user: User, limit: int = 50, access: policy.CaseAccess | None = None
+) -> list[ApprovalStep]:
+    """Pending approval steps the user could decide (for a "決裁待ち" list), oldest first.
+
+    One query, none for users no step can ask for (no approval role). Who a step asks for is
+    decided in SQL from the memberships in hand, the rule of ``services.step_eligible``: the
+    named user, or a member with the step's role in its municipality (and department, when
+    the step names one).
+    """
+    access = access if access is not None else policy.access_for(user)
+    if not user.is_active or not access.may_approve:
+        return []
+    asks_for_user = Q(user_id=user.pk)
+    for code, role, department in access.memberships:
+        if role not in policy.APPROVAL_ROLES:
+            continue
+        same_department = Q(department__isnull=True)
+        if department is not None:
+            same_department |= Q(department_id=department)
+        asks_for_user |= (
+            Q(user__isnull=True, request__municipality_id=code, role=role) & same_department
+        )
+    return list(
         ApprovalStep.objects.filter(
+            asks_for_user,
             status=ApprovalStepStatus.PENDING,
             request__status=ApprovalRequestStatus.PENDING,
-            request__municipality_id__in=policy.reader_codes(user),
+            request__municipality_id__in=access.reader_codes,
         )
         .exclude(request__drafted_by=user)
-        .select_related("request__case__procedure", "request__case")
-        .order_by("activated_at", "id")
+        .select_related("request__case__procedure")
+        .only(
+            "id",
+            "label",
+            "request__id",
+            "request__case__id",
+            "request__case__application_id",
+            "request__case__receipt_number",
+            "request__case__procedure__id",
+            "request__case__procedure__name",
+        )
+        .order_by("activated_at", "id")[:limit]
     )
-    result = []
-    for step in steps[: limit * 4]:
-        if step_eligible(step, user, step.request.municipality_id):
-            result.append(step)
-        if len(result) >= limit:
-            break
-    return result

@@ -77,7 +77,7 @@ def _validate_route_step(spec: RouteStepSpec, municipality_code: str) -> None:
         errors["position"] = [_("順番は1〜20で入力してください。")]
     if not spec.role and spec.user_id is None:
         errors["role"] = [_("役割か決裁者のどちらかを指定してください。")]
-    if spec.role and spec.role not in (Role.APPROVER, Role.MUNICIPALITY_ADMIN, Role.CASE_HANDLER):
+    if spec.role and spec.role not in policy.APPROVAL_ROLES:
         errors["role"] = [_("決裁できる役割ではありません。")]
     if (
         spec.department_id is not None
@@ -89,7 +89,10 @@ def _validate_route_step(spec: RouteStepSpec, municipality_code: str) -> None:
     if (
         spec.user_id is not None
         and not Membership.objects.filter(
-            user_id=spec.user_id, municipality_id=municipality_code
+            user_id=spec.user_id,
+            municipality_id=municipality_code,
+            # Only staff who can approve: the queue looks for waiting steps of these roles.
+            role__in=policy.APPROVAL_ROLES,
         ).exists()
     ):
         errors["user"] = [_("この団体の職員を選んでください。")]

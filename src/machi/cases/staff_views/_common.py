@@ -11,11 +11,25 @@ from django.utils import translation
 from django.utils.http import urlencode
 from django.utils.translation import gettext as _
 
+from machi.cases import policy
+from machi.core.auth import staff_user
 from machi.core.models import Municipality
 
 if TYPE_CHECKING:
     # Types only: other apps read procedures' rows through its selectors.
     pass
+
+
+_ACCESS_ATTRIBUTE = "_machi_case_access"
+
+
+def _access(request: HttpRequest) -> policy.CaseAccess:
+    """The signed-in staff member's case access, read once per request."""
+    access = getattr(request, _ACCESS_ATTRIBUTE, None)
+    if not isinstance(access, policy.CaseAccess):
+        access = policy.access_for(staff_user(request))
+        setattr(request, _ACCESS_ATTRIBUTE, access)
+    return access
 
 
 def _stale_message() -> str:

@@ -24,7 +24,7 @@ from machi.cases.forms import (
     StartReviewForm,
     WithdrawForm,
 )
-from machi.cases.models import Case, Intake
+from machi.cases.models import Case
 from machi.core.auth import staff_required, staff_user
 from machi.core.exceptions import NotFound
 from machi.core.services import audit_record
@@ -40,6 +40,7 @@ if TYPE_CHECKING:
     # Types only: other apps read procedures' rows through its selectors.
     pass
 from machi.cases.staff_views._common import (
+    _access,
     _error,
     _language,
     _user_choices,
@@ -50,7 +51,9 @@ from machi.cases.staff_views._common import (
 
 def _case_or_error(request: HttpRequest, application_id: Any) -> Case | HttpResponse:
     try:
-        return selectors.case_get_for_staff(user=staff_user(request), application_id=application_id)
+        return selectors.case_get_for_staff(
+            user=staff_user(request), application_id=application_id, access=_access(request)
+        )
     except NotFound as exc:
         return _error(request, str(exc.message))
 
@@ -76,12 +79,16 @@ def _detail_context(
     request: HttpRequest, case: Case, bound: dict[str, Form] | None = None
 ) -> dict[str, Any]:
     user = staff_user(request)
+    access = _access(request)
     application = case.application
     definition = FormDefinition.from_json(application.form_version.definition)
     language = _language()
-    actions = selectors.case_actions(user=user, case=case)
+    actions = selectors.case_actions(user=user, case=case, access=access)
     lock = {"lock_version": application.lock_version}
-    assignees = _user_choices(selectors.assignable_staff(municipality_codes={case.municipality_id}))
+    # Assignable staff from the queue's cached choices (no query once warm).
+    staff = selectors.municipality_choices(codes={case.municipality_id}, user=user).values()
+    assignees = [(str(p.pk), p.label) for p in selectors.staff_choices(staff)]
+    intake = selectors.case_intake(case=case)
     field_choices = [(c.path, c.label) for c in selectors.form_field_choices(definition, language)]
     forms: dict[str, Any] = {
         "review": StartReviewForm(initial=lock, prefix="review"),
@@ -125,14 +132,12 @@ def _detail_context(
         "procedure": case.procedure,
         "form_version": application.form_version,
         "sections": sections,
-        "attachments": selectors.case_attachments(case=case, language=language),
-        "intake": Intake.objects.filter(application_id=application.pk)
-        .select_related("clerk")
-        .first(),
+        "attachments": selectors.case_attachments(case=case, language=language, intake=intake),
+        "intake": intake,
         "corrections": list(application.corrections.all()),
         "notes": list(case.notes.select_related("author")),
         "history": selectors.case_history(case=case),
-        "audit_entries": selectors.case_audit_entries(user=user, case=case),
+        "audit_entries": selectors.case_audit_entries(user=user, case=case, access=access),
         "actions": actions,
         "approval_request": request_,
         "approval_steps": list(

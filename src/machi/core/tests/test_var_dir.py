@@ -103,3 +103,26 @@ def test_importing_the_settings_writes_no_files(tmp_path):
     )
     assert int(result.stdout) >= 50
     assert not var.exists()
+
+
+def test_the_entry_points_create_the_static_root_whitenoise_reads(tmp_path, monkeypatch, settings):
+    """A fresh checkout served through ``python -m machi``/``machi.wsgi`` warns nothing: the
+    test run itself writes no var/ and silences only that one warning (pyproject.toml)."""
+    import warnings
+
+    from whitenoise.middleware import WhiteNoiseMiddleware
+
+    monkeypatch.delenv("MACHI_STATIC_ROOT", raising=False)
+    monkeypatch.delenv("MACHI_PRODUCTION", raising=False)
+    var = tmp_path / "var"
+    prepare_var_dir(var_dir=var, database_url="", create_secret_key=False)
+    assert (var / "static").is_dir()
+    settings.STATIC_ROOT = var / "static"
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        WhiteNoiseMiddleware(get_response=lambda request: None)
+    settings.STATIC_ROOT = tmp_path / "missing"
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        WhiteNoiseMiddleware(get_response=lambda request: None)
+    assert [str(w.message) for w in caught] == [f"No directory at: {tmp_path / 'missing'}/"]

@@ -17,6 +17,7 @@ from django.utils import timezone
 from machi.core.models import Role
 from machi.core.tests.factories import staff_member
 from machi.documents.pki import DocumentPki, cert_pem
+from machi.documents.services import document_read
 from machi.procedures.models import (
     Application,
     ApplicationStatus,
@@ -83,8 +84,30 @@ def document_pki(tmp_path_factory: pytest.TempPathFactory) -> DocumentPki:
     return pki
 
 
+def local_documents_storage(root: Path) -> dict[str, object]:
+    """The embedded default's ``documents`` storage, in ``root``."""
+    return {
+        "BACKEND": "machi.files.storage.PrivateStorage",
+        "OPTIONS": {
+            "location": root,
+            "file_permissions_mode": 0o600,
+            "directory_permissions_mode": 0o700,
+        },
+    }
+
+
+@pytest.fixture
+def documents_root(tmp_path: Path) -> Path:
+    """Where this test's issued PDFs are stored (see ``documents_settings``)."""
+    return tmp_path / "documents"
+
+
 @pytest.fixture(autouse=True)
-def documents_settings(settings, document_pki: DocumentPki) -> DocumentPki:
+def documents_settings(settings, document_pki: DocumentPki, tmp_path: Path) -> DocumentPki:
+    settings.STORAGES = {
+        **settings.STORAGES,
+        "documents": local_documents_storage(tmp_path / "documents"),
+    }
     settings.MACHI_DOCUMENTS_PKI_DIR = document_pki.directory
     settings.MACHI_TSA_URL = ""
     settings.MACHI_TSA_TIMEOUT_SECONDS = 3
@@ -93,6 +116,11 @@ def documents_settings(settings, document_pki: DocumentPki) -> DocumentPki:
     settings.MACHI_DOCUMENTS_FONT = ""
     settings.PRODUCTION = False
     return document_pki
+
+
+def pdf_of(document) -> bytes:
+    """The stored bytes of an issued document, checked like every read."""
+    return document_read(document=document)
 
 
 @pytest.fixture

@@ -15,6 +15,7 @@ from pyhanko.pdf_utils.reader import PdfFileReader
 
 from machi.documents import services
 from machi.documents.pki import cert_pem
+from machi.documents.tests.conftest import pdf_of
 
 pytestmark = pytest.mark.django_db
 
@@ -53,7 +54,7 @@ def tamper(data: bytes) -> bytes:
 def issued(application, tmp_path):
     document = services.document_issue(application=application, actor=None, kind="certificate")
     path = tmp_path / "document.pdf"
-    path.write_bytes(bytes(document.pdf))
+    path.write_bytes(pdf_of(document))
     return document, path
 
 

@@ -15,6 +15,7 @@ from machi.core.models import AuditEntry
 from machi.documents import services
 from machi.documents.models import DocumentStatus, DocumentTemplate, IssuedDocument
 from machi.documents.pki import configured_trust_roots
+from machi.documents.tests.conftest import pdf_of
 from machi.documents.validation import validate_pdf
 from machi.procedures.extensions import ApplicationHooks, application_hooks
 from machi.procedures.models import ApplicationOutcome, ApplicationStatus
@@ -44,7 +45,7 @@ def test_issue_signs_timestamps_stores_and_completes(application, kakogawa_appro
     assert document.signer_subject == "CN=加古川市長,O=加古川市,C=JP"
     assert document.pades_level == "B-LT"
     assert document.title == "住民票の写しの交付請求 交付証明書"
-    data = bytes(document.pdf)
+    data = pdf_of(document)
     assert data.startswith(b"%PDF-")
     assert hashlib.sha256(data).hexdigest() == document.sha256
     assert document.size == len(data)
@@ -63,7 +64,7 @@ def test_issue_signs_timestamps_stores_and_completes(application, kakogawa_appro
 
 def test_b_lt_embeds_certificates_and_crls(application, kakogawa_approver):
     document = services.document_issue(application=application, actor=None, kind="permit")
-    with pikepdf.open(__import__("io").BytesIO(bytes(document.pdf))) as pdf:
+    with pikepdf.open(__import__("io").BytesIO(pdf_of(document))) as pdf:
         dss = pdf.Root.DSS
         assert len(dss.Certs) >= 3  # signer, organisation CA, TSA (+ TSA root)
         assert len(dss.CRLs) == 2
@@ -164,7 +165,7 @@ def test_signing_failure_leaves_nothing(settings, tmp_path, application):
 def test_timestamp_over_http(settings, http_tsa, application):
     settings.MACHI_TSA_URL = http_tsa
     document = services.document_issue(application=application, actor=None, kind="certificate")
-    (report,) = validate_pdf(bytes(document.pdf), trust_roots=configured_trust_roots())
+    (report,) = validate_pdf(pdf_of(document), trust_roots=configured_trust_roots())
     assert report.timestamp_ok
 
 
@@ -220,7 +221,7 @@ def test_custom_template_and_answers_appear_in_the_text(application, kakogawa_ad
         pytest.skip("pdftotext (poppler-utils) is not installed")
     text = subprocess.run(
         ["pdftotext", "-enc", "UTF-8", "-", "-"],  # noqa: S607
-        input=bytes(document.pdf),
+        input=pdf_of(document),
         capture_output=True,
         check=True,
     ).stdout.decode()
@@ -273,7 +274,7 @@ def test_pdf_embeds_a_japanese_font(application):
     document = services.document_issue(application=application, actor=None, kind="certificate")
     import io
 
-    with pikepdf.open(io.BytesIO(bytes(document.pdf))) as pdf:
+    with pikepdf.open(io.BytesIO(pdf_of(document))) as pdf:
         fonts = pdf.pages[0].Resources.Font
         embedded = []
         for _name, font in fonts.items():
@@ -286,7 +287,7 @@ def test_pdf_embeds_a_japanese_font(application):
         pytest.skip("pdftotext (poppler-utils) is not installed")
     text = subprocess.run(
         ["pdftotext", "-enc", "UTF-8", "-", "-"],  # noqa: S607
-        input=bytes(document.pdf),
+        input=pdf_of(document),
         capture_output=True,
         check=True,
     ).stdout.decode()
@@ -303,7 +304,7 @@ def test_the_link_in_the_pdf_follows_the_public_base_url(settings, client, appli
     settings.MACHI_PUBLIC_BASE_URL = "http://127.0.0.1:8765"
     settings.ALLOWED_HOSTS = ["127.0.0.1", "testserver"]
     document = services.document_issue(application=application, actor=None, kind="certificate")
-    with pikepdf.open(io.BytesIO(bytes(document.pdf))) as pdf:
+    with pikepdf.open(io.BytesIO(pdf_of(document))) as pdf:
         uris = [
             str(annot.A.URI)
             for page in pdf.pages

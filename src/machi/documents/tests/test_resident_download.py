@@ -7,6 +7,7 @@ from django.test import Client
 
 from machi.core.models import User
 from machi.documents import services
+from machi.documents.tests.conftest import pdf_of
 
 pytestmark = [pytest.mark.django_db, pytest.mark.urls("machi.documents.tests.urls")]
 
@@ -29,7 +30,7 @@ def test_signed_in_applicant_downloads(make_application, resident):
     assert response.status_code == 200
     assert response["Content-Type"] == "application/pdf"
     assert "attachment" in response["Content-Disposition"]
-    assert response.content == bytes(document.pdf)
+    assert response.content == pdf_of(document)
 
     other = User.objects.create_user(username="taro@example.jp", password="x-y-z-123456")
     client.force_login(other)

@@ -6,6 +6,7 @@ import pytest
 
 from machi.core.models import AuditEntry
 from machi.documents.models import DocumentStatus, DocumentTemplate, IssuedDocument
+from machi.documents.tests.conftest import pdf_of
 from machi.documents.tests.test_issue import closed_port_url
 from machi.procedures.models import ApplicationStatus
 
@@ -106,7 +107,7 @@ def test_detail_download_and_revoke(staff_client, document, kakogawa_approver, k
     download = client.get(f"/staff/documents/{document.pk}/download/")
     assert download.status_code == 200
     assert download["Content-Type"] == "application/pdf"
-    assert download.content == bytes(document.pdf)
+    assert download.content == pdf_of(document)
     assert AuditEntry.objects.filter(action="document.downloaded", personal_data=True).exists()
 
     # A case handler sees the record but may not download or revoke.

@@ -16,6 +16,7 @@ from pyhanko.pdf_utils.incremental_writer import IncrementalPdfFileWriter
 from machi.documents import services
 from machi.documents.pki import configured_trust_roots
 from machi.documents.rendering import PdfContent, render_pdf
+from machi.documents.tests.conftest import pdf_of
 from machi.documents.tests.test_external_tools import tamper
 from machi.documents.validation import validate_pdf
 
@@ -52,7 +53,7 @@ def test_the_page_works_without_javascript(client):
 
 
 def test_upload_of_the_issued_pdf_is_valid(client, document):
-    response = upload(client, bytes(document.pdf))
+    response = upload(client, pdf_of(document))
     assert response.status_code == 200
     assert verdict(response) == "valid"
     html = response.content.decode()
@@ -86,7 +87,7 @@ def test_unknown_and_malformed_ids(client, document):
 
 
 def test_a_flipped_byte_is_reported_as_modified(client, document):
-    response = upload(client, tamper(bytes(document.pdf)))
+    response = upload(client, tamper(pdf_of(document)))
     assert response.status_code == 200
     assert verdict(response) == "modified"
     html = response.content.decode()
@@ -95,7 +96,7 @@ def test_a_flipped_byte_is_reported_as_modified(client, document):
 
 
 def test_changes_added_after_signing_are_modified(client, document):
-    writer = IncrementalPdfFileWriter(io.BytesIO(bytes(document.pdf)))
+    writer = IncrementalPdfFileWriter(io.BytesIO(pdf_of(document)))
     stream = generic.StreamObject(stream_data=b"BT /F1 24 Tf 100 100 Td (FAKE) Tj ET")
     writer.add_stream_to_page(0, writer.add_object(stream))
     out = io.BytesIO()
@@ -108,7 +109,7 @@ def test_changes_added_after_signing_are_modified(client, document):
 
 
 def test_trailing_bytes_make_a_different_file(client, document):
-    response = upload(client, bytes(document.pdf) + b"\n% appended\n")
+    response = upload(client, pdf_of(document) + b"\n% appended\n")
     assert verdict(response) == "modified"
 
 
@@ -160,7 +161,7 @@ def test_untrusted_signer(client, settings, document, tmp_path):
     roots = tmp_path / "roots.pem"
     roots.write_bytes(b"".join(cert_pem(c) for c in other.roots()))
     settings.MACHI_DOCUMENTS_TRUST_ROOTS = [str(roots)]
-    response = upload(client, bytes(document.pdf))
+    response = upload(client, pdf_of(document))
     assert verdict(response) == "untrusted"
     assert "信頼できる認証局につながりません" in response.content.decode()
 
@@ -194,14 +195,14 @@ def test_uploads_are_rate_limited(client, settings):
 
 def test_csrf_is_still_checked(document):
     client = Client(enforce_csrf_checks=True)
-    assert upload(client, bytes(document.pdf)).status_code == 403
+    assert upload(client, pdf_of(document)).status_code == 403
     page = client.get("/verify/")
     token = page.cookies["csrftoken"].value
     response = client.post(
         "/verify/",
         {
             "csrfmiddlewaretoken": token,
-            "pdf": SimpleUploadedFile("d.pdf", bytes(document.pdf), content_type="application/pdf"),
+            "pdf": SimpleUploadedFile("d.pdf", pdf_of(document), content_type="application/pdf"),
         },
     )
     assert response.status_code == 200
@@ -210,7 +211,7 @@ def test_csrf_is_still_checked(document):
 
 def test_revoked_documents_say_so(client, document, kakogawa_admin):
     services.document_revoke(document=document, actor=kakogawa_admin, reason="誤記のため")
-    response = upload(client, bytes(document.pdf))
+    response = upload(client, pdf_of(document))
     assert verdict(response) == "revoked"
     assert "誤記のため" in response.content.decode()
     response = client.get(f"/verify/{document.verification_id}/")
@@ -219,7 +220,7 @@ def test_revoked_documents_say_so(client, document, kakogawa_admin):
 
 def test_validation_inside_a_running_event_loop(document):
     async def check():
-        return validate_pdf(bytes(document.pdf), trust_roots=configured_trust_roots())
+        return validate_pdf(pdf_of(document), trust_roots=configured_trust_roots())
 
     (report,) = asyncio.run(check())
     assert report.ok
@@ -245,7 +246,7 @@ def check_rows(response) -> list[tuple[str, str, str]]:
 
 
 def test_genuine_document_leads_with_valid(client, document):
-    response = upload(client, bytes(document.pdf))
+    response = upload(client, pdf_of(document))
     assert verdict_title(response) == "有効"
     html = response.content.decode()
     assert 'class="verdict verdict-valid"' in html
@@ -255,7 +256,7 @@ def test_genuine_document_leads_with_valid(client, document):
 
 
 def test_tampered_document_leads_with_invalid_and_shows_no_check_mark(client, document):
-    response = upload(client, tamper(bytes(document.pdf)))
+    response = upload(client, tamper(pdf_of(document)))
     assert verdict_title(response) == "無効 改ざんされています"
     html = response.content.decode()
     assert 'class="verdict verdict-invalid"' in html
@@ -276,13 +277,13 @@ def test_untrusted_and_revoked_reasons(client, settings, document, kakogawa_admi
     from machi.documents.pki import DocumentPki, cert_pem
 
     services.document_revoke(document=document, actor=kakogawa_admin, reason="誤記のため")
-    assert verdict_title(upload(client, bytes(document.pdf))) == "無効 失効しています"
+    assert verdict_title(upload(client, pdf_of(document))) == "無効 失効しています"
     other = DocumentPki(tmp_path / "other", auto_create=True)
     other.init()
     roots = tmp_path / "roots.pem"
     roots.write_bytes(b"".join(cert_pem(c) for c in other.roots()))
     settings.MACHI_DOCUMENTS_TRUST_ROOTS = [str(roots)]
-    assert verdict_title(upload(client, bytes(document.pdf))) == "無効 署名者が信頼できません"
+    assert verdict_title(upload(client, pdf_of(document))) == "無効 署名者が信頼できません"
 
 
 def test_unreadable_file_is_not_checked(client):
@@ -292,7 +293,7 @@ def test_unreadable_file_is_not_checked(client):
 def test_verify_stylesheet_is_a_served_static_file(client, document):
     from django.contrib.staticfiles import finders
 
-    html = upload(client, bytes(document.pdf)).content.decode()
+    html = upload(client, pdf_of(document)).content.decode()
     assert '<link rel="stylesheet" href="/static/documents/verify.css">' in html
     assert "style=" not in html and "<style" not in html
     css = finders.find("documents/verify.css")

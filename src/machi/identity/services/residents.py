@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
-
 from django.conf import settings
 from django.contrib.auth.password_validation import validate_password
 from django.core import signing
@@ -11,11 +9,13 @@ from django.core.exceptions import ValidationError
 from django.core.mail import send_mail
 from django.core.validators import validate_email
 from django.db import transaction
+from django.urls import reverse
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from machi.core.exceptions import Conflict, InvalidInput
 from machi.core.models import User
+from machi.core.public_address import public_url
 from machi.core.services import audit_record
 from machi.identity.models import (
     ResidentProfile,
@@ -73,9 +73,9 @@ def email_verification_token(*, user: User) -> str:
     return signing.dumps({"u": user.pk, "e": user.email}, salt=EMAIL_VERIFICATION_SALT)
 
 
-def resident_verification_email_send(*, user: User, build_url: Callable[[str], str]) -> None:
-    """Send the verification e-mail; ``build_url(token)`` makes the absolute link."""
-    url = build_url(email_verification_token(user=user))
+def resident_verification_email_send(*, user: User) -> None:
+    """Send the verification e-mail, its link at the public address (never the request's host)."""
+    url = public_url(reverse("identity:verify-email", args=[email_verification_token(user=user)]))
     hours = int(settings.MACHI_EMAIL_VERIFICATION_SECONDS) // 3600
     body = _(
         "Machi の住民アカウントの登録を受け付けました。\n\n"
@@ -92,12 +92,14 @@ def resident_verification_email_send(*, user: User, build_url: Callable[[str], s
     )
 
 
-def resident_existing_account_notice_send(*, email: str, sign_in_url: str) -> None:
+def resident_existing_account_notice_send(*, email: str) -> None:
     """Tell the owner of an address that someone tried to sign up with it again.
 
     Sign-up shows the same page either way, so the form cannot be used to find out who has
-    an account; the owner learns it from their own mailbox.
+    an account; the owner learns it from their own mailbox. The sign-in link is at the public
+    address, never the request's host.
     """
+    sign_in_url = public_url(reverse("identity:sign-in"))
     body = _(
         "このメールアドレスで Machi の住民アカウントの登録が申し込まれましたが、"
         "このアドレスはすでに登録されています。\n\n"

@@ -7,6 +7,7 @@ import json
 import re
 
 import pytest
+from django.conf import settings
 from django.test import Client
 
 from machi.core.models import AuditEntry
@@ -94,7 +95,8 @@ def test_card_sign_in_with_the_smartphone(linked, resident):
     html = shown.content.decode()
     assert NONCE.search(html).group(1) == nonce  # the same challenge while the phone signs
     url = re.search(
-        r"<code>http://testserver(/api/v1/identity/signing-requests/[^<]+)</code>", html
+        rf"<code>{re.escape(settings.MACHI_PUBLIC_BASE_URL)}(/api/v1/identity/signing-requests/[^<]+)</code>",
+        html,
     )
     handoff = SigningHandoff.objects.get()
     assert handoff.purpose == "auth"
@@ -106,7 +108,7 @@ def test_card_sign_in_with_the_smartphone(linked, resident):
     assert base64.b64decode(request["data"]).decode() == f"machi-card-login:{nonce}"
     body = answer_request(request, linked.good)
     answered = phone.post(
-        request["response_url"].removeprefix("http://testserver"),
+        request["response_url"].removeprefix(settings.MACHI_PUBLIC_BASE_URL),
         json.dumps(body),
         content_type="application/json",
     )

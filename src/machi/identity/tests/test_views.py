@@ -31,8 +31,29 @@ def sign_in(client: Client, email="hanako@example.jp", password=PASSWORD):
     return client.post("/account/sign-in/", {"email": email, "password": password})
 
 
+def page_errors(response) -> list[str]:
+    """The form's page-level errors (the error summary), as text."""
+    html = response.content.decode()
+    summary = html.split('class="error-summary"', 1)[1].split("</ul>", 1)[0]
+    return [
+        re.sub(r"\s+", " ", re.sub(r"<[^>]+>", "", text)).strip()
+        for text in re.findall(r"<li>(.*?)</li>", summary, re.S)
+    ]
+
+
+PUBLIC = "https://machi.example.lg.jp"
+
+
+@pytest.fixture(autouse=True)
+def _public_address(settings):
+    settings.MACHI_PUBLIC_BASE_URL = PUBLIC
+
+
 def verification_link() -> str:
-    match = re.search(r"http://testserver(/account/verify/[^\s]+/)", str(mail.outbox[-1].body))
+    """The path of the link in the last mail (which must be at the public address)."""
+    match = re.search(
+        r"https://machi\.example\.lg\.jp(/account/verify/[^\s]+/)", mail.outbox[-1].body
+    )
     assert match, mail.outbox[-1].body
     return match.group(1)
 
@@ -72,10 +93,16 @@ def test_sign_up_verify_email_then_sign_in():
     assert mail.outbox[0].to == ["hanako@example.jp"]
     assert "メールアドレスの確認" in mail.outbox[0].subject
 
-    # Not yet verified: the password is right but sign-in waits for the e-mail link.
+    # Not yet verified: the password is right but sign-in waits for the e-mail link; the page
+    # reads as for a wrong password (no oracle) and offers the resend link.
     refused = sign_in(client)
     assert refused.status_code == 400
-    assert "メールアドレスの確認が済んでいません" in refused.content.decode()
+    assert (
+        page_errors(refused)
+        == page_errors(sign_in(Client(), password="wrong"))
+        == ["メールアドレスまたはパスワードが違います。"]
+    )
+    assert "/account/verify/resend/?email=hanako%40example.jp" in refused.content.decode()
 
     page = client.get(verification_link())
     assert page.status_code == 200
@@ -94,6 +121,30 @@ def test_sign_up_verify_email_then_sign_in():
 
     assert client.post("/account/sign-out/").status_code == 302
     assert client.get("/account/").status_code == 302
+
+
+def test_a_forged_host_header_never_ends_up_in_a_mail(resident, settings):
+    """Every link identity mails is at MACHI_PUBLIC_BASE_URL, whatever Host the request named."""
+    settings.ALLOWED_HOSTS = ["machi.example.lg.jp", "evil.example"]  # even when it is allowed
+    forged = Client(HTTP_HOST="evil.example")
+    assert sign_up(forged, email="taro@example.jp").status_code == 302
+    assert sign_up(forged).status_code == 302  # hanako has an account: the notice mail
+    forged.post("/account/verify/resend/", {"email": "taro@example.jp"})
+    assert len(mail.outbox) == 3
+    for message in mail.outbox:
+        assert "evil.example" not in message.body
+        assert "testserver" not in message.body
+    links = [re.findall(r"https?://[^\s]+", str(message.body)) for message in mail.outbox]
+    assert [len(found) for found in links] == [1, 1, 1]
+    assert links[1] == [f"{PUBLIC}/account/sign-in/"]
+    verify = re.compile(rf"{re.escape(PUBLIC)}(/account/verify/[^/\s]+/)")
+    for found in (links[0][0], links[2][0]):
+        match = verify.fullmatch(found)
+        assert match, found
+        # The link works at the public address.
+        page = Client(HTTP_HOST="machi.example.lg.jp").get(match.group(1))
+        assert page.status_code == 200
+        assert "メールアドレスを確認しました" in page.content.decode()
 
 
 def test_sign_up_errors_are_tied_to_their_fields():
@@ -154,6 +205,63 @@ def test_wrong_password_and_lockout(resident, settings):
     locked = sign_in(client)  # the right password no longer helps
     assert locked.status_code == 429
     assert client.get("/account/").status_code == 302
+
+
+def _from(address: str) -> Client:
+    # Behind one proxy (127.0.0.1) that appends the client's address.
+    return Client(REMOTE_ADDR="127.0.0.1", HTTP_X_FORWARDED_FOR=address)
+
+
+def test_failures_for_one_account_from_many_addresses_lock_it(resident, settings):
+    settings.MACHI_PROXY_COUNT = 1
+    settings.LOGIN_ACCOUNT_FAILURE_LIMIT = 4
+    assert settings.AXES_FAILURE_LIMIT == 5  # each address stays below its own lockout
+    statuses = [sign_in(_from(f"203.0.113.{i}"), password="guess").status_code for i in range(4)]
+    assert statuses == [400, 400, 400, 429]  # the fourth failure locks the account
+    failures = AuditEntry.objects.filter(action="resident.sign_in_failed").count()
+    assert failures == 4
+    # Now the right password from a fresh address is refused too, without being checked.
+    owner = _from("192.0.2.1")
+    refused = sign_in(owner)
+    assert refused.status_code == 429
+    assert "このアカウントのサインインを一時的に停止しました" in refused.content.decode()
+    assert owner.get("/account/").status_code == 302
+    assert not AuditEntry.objects.filter(action="resident.sign_in").exists()
+    assert AuditEntry.objects.filter(action="resident.sign_in_failed").count() == failures
+
+
+def test_the_account_lock_counts_the_address_whatever_its_case(resident, settings):
+    settings.MACHI_PROXY_COUNT = 1
+    settings.LOGIN_ACCOUNT_FAILURE_LIMIT = 2
+    sign_in(_from("203.0.113.1"), email="HANAKO@example.jp", password="guess")
+    sign_in(_from("203.0.113.2"), email="Hanako@Example.JP", password="guess")
+    assert sign_in(_from("203.0.113.3")).status_code == 429
+
+
+def test_the_account_lock_leaves_other_residents_alone(resident, settings):
+    settings.MACHI_PROXY_COUNT = 1
+    settings.LOGIN_ACCOUNT_FAILURE_LIMIT = 2
+    other = services.resident_sign_up(email="taro@example.jp", password=PASSWORD)
+    services.resident_email_verify(token=services.email_verification_token(user=other))
+    for i in range(2):
+        sign_in(_from(f"203.0.113.{i}"), password="guess")
+    assert sign_in(_from("203.0.113.0"), email="taro@example.jp").status_code == 302
+    assert sign_in(_from("203.0.113.9")).status_code == 429
+
+
+def test_every_wrong_part_reads_the_same(resident, kakogawa_admin):
+    from machi.core.tests.factories import TEST_PASSWORD
+
+    kakogawa_admin.email = "admin@kakogawa.example.jp"
+    kakogawa_admin.username = "admin@kakogawa.example.jp"
+    kakogawa_admin.save()
+    pages = [
+        sign_in(Client(), password="wrong"),
+        sign_in(Client(), email="nobody@example.jp"),
+        sign_in(Client(), email="admin@kakogawa.example.jp", password=TEST_PASSWORD),
+    ]
+    assert [p.status_code for p in pages] == [400, 400, 400]
+    assert page_errors(pages[0]) == page_errors(pages[1]) == page_errors(pages[2])
 
 
 def test_staff_cannot_use_the_resident_sign_in(kakogawa_admin):

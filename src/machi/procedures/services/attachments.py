@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable
+from typing import TYPE_CHECKING
 
 from django.core.files.uploadedfile import UploadedFile
 from django.http import FileResponse
@@ -10,7 +11,6 @@ from django.utils.translation import gettext as _
 
 from machi.core.exceptions import NotFound
 from machi.core.models import User
-from machi.files.models import StoredFile
 from machi.files.policy import SUPPORTED_TYPES, FilePolicy
 from machi.files.selectors import file_get
 from machi.files.services import file_response, file_store
@@ -21,6 +21,10 @@ from machi.procedures.models import (
     Application,
 )
 from machi.procedures.services.catalog import _definition
+
+if TYPE_CHECKING:
+    # Types only: files' rows are reached through its services and selectors.
+    from machi.files.selectors import StoredFile
 
 
 def _attachment_purpose(application: Application) -> str:

@@ -30,17 +30,26 @@ def catalog(simple_procedure, juminhyo, kakogawa):
         )
 
 
-@pytest.mark.parametrize("params", [{}, {"q": "手続"}, {"q": "手続", "offset": "2"}])
-def test_catalog_api_is_one_query(catalog, django_assert_num_queries, params):
+@pytest.mark.parametrize(
+    "params", [{}, {"q": "手"}, {"q": "手続"}, {"q": "追加の手続"}, {"q": "手続", "offset": "2"}]
+)
+def test_catalog_api_is_two_queries(catalog, django_assert_num_queries, params):
     client = Client()
-    with django_assert_num_queries(1):
+    # the page of results (its columns only), then the page's current form numbers (one query)
+    with django_assert_num_queries(2):
         response = client.get("/api/v1/procedures", params)
     assert response.status_code == 200
-    expected = {"": 5, "手続": 3}[params.get("q", "")] - int(params.get("offset", 0))
-    assert len(response.json()) == expected
+    expected = {"": 5, "手": 3, "手続": 3, "追加の手続": 3}[params.get("q", "")]
+    assert len(response.json()) == expected - int(params.get("offset", 0))
 
 
-@pytest.mark.parametrize("params", [{}, {"q": "手続"}])
+def test_catalog_api_without_results_is_one_query(catalog, django_assert_num_queries):
+    with django_assert_num_queries(1):
+        response = Client().get("/api/v1/procedures", {"q": "存在しない"})
+    assert response.json() == []
+
+
+@pytest.mark.parametrize("params", [{}, {"q": "手"}, {"q": "手続"}, {"q": "追加の手続"}])
 def test_catalog_page_queries(catalog, django_assert_num_queries, params):
     client = Client()
     client.get("/procedures/")  # the session and language are settled by a first visit

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import re
 import threading
 from typing import Any
 
@@ -122,6 +123,100 @@ def test_anonymous_submissions_are_rate_limited_per_address(simple_procedure, se
     signed_in.force_login(resident)
     assert _post(signed_in, _payload()).status_code == 201
     assert Application.objects.count() == 4
+
+
+# --- 7. The HTML flow has the API's limits -----------------------------------------------------
+
+START_URL = "/procedures/282103/simple/start/"
+
+
+def _page_text(response) -> tuple[str, str]:
+    """The refusal page's heading and alert, as text."""
+    html = response.content.decode()
+    heading = re.search(r"<h1>(.*?)</h1>", html, re.S)
+    alert = re.search(r'<p role="alert">(.*?)</p>', html, re.S)
+    assert heading and alert, html
+    return heading.group(1).strip(), alert.group(1).strip()
+
+
+def _draft_ready_to_submit(client: Client) -> Application:
+    assert client.post(START_URL).status_code == 302
+    application = Application.objects.latest("created_at")
+    client.post(f"/apply/{application.pk}/main/", {"main.name": "窓口 花子", "main.copies": "1"})
+    client.post(f"/apply/{application.pk}/confirm/", {"confirm.agree": "1"})
+    return application
+
+
+def test_anonymous_html_starts_share_the_api_budget_per_address(simple_procedure, settings):
+    settings.MACHI_APPLICATION_RATE_LIMIT = "3/m"
+    address = "198.51.100.21"
+    assert _post(Client(REMOTE_ADDR=address), _payload()).status_code == 201
+    assert [Client(REMOTE_ADDR=address).post(START_URL).status_code for _ in range(2)] == [302, 302]
+    assert Application.objects.count() == 3
+    refused = Client(REMOTE_ADDR=address).post(START_URL)
+    assert refused.status_code == 429
+    assert _page_text(refused) == (
+        "しばらくしてからお試しください",
+        "短い時間に申請が多すぎます。しばらくしてからもう一度お試しください。",
+    )
+    assert '<a href="/procedures/282103/simple/">申請のページに戻る</a>' in refused.content.decode()
+    assert Application.objects.count() == 3  # nothing saved
+    # The API is refused too (one budget), another address is not.
+    assert _post(Client(REMOTE_ADDR=address), _payload()).status_code == 429
+    assert Client(REMOTE_ADDR="198.51.100.22").post(START_URL).status_code == 302
+    assert Application.objects.count() == 4
+
+
+def test_an_anonymous_html_submission_over_the_rate_stays_a_draft(simple_procedure, settings):
+    settings.MACHI_APPLICATION_RATE_LIMIT = "2/m"
+    client = Client(REMOTE_ADDR="198.51.100.31")
+    application = _draft_ready_to_submit(client)  # the start counts; the steps do not
+    assert Client(REMOTE_ADDR="198.51.100.31").post(START_URL).status_code == 302
+    refused = client.post(f"/apply/{application.pk}/review/", {"idempotency_key": "a"})
+    assert refused.status_code == 429
+    assert _page_text(refused)[1] == (
+        "短い時間に申請が多すぎます。しばらくしてからもう一度お試しください。"
+    )
+    application.refresh_from_db()
+    assert (application.status, application.receipt_number) == (ApplicationStatus.DRAFT, None)
+    # The same session from another address submits (the budget is the address's).
+    elsewhere = Client(REMOTE_ADDR="198.51.100.39")
+    elsewhere.cookies = client.cookies
+    response = elsewhere.post(f"/apply/{application.pk}/review/", {"idempotency_key": "a"})
+    assert response.status_code == 302
+    application.refresh_from_db()
+    assert application.status == ApplicationStatus.SUBMITTED
+
+
+def test_signed_in_residents_are_not_limited_by_the_address_budget(
+    simple_procedure, settings, resident
+):
+    settings.MACHI_APPLICATION_RATE_LIMIT = "1/m"
+    client = Client(REMOTE_ADDR="198.51.100.41")
+    client.force_login(resident)
+    assert [client.post(START_URL).status_code for _ in range(3)] == [302, 302, 302]
+
+
+def test_an_oversized_html_submission_is_refused_with_a_page(simple_procedure, settings):
+    client = Client(REMOTE_ADDR="198.51.100.51")
+    application = _draft_ready_to_submit(client)
+    settings.MACHI_APPLICATION_MAX_BODY_BYTES = 2048
+    settings.MACHI_APPLICATION_RATE_LIMIT = "1/m"  # already used by the start: not counted
+    big = client.post(
+        f"/apply/{application.pk}/review/", {"idempotency_key": "k", "pad": "x" * 4000}
+    )
+    assert big.status_code == 413
+    assert _page_text(big) == (
+        "申請できませんでした",
+        "送信された内容が大きすぎます（上限 2 KB）。",
+    )
+    back = f'<a href="/apply/{application.pk}/review/">入力内容の確認に戻る</a>'
+    assert back in big.content.decode()
+    application.refresh_from_db()
+    assert application.status == ApplicationStatus.DRAFT
+    too_big_start = Client(REMOTE_ADDR="198.51.100.52").post(START_URL, {"pad": "x" * 4000})
+    assert too_big_start.status_code == 413
+    assert Application.objects.count() == 1
 
 
 # --- 8. Idempotency ---------------------------------------------------------------------------

@@ -121,6 +121,50 @@ def test_every_action_the_code_writes_has_a_label():
     assert target_label("application") == "申請"
 
 
+def _owned_label(labels: dict[str, object], code: str) -> str | None:
+    """The key of ``labels`` that names ``code``: the code itself or its nearest group."""
+    if code in labels:
+        return code
+    prefix = code
+    while "." in prefix:
+        prefix = prefix.rsplit(".", 1)[0]
+        if f"{prefix}.*" in labels:
+            return f"{prefix}.*"
+    return None
+
+
+def test_each_app_registers_the_labels_of_the_codes_it_writes():
+    """An app's codes are named by its own audit_labels module, registered from its ready()."""
+    import importlib
+    from pathlib import Path
+
+    from machi.core import audit_labels as core_labels
+
+    root = Path(__file__).resolve().parents[2]
+    # The audit page (web) records core's own code, audit.search.
+    owners = {"core": core_labels.CORE_ACTIONS, "web": core_labels.CORE_ACTIONS}
+    for app in ("procedures", "cases", "documents", "payments", "identity", "files"):
+        owners[app] = importlib.import_module(f"machi.{app}.audit_labels").ACTIONS
+    unowned: list[str] = []
+    for app, labels in owners.items():
+        for path in (root / app).rglob("*.py"):
+            if "tests" in path.parts or "migrations" in path.parts:
+                continue
+            text = path.read_text(encoding="utf-8")
+            codes = set(re.findall(r'action="([a-z_]+\.[a-z_.]+)"', text))
+            # The apps' own _audit(target, "code", …) helpers, spread over lines.
+            codes |= set(re.findall(r'_audit\(\s*\w+,\s*"([a-z_]+\.[a-z_.]+)"', text))
+            # Dynamic codes (action=f"payment.{…}") need their group's label.
+            codes |= {f"{prefix}x" for prefix in re.findall(r'action=f"([a-z_]+\.)\{', text)}
+            for code in codes:
+                key = _owned_label(labels, code)
+                if key is None or action_labels.get(key) is not labels[key]:
+                    unowned.append(f"{app}: {code}")
+    assert sorted(unowned) == []
+    with pytest.raises(ModuleNotFoundError):
+        importlib.import_module("machi.web.audit_labels")  # web labels no other app's codes
+
+
 def test_audit_api_carries_labels_and_searches_by_receipt(kakogawa, kakogawa_admin, staff_client):
     wanted = _application_history("282103", "2026-000007")
     _application_history("282103", "2026-000008")
