@@ -184,6 +184,8 @@ RQ_QUEUES = {
 # killed, the broker lost it) is sent again by the sweep every worker runs.
 MACHI_OUTBOX_REDELIVER_SECONDS = int(env_str("MACHI_OUTBOX_REDELIVER_SECONDS", "300"))
 MACHI_OUTBOX_SWEEP_SECONDS = float(env_str("MACHI_OUTBOX_SWEEP_SECONDS", "30"))
+# Tests only: the real Redis the task tests also run against (`.ci/run` sets it); unset, they skip.
+TEST_REDIS_URL = env_str("MACHI_TEST_REDIS_URL")
 
 # --- E-mail (notifications go through the outbox; see core.outbox) ---------------------------
 # Embedded default: messages are written as files to var/mail/ so the demo needs no mail server.

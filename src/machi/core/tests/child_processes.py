@@ -23,7 +23,9 @@ SRC = str(Path(machi.__file__).resolve().parent.parent)
 
 def redis_url_or_skip() -> str:
     """MACHI_TEST_REDIS_URL when set and answering (`.ci/run` sets it), else skip with why."""
-    url = os.environ.get("MACHI_TEST_REDIS_URL", "")
+    from django.conf import settings
+
+    url = settings.TEST_REDIS_URL
     if not url:
         pytest.skip("real broker: MACHI_TEST_REDIS_URL is not set (.ci/run sets it)")
     from redis import Redis
