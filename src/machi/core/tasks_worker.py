@@ -15,10 +15,13 @@ from __future__ import annotations
 
 import logging
 import threading
+import time
+from datetime import timedelta
 from typing import Any
 
 from django.conf import settings
 from django.db import close_old_connections, connection
+from django.utils import timezone
 from django.utils.crypto import get_random_string
 from django_tasks import DEFAULT_TASK_BACKEND_ALIAS
 from rq.worker import BaseWorker, SimpleWorker
@@ -93,6 +96,22 @@ def rq_worker(*, in_process: bool = False, name: str | None = None) -> BaseWorke
     )
 
 
+PRUNE_EVERY_SECONDS = 3600.0
+KEEP_FINISHED_TASKS = timedelta(days=1)
+
+
+def prune_finished_tasks(*, keep: timedelta = KEEP_FINISHED_TASKS, limit: int = 5000) -> int:
+    """Delete successful task rows finished more than ``keep`` ago (database engine), at most
+    ``limit`` at a time; failed ones stay for inspection. Returns how many were deleted.
+
+    The outbox message, not the task row, records a delivery, so nothing is lost."""
+    from django_tasks_db.models import DBTaskResult
+
+    old = DBTaskResult.objects.successful().filter(finished_at__lt=timezone.now() - keep)
+    ids = list(old.values_list("pk", flat=True)[:limit])
+    return DBTaskResult.objects.filter(pk__in=ids).delete()[0] if ids else 0
+
+
 class SweepThread(threading.Thread):
     """Runs ``outbox.sweep()`` every ``every`` seconds until stopped (daemon: dies with the worker)."""
 
@@ -102,13 +121,20 @@ class SweepThread(threading.Thread):
         self.stopped = threading.Event()
 
     def run(self) -> None:
-        from machi.core import outbox
+        from machi.core import outbox, tasks
 
+        pruned_at = 0.0
         while not self.stopped.is_set():
             try:
                 resent = outbox.sweep()
                 if resent:
                     logger.info("outbox sweep re-enqueued messages", extra={"count": resent})
+                # Hourly, so a demo without cron does not grow its task table forever.
+                if tasks.stores_tasks_in_database() and (
+                    time.monotonic() - pruned_at >= PRUNE_EVERY_SECONDS
+                ):
+                    pruned_at = time.monotonic()
+                    prune_finished_tasks()
             except Exception:  # a database hiccup must not end the sweeping
                 logger.exception("outbox sweep failed")
             finally:

@@ -220,3 +220,27 @@ def test_sweep_without_anything_due_writes_nothing(django_assert_num_queries):
     with django_assert_num_queries(3):  # savepoint, the due read, release
         assert outbox.sweep() == 0
     assert OutboxMessage.objects.get().next_attempt_at > timezone.now() + timedelta(seconds=200)
+
+
+def test_finished_task_rows_are_pruned_after_a_day_failed_ones_kept(run_tasks):
+    from machi.core.tasks_worker import prune_finished_tasks
+
+    with freeze_time("2026-04-01 09:00:00"):
+        with outbox.handlers.override(**{"test.kind": lambda payload: None}):
+            outbox.enqueue("test.kind", {})
+            assert run_tasks() == 1
+        message = outbox.enqueue("test.other", {})
+        DBTaskResult.objects.filter(args_kwargs__args=[message.pk]).update(
+            task_path="machi.core.tests.test_tasks.no_such_task"
+        )
+        assert run_tasks() == 1  # fails: the path is no task
+    assert sorted(DBTaskResult.objects.values_list("status", flat=True)) == [
+        "FAILED",
+        "SUCCESSFUL",
+    ]
+    with freeze_time("2026-04-02 08:59:59"):
+        assert prune_finished_tasks() == 0
+    with freeze_time("2026-04-02 09:00:01"):
+        assert prune_finished_tasks() == 1
+    assert list(DBTaskResult.objects.values_list("status", flat=True)) == ["FAILED"]
+    assert OutboxMessage.objects.filter(status=OutboxStatus.SENT).count() == 1
