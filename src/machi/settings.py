@@ -14,6 +14,7 @@ import hmac
 import os
 from datetime import timedelta
 from pathlib import Path
+from typing import Any
 
 import dj_database_url
 from django.core.exceptions import ImproperlyConfigured
@@ -146,6 +147,7 @@ DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 # must be one cache for every process. Redis when set; else a directory under var/ that all
 # processes of one machine share (an installation on several machines sets MACHI_REDIS_URL).
 REDIS_URL = env_str("MACHI_REDIS_URL")
+CACHES: dict[str, dict[str, Any]]
 if REDIS_URL:
     CACHES = {
         "default": {

@@ -60,17 +60,17 @@ def session_user(request: HttpRequest) -> User | AnonymousUser:
         persistent_id = request.session.get(DEVICE_ID_SESSION_KEY)
         if persistent_id:
             device = auth_cache.device_for(user, str(persistent_id))
-            if device is None or device.user_id != user.pk or not device.confirmed:  # type: ignore[attr-defined]
+            if device is None or device.user_id != user.pk or not device.confirmed:
                 del request.session[DEVICE_ID_SESSION_KEY]
             else:
-                user.otp_device = device
+                user.otp_device = device  # type: ignore[attr-defined]
     return user
 
 
 def _session_user(request: HttpRequest) -> User | None:
     session = request.session
     try:
-        user_id = User._meta.pk.to_python(session[SESSION_KEY])  # type: ignore[union-attr]
+        user_id = User._meta.pk.to_python(session[SESSION_KEY])
         backend_path = session[BACKEND_SESSION_KEY]
     except (KeyError, ValidationError):
         return None

@@ -107,7 +107,7 @@ def _new_token() -> str:
     return uuid.uuid4().hex
 
 
-def _tokens(user_id: object) -> tuple[str, str] | None:
+def _tokens(user_id: int | str) -> tuple[str, str] | None:
     """The user's and the tenants' tokens (one round trip), or None when the cache is down."""
     keys = (user_key(user_id), TENANTS_KEY)
     try:
@@ -122,7 +122,7 @@ def _tokens(user_id: object) -> tuple[str, str] | None:
     return (str(found[keys[0]]), str(found[keys[1]]))
 
 
-def _entry(user_id: object) -> _Entry:
+def _entry(user_id: int | str) -> _Entry:
     tokens = _tokens(user_id)
     if tokens is None:
         return _Entry(("", ""))  # used for this request only
@@ -139,11 +139,11 @@ def _entry(user_id: object) -> _Entry:
 def _attached_entry(user: User) -> _Entry | None:
     attached = user.__dict__.get(_ENTRY_ATTR)
     if attached is not None and attached[0] == _state.generation:
-        return attached[1]  # type: ignore[no-any-return]
+        return attached[1]  # type: ignore[no-any-return,unused-ignore]
     return None
 
 
-def user_for(user_id: object) -> User | None:
+def user_for(user_id: int | str) -> User | None:
     """A fresh ``User`` instance for ``user_id`` (None if there is no such row)."""
     entry = _entry(user_id)
     if entry.user_values is False:
@@ -169,8 +169,8 @@ def device_for(user: User, persistent_id: str) -> Device | None:
     device = model.from_db(
         DEFAULT_DB_ALIAS, [f.attname for f in model._meta.concrete_fields], values
     )
-    if device.user_id == user.pk:  # type: ignore[attr-defined]
-        device.user = user  # type: ignore[attr-defined]
+    if device.user_id == user.pk:
+        device.user = user
     return device
 
 
@@ -194,7 +194,7 @@ def grants_for(user: User) -> Grants:
     """Every role of ``user``: once per request (on the instance), else from this process."""
     cached = user.__dict__.get(_GRANTS_ATTR)
     if cached is not None and cached[0] == _state.generation:
-        return cached[1]  # type: ignore[no-any-return]
+        return cached[1]  # type: ignore[no-any-return,unused-ignore]
     generation = _state.generation
     entry = _attached_entry(user) or _entry(user.pk)
     if entry.grants is None:
@@ -203,7 +203,7 @@ def grants_for(user: User) -> Grants:
     return entry.grants
 
 
-def _load_grants(user_id: object) -> Grants:
+def _load_grants(user_id: int | str) -> Grants:
     rows = Membership.objects.filter(user_id=user_id).values_list(
         "municipality_id", "role", "department_id", "municipality__is_active"
     )
@@ -246,10 +246,14 @@ def _replace(key: str, *, using: str) -> None:
     if transaction.get_connection(using).in_atomic_block:
         # Another process may reload (and cache) the old rows before this transaction commits:
         # a second token after the commit makes it read again.
-        transaction.on_commit(lambda: (_state.advance(), _replace_token(key)), using=using)
+        def again() -> None:
+            _state.advance()
+            _replace_token(key)
+
+        transaction.on_commit(again, using=using)
 
 
-def invalidate_user(user_id: object, *, using: str = DEFAULT_DB_ALIAS) -> None:
+def invalidate_user(user_id: int | str, *, using: str = DEFAULT_DB_ALIAS) -> None:
     """Every process reloads ``user_id``'s row, devices and roles on its next request."""
     _state.entries.pop(user_id, None)
     _replace(user_key(user_id), using=using)

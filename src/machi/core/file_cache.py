@@ -29,19 +29,20 @@ class SharedFileCache(FileBasedCache):
         self._next_cull = 0.0
 
     def _cull(self) -> None:
+        # Expired entries are deleted as they are read (``_is_expired``).
         now = time.monotonic()
         if now < self._next_cull:
             return
         self._next_cull = now + self.cull_interval_seconds
-        paths = self._list_cache_files()
+        paths = self._list_cache_files()  # type: ignore[attr-defined]
         if len(paths) < self._max_entries:
             return
         kept = 0
         for path in paths:
             try:
                 with open(path, "rb") as handle:
-                    kept += not self._is_expired(handle)  # deletes the file when expired
+                    kept += not self._is_expired(handle)  # type: ignore[attr-defined]
             except FileNotFoundError:
                 continue
         if kept >= self._max_entries:
-            super()._cull()
+            super()._cull()  # type: ignore[misc]

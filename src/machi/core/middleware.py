@@ -69,5 +69,5 @@ class AuthenticationMiddleware(MiddlewareMixin):
                 request._cached_user = session_user(request)  # type: ignore[attr-defined]
             return request._cached_user  # type: ignore[attr-defined]
 
-        request.user = SimpleLazyObject(user)
-        request.auser = sync_to_async(user)  # type: ignore[attr-defined]
+        request.user = SimpleLazyObject(user)  # type: ignore[assignment]
+        request.auser = sync_to_async(user)
