@@ -31,7 +31,7 @@ from django.utils import timezone
 from django.utils.crypto import constant_time_compare
 from django.utils.translation import gettext as _
 from django_otp import DEVICE_ID_SESSION_KEY
-from django_otp.middleware import is_verified
+from django_otp.middleware import OTPMiddleware, is_verified
 from ninja.errors import AuthenticationError
 from ninja.security import HttpBearer, SessionAuth
 from ninja.security.base import AuthBase
@@ -59,7 +59,8 @@ def session_user(request: HttpRequest) -> User | AnonymousUser:
     if isinstance(user, User):
         persistent_id = request.session.get(DEVICE_ID_SESSION_KEY)
         if persistent_id:
-            device = auth_cache.device_for(user, str(persistent_id))
+            persistent_id = OTPMiddleware._normalize_persistent_id(str(persistent_id))
+            device = auth_cache.device_for(user, persistent_id)
             if device is None or device.user_id != user.pk or not device.confirmed:
                 del request.session[DEVICE_ID_SESSION_KEY]
             else:
