@@ -110,7 +110,12 @@ def test_culling_lists_the_directory_at_most_once_a_minute(tmp_path, monkeypatch
     cache = file_cache(tmp_path)
     listed = []
     original = cache._list_cache_files
-    monkeypatch.setattr(cache, "_list_cache_files", lambda: listed.append(1) or original())
+
+    def counted() -> list[str]:
+        listed.append(1)
+        return original()  # type: ignore[no-any-return]
+
+    monkeypatch.setattr(cache, "_list_cache_files", counted)
     for n in range(5):
         cache.set(f"key-{n}", n, None)
     assert len(listed) == 1
