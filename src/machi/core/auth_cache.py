@@ -145,6 +145,7 @@ def _attached_entry(user: User) -> _Entry | None:
 
 def user_for(user_id: int | str) -> User | None:
     """A fresh ``User`` instance for ``user_id`` (None if there is no such row)."""
+    generation = _state.generation  # before reading: a change meanwhile invalidates the copy
     entry = _entry(user_id)
     if entry.user_values is False:
         entry.user_values = (
@@ -153,7 +154,7 @@ def user_for(user_id: int | str) -> User | None:
     if not isinstance(entry.user_values, tuple):
         return None
     user = User.from_db(DEFAULT_DB_ALIAS, list(_USER_FIELDS), entry.user_values)
-    user.__dict__[_ENTRY_ATTR] = (_state.generation, entry)
+    user.__dict__[_ENTRY_ATTR] = (generation, entry)
     return user
 
 
