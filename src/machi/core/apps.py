@@ -8,6 +8,7 @@ class CoreConfig(AppConfig):
     default_auto_field = "django.db.models.BigAutoField"
 
     def ready(self) -> None:
-        from machi.core import notifications
+        from machi.core import auth_cache, notifications
 
         notifications.install_defaults()
+        auth_cache.connect_signals()
