@@ -99,8 +99,8 @@ MIDDLEWARE = [
     "django.middleware.locale.LocaleMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
-    "django.contrib.auth.middleware.AuthenticationMiddleware",
-    "django_otp.middleware.OTPMiddleware",
+    # Django's AuthenticationMiddleware and django-otp's OTPMiddleware, from a cache.
+    "machi.core.middleware.AuthenticationMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "csp.middleware.CSPMiddleware",
@@ -146,14 +146,42 @@ if TEST_DATABASE_URL:
     DATABASES = {"default": dj_database_url.parse(TEST_DATABASE_URL)}
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
-# --- Cache (rate limits, lockouts) ---------------------------------------------------------
+# --- Cache (rate limits, lockouts) and sessions ----------------------------------------------
+# "auth" holds sessions and the sign-in state's invalidation tokens (machi.core.auth_cache): it
+# must be one cache for every process. Redis when set; else a directory under var/ that all
+# processes of one machine share (an installation on several machines sets MACHI_REDIS_URL).
 REDIS_URL = env_str("MACHI_REDIS_URL")
+CACHES: dict[str, dict[str, Any]]
 if REDIS_URL:
     CACHES = {
-        "default": {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": REDIS_URL}
+        "default": {
+            "BACKEND": "django.core.cache.backends.redis.RedisCache",
+            "LOCATION": REDIS_URL,
+        },
+        "auth": {
+            "BACKEND": "django.core.cache.backends.redis.RedisCache",
+            "LOCATION": REDIS_URL,
+            "KEY_PREFIX": "machi-auth",
+        },
     }
 else:
-    CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
+    CACHES = {
+        "default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"},
+        "auth": {
+            "BACKEND": "machi.core.file_cache.SharedFileCache",
+            "LOCATION": str(VAR_DIR / "cache" / "auth"),
+            "OPTIONS": {"MAX_ENTRIES": 50_000},
+        },
+    }
+# Sessions are read from the cache (no database round trip) and written through to the
+# database, so a flushed or restarted cache signs nobody out. Server-side, unlike signed
+# cookies: signing out ends the session for good, and what the session holds (correction drafts,
+# resume tokens) never leaves the server.
+SESSION_ENGINE = "django.contrib.sessions.backends.cached_db"
+SESSION_CACHE_ALIAS = "auth"
+# How long one process trusts its cached copy of a user, OTP device and roles when no write
+# through the ORM told it otherwise (machi.core.auth_cache).
+MACHI_AUTH_CACHE_SECONDS = int(os.environ.get("MACHI_AUTH_CACHE_SECONDS", "300"))
 
 # --- Background tasks (machi.core.tasks; docs/decisions/0007-task-engine.md) ----------------
 # One API, Django's Tasks (django-tasks backport). "database": tasks are rows of this database,
