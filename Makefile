@@ -37,10 +37,14 @@ install-dev: $(VENV)/.installed-dev
 
 ## make demo: set up, migrate, load demo data (keeps existing data) and serve on HOST:PORT
 ## with gunicorn (runserver drops bursts of connections); WhiteNoise serves the static files.
+## A task worker runs beside it (mails, refunds: nothing is sent inside a request); Ctrl-C
+## stops both.
 demo: install
 	$(DEMO_ENV) $(MANAGE) migrate --noinput
 	$(DEMO_ENV) $(MANAGE) collectstatic --noinput --verbosity 0
 	$(DEMO_ENV) $(MANAGE) load-demo --base-url http://$(HOST):$(PORT)
+	$(DEMO_ENV) $(MANAGE) tasks-worker & worker=$$!; \
+	trap 'kill $$worker 2>/dev/null; wait $$worker 2>/dev/null' EXIT INT TERM; \
 	$(DEMO_ENV) $(VENV)/bin/gunicorn machi.wsgi:application --workers 2 --threads 4 \
 		--bind $(HOST):$(PORT) --backlog 2048 --access-logfile - --error-logfile -
 

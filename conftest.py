@@ -5,11 +5,12 @@ from __future__ import annotations
 from collections.abc import Callable, Iterator
 
 import pytest
-from django.core.cache import cache
-from django.utils import translation
+from django.core.cache import cache, caches
 from django.test import Client
+from django.utils import translation
 from django_otp import DEVICE_ID_SESSION_KEY
 
+from machi.core import auth_cache
 from machi.core.models import Role, User
 from machi.core.tests.factories import (
     DepartmentFactory,
@@ -35,12 +36,22 @@ def _keep_test_connection_open() -> Iterator[None]:
 @pytest.fixture(autouse=True)
 def _fast_hashing_and_clean_cache(settings: pytest.FixtureRequest) -> Iterator[None]:
     settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]  # type: ignore[attr-defined]
+    # The sign-in cache in this process's memory (not var/, which a demo may share): each test
+    # rolls its rows back, so nothing cached may outlive it (machi.core.auth_cache).
+    settings.CACHES = {  # type: ignore[attr-defined]
+        **settings.CACHES,  # type: ignore[attr-defined]
+        "auth": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache", "LOCATION": "auth"},
+    }
+    auth_cache.clear_process_cache()
     cache.clear()
+    caches["auth"].clear()
     # Each test starts in Japanese: a request through LocaleMiddleware leaves its language
     # active in this thread, which would leak into the next test.
     translation.activate("ja")
     yield
     cache.clear()
+    caches["auth"].clear()
+    auth_cache.clear_process_cache()
     translation.activate("ja")
 
 
@@ -59,6 +70,17 @@ def _documents_storage_outside_var(
         options = {**storages["documents"]["OPTIONS"], "location": _session_documents_root}
         storages["documents"] = {**storages["documents"], "OPTIONS": options}
         settings.STORAGES = storages  # type: ignore[attr-defined]
+
+
+@pytest.fixture
+def run_tasks() -> Callable[[], int]:
+    """Run the background tasks that are ready, in the test's thread (what a worker does).
+
+    Nothing is delivered inside a request any more: a test that expects a mail or a refund
+    after a change calls ``run_tasks()`` where a worker would have picked the task up."""
+    from machi.core.tasks import run_ready_tasks
+
+    return run_ready_tasks
 
 
 @pytest.fixture

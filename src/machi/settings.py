@@ -77,6 +77,10 @@ INSTALLED_APPS = [
     "axes",
     "csp",
     "mozilla_django_oidc",
+    # Background tasks (machi.core.tasks): the Tasks API, its database store and RQ on Redis.
+    "django_tasks",
+    "django_tasks_db",
+    "django_rq",
     "machi.core",
     "machi.files",
     "machi.identity",
@@ -95,8 +99,8 @@ MIDDLEWARE = [
     "django.middleware.locale.LocaleMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
-    "django.contrib.auth.middleware.AuthenticationMiddleware",
-    "django_otp.middleware.OTPMiddleware",
+    # Django's AuthenticationMiddleware and django-otp's OTPMiddleware, from a cache.
+    "machi.core.middleware.AuthenticationMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "csp.middleware.CSPMiddleware",
@@ -142,14 +146,74 @@ if TEST_DATABASE_URL:
     DATABASES = {"default": dj_database_url.parse(TEST_DATABASE_URL)}
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
-# --- Cache (rate limits, lockouts) ---------------------------------------------------------
+# --- Cache (rate limits, lockouts) and sessions ----------------------------------------------
+# "auth" holds sessions and the sign-in state's invalidation tokens (machi.core.auth_cache): it
+# must be one cache for every process. Redis when set; else a directory under var/ that all
+# processes of one machine share (an installation on several machines sets MACHI_REDIS_URL).
 REDIS_URL = env_str("MACHI_REDIS_URL")
+CACHES: dict[str, dict[str, Any]]
 if REDIS_URL:
     CACHES = {
-        "default": {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": REDIS_URL}
+        "default": {
+            "BACKEND": "django.core.cache.backends.redis.RedisCache",
+            "LOCATION": REDIS_URL,
+        },
+        "auth": {
+            "BACKEND": "django.core.cache.backends.redis.RedisCache",
+            "LOCATION": REDIS_URL,
+            "KEY_PREFIX": "machi-auth",
+        },
     }
 else:
-    CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
+    CACHES = {
+        "default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"},
+        "auth": {
+            "BACKEND": "machi.core.file_cache.SharedFileCache",
+            "LOCATION": str(VAR_DIR / "cache" / "auth"),
+            "OPTIONS": {"MAX_ENTRIES": 50_000},
+        },
+    }
+# Sessions are read from the cache (no database round trip) and written through to the
+# database, so a flushed or restarted cache signs nobody out. Server-side, unlike signed
+# cookies: signing out ends the session for good, and what the session holds (correction drafts,
+# resume tokens) never leaves the server.
+SESSION_ENGINE = "django.contrib.sessions.backends.cached_db"
+SESSION_CACHE_ALIAS = "auth"
+# How long one process trusts its cached copy of a user, OTP device and roles when no write
+# through the ORM told it otherwise (machi.core.auth_cache).
+MACHI_AUTH_CACHE_SECONDS = int(os.environ.get("MACHI_AUTH_CACHE_SECONDS", "300"))
+
+# --- Background tasks (machi.core.tasks; docs/decisions/0007-task-engine.md) ----------------
+# One API, Django's Tasks (django-tasks backport). "database": tasks are rows of this database,
+# written in the transaction that enqueues them, run by `python -m machi tasks-worker` (no
+# broker: the embedded default). "redis": RQ on MACHI_TASKS_REDIS_URL (default MACHI_REDIS_URL),
+# workers on any number of machines. Either way the outbox row stays the record of what is owed.
+MACHI_TASKS_BACKEND = env_str("MACHI_TASKS_BACKEND", "database").strip().lower()
+MACHI_TASKS_QUEUE = env_str("MACHI_TASKS_QUEUE", "machi")  # installations sharing a Redis differ
+MACHI_TASKS_REDIS_URL = env_str("MACHI_TASKS_REDIS_URL") or REDIS_URL
+if MACHI_TASKS_BACKEND == "database":
+    TASKS = {
+        "default": {"BACKEND": "django_tasks_db.DatabaseBackend", "QUEUES": [MACHI_TASKS_QUEUE]}
+    }
+elif MACHI_TASKS_BACKEND == "redis":
+    if not MACHI_TASKS_REDIS_URL:
+        raise ImproperlyConfigured("MACHI_TASKS_BACKEND=redis needs MACHI_TASKS_REDIS_URL.")
+    TASKS = {"default": {"BACKEND": "django_tasks_rq.RQBackend", "QUEUES": [MACHI_TASKS_QUEUE]}}
+else:
+    raise ImproperlyConfigured("MACHI_TASKS_BACKEND must be 'database' or 'redis'.")
+# django-rq reads its queues from here (only used with the redis backend).
+RQ_QUEUES = {
+    MACHI_TASKS_QUEUE: {
+        "URL": MACHI_TASKS_REDIS_URL or "redis://127.0.0.1:6379/0",
+        "DEFAULT_TIMEOUT": 300,
+    }
+}
+# A pending outbox message not delivered this long after its task was sent (a worker was
+# killed, the broker lost it) is sent again by the sweep every worker runs.
+MACHI_OUTBOX_REDELIVER_SECONDS = int(env_str("MACHI_OUTBOX_REDELIVER_SECONDS", "300"))
+MACHI_OUTBOX_SWEEP_SECONDS = float(env_str("MACHI_OUTBOX_SWEEP_SECONDS", "30"))
+# Tests only: the real Redis the task tests also run against (`.ci/run` sets it); unset, they skip.
+TEST_REDIS_URL = env_str("MACHI_TEST_REDIS_URL")
 
 # --- E-mail (notifications go through the outbox; see core.outbox) ---------------------------
 # Embedded default: messages are written as files to var/mail/ so the demo needs no mail server.
@@ -357,6 +421,10 @@ LOGGING = {
         "django.db.backends": {"level": "WARNING"},
         "axes": {"level": "WARNING"},
         "pikepdf": {"level": "WARNING"},
+        # Two lines per task (started, finished) at INFO: failures are still logged.
+        "django_tasks": {"level": "WARNING"},
+        "django_tasks_db": {"level": "WARNING"},
+        "rq.worker": {"level": "WARNING"},
     },
 }
 

@@ -16,8 +16,8 @@ from __future__ import annotations
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 
-from machi.core.models import Membership, Municipality, Role, User
-from machi.core.selectors import user_has_role, visible_municipality_codes
+from machi.core.models import Role, User
+from machi.core.selectors import membership_grants, user_has_role, visible_municipality_codes
 
 READER_ROLES: tuple[str, ...] = (
     Role.MUNICIPALITY_ADMIN,
@@ -95,26 +95,22 @@ class CaseAccess:
 
 
 def access_for(user: User | None) -> CaseAccess:
-    """The user's case access in one query (two for a 県管理者): call once per request.
+    """The user's case access, from core's sign-in cache (no query once loaded): once per request.
 
     Pages pass the result to the selectors instead of asking ``reader_codes`` & co. again.
     """
     if user is None or not user.is_authenticated or not user.is_active:
         return CaseAccess()
     rows = tuple(
-        Membership.objects.filter(user=user, municipality__is_active=True)
-        .order_by("municipality_id", "id")
-        .values_list("municipality_id", "role", "department_id")
+        (grant.municipality_code, grant.role, grant.department_id)
+        for grant in membership_grants(user)
+        if grant.municipality_active
     )
-    prefectures = {code for code, role, _department in rows if role == Role.PREFECTURE_ADMIN}
     opened: set[str] = set()
-    if prefectures:
-        opened = set(
-            Municipality.objects.filter(prefecture_id__in=prefectures, is_active=True).values_list(
-                "code", flat=True
-            )
+    if any(role == Role.PREFECTURE_ADMIN for _code, role, _department in rows):
+        opened = visible_municipality_codes(
+            user, roles=[Role.PREFECTURE_ADMIN], prefecture_wide=True
         )
-        opened |= prefectures
     return CaseAccess(user_id=user.pk, memberships=rows, prefecture_codes=frozenset(opened))
 
 

@@ -8,6 +8,8 @@ class CoreConfig(AppConfig):
     default_auto_field = "django.db.models.BigAutoField"
 
     def ready(self) -> None:
-        from machi.core import notifications
+        from machi.core import auth_cache, notifications, outbox
 
         notifications.install_defaults()
+        outbox.handlers.register(outbox.PROBE_KIND, outbox.probe_handler)
+        auth_cache.connect_signals()

@@ -1,4 +1,4 @@
-"""Request-scoped context: a request id for logs and audit entries."""
+"""Request-scoped context: a request id for logs and audit entries, and who is calling."""
 
 from __future__ import annotations
 
@@ -7,8 +7,13 @@ import logging
 import re
 import uuid
 from collections.abc import Callable
+from typing import Any
 
+from asgiref.sync import sync_to_async
+from django.core.exceptions import ImproperlyConfigured
 from django.http import HttpRequest, HttpResponse
+from django.utils.deprecation import MiddlewareMixin
+from django.utils.functional import SimpleLazyObject
 
 from machi.core.client_address import client_ip
 
@@ -44,3 +49,25 @@ class RequestIdLogFilter(logging.Filter):
     def filter(self, record: logging.LogRecord) -> bool:
         record.request_id = request_id_var.get()
         return True
+
+
+class AuthenticationMiddleware(MiddlewareMixin):
+    """``request.user`` (with django-otp's ``otp_device``) from ``core.auth_cache``.
+
+    Replaces both Django's ``AuthenticationMiddleware`` and django-otp's ``OTPMiddleware``,
+    which read the user and the device from the database on every request.
+    """
+
+    def process_request(self, request: HttpRequest) -> None:
+        if not hasattr(request, "session"):
+            raise ImproperlyConfigured("AuthenticationMiddleware needs SessionMiddleware first.")
+        # Imported here: the logging configuration imports this module before the apps load.
+        from machi.core.auth import session_user
+
+        def user() -> Any:
+            if not hasattr(request, "_cached_user"):
+                request._cached_user = session_user(request)  # type: ignore[attr-defined]
+            return request._cached_user  # type: ignore[attr-defined]
+
+        request.user = SimpleLazyObject(user)  # type: ignore[assignment]
+        request.auser = sync_to_async(user)

@@ -9,10 +9,13 @@ from datetime import datetime
 from django.db.models import Q, QuerySet
 from django.utils.translation import gettext as _
 
+from machi.core import auth_cache
+
 # Audit verification lives in core.audit_verify; re-exported here, where callers look for it.
 from machi.core.audit_verify import AuditVerification as AuditVerification
 from machi.core.audit_verify import ChainBreak as ChainBreak
 from machi.core.audit_verify import audit_verify as audit_verify
+from machi.core.auth_cache import RoleGrant as RoleGrant
 from machi.core.exceptions import NotFound
 from machi.core.models import (
     AuditEntry,
@@ -48,6 +51,17 @@ def municipality_get(*, code: str) -> Municipality:
         ) from exc
 
 
+def membership_grants(user: User | None) -> tuple[RoleGrant, ...]:
+    """The roles ``user`` holds (every membership, with its department), from the sign-in cache.
+
+    No query within a request once loaded, and none per process until a membership, the user
+    or a municipality changes (``core.auth_cache``). Inactive users hold none.
+    """
+    if user is None or not user.is_authenticated or not user.is_active:
+        return ()
+    return auth_cache.grants_for(user).memberships
+
+
 def visible_municipality_codes(
     user: User | None,
     *,
@@ -56,29 +70,25 @@ def visible_municipality_codes(
 ) -> set[str]:
     """Codes of the municipalities whose records ``user`` may see.
 
-    A membership counts when its role is in ``roles`` (any role when ``roles`` is None).
-    With ``prefecture_wide``, a 県管理者 (prefecture admin) membership on a prefecture also
-    opens every municipality of that prefecture: the prefecture sees across municipalities
-    only where the caller says the role allows it.
+    A membership counts when its role is in ``roles`` (any role when ``roles`` is None) and its
+    municipality is active. With ``prefecture_wide``, a 県管理者 (prefecture admin) membership on
+    a prefecture also opens every active municipality of that prefecture: the prefecture sees
+    across municipalities only where the caller says the role allows it. Answered from the
+    sign-in cache (``core.auth_cache``): no query per call.
     """
     if user is None or not user.is_authenticated or not user.is_active:
         return set()
-    memberships = Membership.objects.filter(user=user, municipality__is_active=True)
+    grants = auth_cache.grants_for(user)
     role_set = set(roles) if roles is not None else None
     codes: set[str] = set()
-    prefecture_codes: set[str] = set()
-    for municipality_code, role in memberships.values_list("municipality_id", "role"):
-        if role_set is None or role in role_set:
-            codes.add(municipality_code)
-        if prefecture_wide and role == Role.PREFECTURE_ADMIN:
-            prefecture_codes.add(municipality_code)
-    if prefecture_codes:
-        codes.update(
-            Municipality.objects.filter(
-                prefecture_id__in=prefecture_codes, is_active=True
-            ).values_list("code", flat=True)
-        )
-        codes.update(prefecture_codes)
+    for grant in grants.memberships:
+        if not grant.municipality_active:
+            continue
+        if role_set is None or grant.role in role_set:
+            codes.add(grant.municipality_code)
+        if prefecture_wide and grant.role == Role.PREFECTURE_ADMIN:
+            codes.add(grant.municipality_code)
+            codes.update(grants.prefecture_members.get(grant.municipality_code, ()))
     return codes
 
 
@@ -171,7 +181,7 @@ def audit_search(*, user: User, filters: AuditFilter) -> QuerySet[AuditEntry]:
     """
     codes = visible_municipality_codes(user, roles=AUDIT_READER_ROLES, prefecture_wide=True)
     scope = Q(municipality_code__in=codes)
-    if Membership.objects.filter(user=user, role=Role.PREFECTURE_ADMIN).exists():
+    if any(grant.role == Role.PREFECTURE_ADMIN for grant in membership_grants(user)):
         scope |= Q(municipality_code="")
     queryset = AuditEntry.objects.filter(scope)
     if filters.action:

@@ -511,18 +511,18 @@ def test_member_helper_department(kakogawa, shimin):
 
 # Query counts of the two busiest staff pages: exact, and the same whatever the number of rows
 # (one query per list, never one per case, note or history entry).
-# The queue: session, user and OTP device (core's middleware), then its own four: memberships
-# (policy.access_for), the page's rows, every tab's capped count in one statement, and the
-# handler's waiting approval steps (a handler can be asked by role). Filter choices come from the
-# cache, warmed by the first request.
-QUEUE_FIRST_PAGE_QUERIES = 7
-# The case page: session, user, OTP device; memberships (once); the case with its application,
-# procedure, department and assignee; the audit entry of the visit (three statements in core's
-# audit_record: chain head, entry, head update; no savepoint); approval route and latest request;
-# corrections, notes, status changes, events and the users they name; procedures' correction
-# section (application_sections). Assignable staff come from the cached choices; an online case
-# has no intake record to read.
-CASE_PAGE_QUERIES = 16
+# The queue: session, user, OTP device and memberships come from core's sign-in cache
+# (core.auth_cache, warmed by the first request), filter choices from the cases cache; the page
+# runs its own three: the page's rows, every tab's capped count in one statement, and the
+# handler's waiting approval steps (a handler can be asked by role).
+QUEUE_FIRST_PAGE_QUERIES = 3
+# The case page (session, user, OTP device and memberships from the sign-in cache): the case
+# with its application, procedure, department and assignee; the audit entry of the visit (three
+# statements in core's audit_record: chain head, entry, head update; no savepoint); approval
+# route and latest request; corrections, notes, status changes, events and the users they name;
+# procedures' correction section (application_sections). Assignable staff come from the cached
+# choices; an online case has no intake record to read.
+CASE_PAGE_QUERIES = 12
 
 
 @pytest.mark.parametrize("cases", [2, 8])

@@ -67,7 +67,7 @@ class _Recorder(notifications.Channel):
         self.sent.append((address, subject))
 
 
-def test_a_plugged_in_channel_receives_notifications(django_capture_on_commit_callbacks):
+def test_a_plugged_in_channel_receives_notifications(django_capture_on_commit_callbacks, run_tasks):
     channel = _Recorder()
     with (
         notifications.channels.override(**{channel.id: channel}),
@@ -80,6 +80,8 @@ def test_a_plugged_in_channel_receives_notifications(django_capture_on_commit_ca
                 address={"test-line": "U123", "sms": "09000000000"},
             )
         )
+        assert channel.sent == []  # nothing is sent by the caller: a worker sends it
+        assert run_tasks() == 1
     assert channel.sent == [("U123", "受付しました")]
     # Only registered channels get a message: nothing is queued for the unknown "sms".
     assert list(OutboxMessage.objects.values_list("payload__channel", flat=True)) == ["test-line"]

@@ -163,7 +163,7 @@ def test_withdrawal_cancels_an_open_payment(submitted, django_capture_on_commit_
 
 
 def test_refund_provider_error_is_retried_through_the_outbox(
-    submitted, sandbox, monkeypatch, django_capture_on_commit_callbacks
+    submitted, sandbox, monkeypatch, django_capture_on_commit_callbacks, run_tasks
 ):
     payment = _pay(submitted, sandbox)
     real_refund = SandboxProvider.refund
@@ -181,8 +181,11 @@ def test_refund_provider_error_is_retried_through_the_outbox(
             application=submitted, to_status=ApplicationStatus.WITHDRAWN, actor=None
         )
     refund = Refund.objects.get(payment=payment)
+    assert refund.attempts == 1  # right after commit; the outbox message waits for a worker
+    assert run_tasks() == 1
+    refund.refresh_from_db()
     assert refund.status == RefundStatus.PENDING
-    assert refund.attempts == 2  # right after commit, and the outbox's first delivery
+    assert refund.attempts == 2  # right after commit, and the worker's first delivery
     message = OutboxMessage.objects.get(kind=services.REFUND_OUTBOX_KIND)
     assert message.status == OutboxStatus.PENDING
     assert "connection_error" in message.last_error

@@ -128,7 +128,7 @@ def test_double_submit_creates_one_application(simple_procedure):
 
 
 def test_confirmation_email_and_outbox_retry(
-    simple_procedure, monkeypatch, django_capture_on_commit_callbacks
+    simple_procedure, monkeypatch, django_capture_on_commit_callbacks, run_tasks
 ):
     from django.utils import timezone
 
@@ -153,6 +153,10 @@ def test_confirmation_email_and_outbox_retry(
     application.save()
     with django_capture_on_commit_callbacks(execute=True):
         submitted = services.application_submit(application=application, actor=None)
+    # Nothing is sent in the request: the message waits for a worker.
+    assert calls["n"] == 0
+    assert OutboxMessage.objects.get().attempts == 0
+    assert run_tasks() == 1
     # The mail server failed: the application stands and the message waits in the outbox.
     submitted.refresh_from_db()
     assert submitted.status == ApplicationStatus.SUBMITTED

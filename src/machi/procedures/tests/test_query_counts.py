@@ -101,9 +101,10 @@ def test_a_draft_submission_with_its_case_takes_a_fixed_number_of_queries(
     application.contact_email = "taro@example.jp"
     Application.objects.filter(pk=application.pk).update(contact_email=application.contact_email)
     # savepoint; lock the row; the fee rule (payments); receipt number; the row; status
-    # change; case, step timing, case event (cases); outbox; audit chain head, one INSERT of
+    # change; case, step timing, case event (cases); outbox and its delivery task (the database
+    # task backend writes the task in the same transaction); audit chain head, one INSERT of
     # both entries, head update; release
-    with django_assert_num_queries(14):
+    with django_assert_num_queries(15):
         services.application_submit(application=application, actor=None)
     assert list(
         AuditEntry.objects.filter(target_id=str(application.pk))
@@ -119,9 +120,10 @@ def test_an_api_submission_takes_a_fixed_number_of_queries(
     assert _post(client, key="warm-up").status_code == 201
     # the procedure (with its municipality); the idempotency key; the current form version;
     # savepoint; the fee rule (payments); receipt number; application; status change; case,
-    # step timing, case event (cases); outbox; audit chain head, one INSERT of the three
-    # entries, head update; release. The response's history comes from what was written.
-    with django_assert_num_queries(16):
+    # step timing, case event (cases); outbox and its delivery task; audit chain head, one
+    # INSERT of the three entries, head update; release. The response's history comes from
+    # what was written.
+    with django_assert_num_queries(17):
         response = _post(client, key="pinned")
     assert response.status_code == 201
     assert response.json()["history"][0]["to_status"] == "submitted"
@@ -140,8 +142,8 @@ def test_the_api_without_hooks_takes_a_fixed_number_of_queries(
     with application_hooks.override({}):
         assert _post(client, key="warm-up").status_code == 201
         # procedure; key; form version; savepoint; receipt number; application; status
-        # change; outbox; audit head, entries, head update; release
-        with django_assert_num_queries(12):
+        # change; outbox and its delivery task; audit head, entries, head update; release
+        with django_assert_num_queries(13):
             response = _post(client, key="pinned")
     assert response.status_code == 201
 

@@ -105,7 +105,7 @@ def _check_one_transaction(log: list[str], expected: int) -> list[str]:
     return submission
 
 
-def test_an_api_submission_is_one_transaction_of_eleven_statements(simple_procedure, monkeypatch):
+def test_an_api_submission_is_one_transaction_of_twelve_statements(simple_procedure, monkeypatch):
     client = Client()
     assert _post(client, "warm-up").status_code == 201  # the first creates sequence and heads
     with statements(monkeypatch) as log:
@@ -113,13 +113,14 @@ def test_an_api_submission_is_one_transaction_of_eleven_statements(simple_proced
     assert response.status_code == 201
     for number, sql in enumerate(log):
         print(number, sql[:160])  # noqa: T201 - the measurement, with -s
-    submission = _check_one_transaction(log, 11)
+    submission = _check_one_transaction(log, 12)
     # the fee rule (payments); receipt number; application; status change; case, step timing,
-    # case event (cases); outbox; audit chain head, the three entries, head update
+    # case event (cases); outbox and its delivery task (the database task backend writes it in
+    # the same transaction); audit chain head, the three entries, head update
     assert [s.split(" ")[0] for s in submission] == [
         "SELECT",
         "INSERT" if connection.vendor == "sqlite" else "SELECT",
-        *["INSERT"] * 6,
+        *["INSERT"] * 7,
         "SELECT",
         "INSERT",
         "UPDATE",
@@ -149,8 +150,8 @@ def test_a_signed_in_review_page_submission_is_one_transaction(
         response = client.post(url, {"idempotency_key": "review-1"})
     assert response.status_code == 302, response.content[:500]
     # lock the row; fee rule; receipt number; the row; status change; case, step timing, case
-    # event; outbox; audit chain head, both entries, head update
-    _check_one_transaction(log, 12)
+    # event; outbox and its delivery task; audit chain head, both entries, head update
+    _check_one_transaction(log, 13)
     stored = Application.objects.get(pk=application.pk)
     assert (stored.status, stored.idempotency_key) == ("submitted", "review-1")
     assert audit_verify().ok
