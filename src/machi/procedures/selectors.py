@@ -10,6 +10,7 @@ from typing import Any
 
 from django.db import connections
 from django.db.models import F, Max, Q, QuerySet
+from django.db.models.expressions import RawSQL
 from django.utils.translation import get_language
 from django.utils.translation import gettext as _
 
@@ -17,6 +18,7 @@ from machi.core.exceptions import NotFound
 from machi.core.japanese import search_key
 from machi.core.models import User
 from machi.core.selectors import visible_municipality_codes
+from machi.procedures import search
 from machi.procedures.formengine import FormDefinition, localize, summary
 from machi.procedures.models import (
     Application,
@@ -145,6 +147,81 @@ def procedure_search(
     return queryset.order_by("municipality_id", "name_kana", "name").values(
         *_ENTRY_FIELDS, **_ENTRY_RENAMED
     )
+
+
+def _query_keys(q: str) -> list[str]:
+    keys = (search_key(word) for word in q.replace("　", " ").split())
+    return [key for key in keys if key]
+
+
+# A page is looked up again after a rebuild at most this often before the database answers
+# (the catalog changing under every attempt: a bulk load in progress).
+_INDEX_ATTEMPTS = 3
+
+
+def catalog_page(*, query: CatalogQuery, offset: int, limit: int) -> list[CatalogEntry]:
+    """The published entries ``offset`` to ``offset + limit`` of ``query``, with form numbers.
+
+    The same entries, in the same order, as that slice of :func:`procedure_search`. A search by
+    words and municipality only is answered by this process's ``search.CatalogIndex`` (one- and
+    two-character keys such as 税 or み match thousands of rows: the database would sort or walk
+    them all for a page of 50), then one query fetches the page's rows and the catalog version
+    together; a version other than the index's means the catalog changed (in any process), so
+    the index is rebuilt and the page looked up again. Two queries when the index is current
+    (one when nothing matches); other filters go to the database.
+    """
+    using = Procedure.objects.db
+    index = search.catalog_index(using)
+    if query.department_code or query.audience or query.life_event:
+        index = None
+        attempts = 0
+    else:
+        attempts = _INDEX_ATTEMPTS
+    keys = _query_keys(query.q)
+    for _attempt in range(attempts):
+        if index is None:
+            index = search.build_catalog_index(using)
+        ids = index.search(
+            keys=keys, municipality_code=query.municipality_code, offset=offset, limit=limit
+        )
+        rows = _rows_if_current(using, ids, index.version)
+        if rows is not None:
+            return catalog_entries(rows, with_form_version=True)
+        index = None
+    page = procedure_search(query=query)[offset : offset + limit]
+    return catalog_entries(page, with_form_version=True)
+
+
+def _rows_if_current(
+    using: str, ids: list[int], version: str | None
+) -> list[dict[str, Any]] | None:
+    """The result rows of ``ids`` in that order, or ``None`` if the catalog is not at ``version``.
+
+    One statement reads the rows and the version, so they are of one snapshot.
+    """
+    if not ids:
+        with connections[using].cursor() as cursor:
+            cursor.execute(search.CATALOG_VERSION_SQL)
+            found = cursor.fetchone()
+        return [] if (found[0] if found else None) == version else None
+    fetched = {
+        row["id"]: row
+        for row in Procedure.objects.using(using)
+        .filter(pk__in=ids)
+        .values(
+            *_ENTRY_FIELDS,
+            **_ENTRY_RENAMED,
+            catalog_version=RawSQL(search.CATALOG_VERSION_SQL, ()),  # noqa: S611 - constant
+        )
+    }
+    if len(fetched) != len(ids):
+        return None  # a listed procedure is gone (and the version with it)
+    rows = [fetched[pk] for pk in ids]
+    if rows[0]["catalog_version"] != version:
+        return None
+    for row in rows:
+        del row["catalog_version"]
+    return rows
 
 
 def catalog_entries(
