@@ -142,11 +142,11 @@ class CatalogIndex:
 
     Built from one query (id, municipality, ``search_text`` of every listed procedure, ordered
     by municipality, reading and name) and labelled with the catalog version that query read
-    (migration ``0006``: a token the database changes on every change that can alter a search's
-    result set or order). A search is a substring test on the held texts, the same test as the
-    ``LIKE`` the database runs, so results and order are those of
-    ``selectors.procedure_search``; only the ids of one page leave it, and the caller fetches
-    their rows together with the current version to know whether the index was still current.
+    (migration ``0006``: a token the database changes on every change of what the catalog lists
+    or shows). A search is a substring test on the held texts, the same test as the ``LIKE`` the
+    database runs, so results and order are those of ``selectors.procedure_search``. ``entries``
+    keeps the entries (``selectors.CatalogEntry``) of the ids already shown, so a page whose
+    entries are all known costs the caller one statement: reading the version.
     """
 
     def __init__(self, *, version: str | None, rows: list[tuple[int, str, str]]) -> None:
@@ -159,6 +159,7 @@ class CatalogIndex:
             start, _end = self._spans.get(municipality, (position, position))
             self._spans[municipality] = (start, position + 1)
         self._matches: dict[str, list[int]] = {}
+        self.entries: dict[int, Any] = {}
 
     def __len__(self) -> int:
         return len(self.ids)
@@ -201,9 +202,18 @@ def catalog_index(using: str) -> CatalogIndex | None:
     return _indexes.get(using)
 
 
+def catalog_version(using: str) -> str | None:
+    """The catalog version of database ``using`` now (``None`` without its row)."""
+    from django.db import connections
+
+    with connections[using].cursor() as cursor:
+        cursor.execute(CATALOG_VERSION_SQL)
+        found = cursor.fetchone()
+    return found[0] if found else None
+
+
 def build_catalog_index(using: str) -> CatalogIndex:
     """Rebuild the index of ``using`` from one query (two if the catalog is empty)."""
-    from django.db import connections
     from django.db.models.expressions import RawSQL
 
     from machi.procedures.models import Procedure
@@ -220,13 +230,7 @@ def build_catalog_index(using: str) -> CatalogIndex:
             RawSQL(CATALOG_VERSION_SQL, ()),  # noqa: S611 - a constant statement, no parameters
         )
     )
-    if rows:
-        version = rows[0][3]
-    else:
-        with connections[using].cursor() as cursor:
-            cursor.execute(CATALOG_VERSION_SQL)
-            found = cursor.fetchone()
-        version = found[0] if found else None
+    version = rows[0][3] if rows else catalog_version(using)
     index = CatalogIndex(version=version, rows=[(row[0], row[1], row[2]) for row in rows])
     _indexes[using] = index
     return index

@@ -154,8 +154,8 @@ def _query_keys(q: str) -> list[str]:
     return [key for key in keys if key]
 
 
-# A page is looked up again after a rebuild at most this often before the database answers
-# (the catalog changing under every attempt: a bulk load in progress).
+# Attempts before the database answers instead (the catalog changing under every attempt: a
+# bulk load in progress).
 _INDEX_ATTEMPTS = 3
 
 
@@ -165,29 +165,35 @@ def catalog_page(*, query: CatalogQuery, offset: int, limit: int) -> list[Catalo
     The same entries, in the same order, as that slice of :func:`procedure_search`. A search by
     words and municipality only is answered by this process's ``search.CatalogIndex`` (one- and
     two-character keys such as 税 or み match thousands of rows: the database would sort or walk
-    them all for a page of 50), then one query fetches the page's rows and the catalog version
-    together; a version other than the index's means the catalog changed (in any process), so
-    the index is rebuilt and the page looked up again. Two queries when the index is current
-    (one when nothing matches); other filters go to the database.
+    them all for a page of 50), used only while the catalog version is the index's (read first,
+    so whatever the index holds is at least as new as what the database has now). One statement
+    when the page's entries were shown before; otherwise their rows (read together with the
+    version) and their form numbers. Other filters go to the database.
     """
-    using = Procedure.objects.db
-    index = search.catalog_index(using)
     if query.department_code or query.audience or query.life_event:
-        index = None
-        attempts = 0
-    else:
-        attempts = _INDEX_ATTEMPTS
+        return _database_page(query, offset, limit)
+    using = Procedure.objects.db
     keys = _query_keys(query.q)
-    for _attempt in range(attempts):
-        if index is None:
-            index = search.build_catalog_index(using)
+    index = search.catalog_index(using)
+    for _attempt in range(_INDEX_ATTEMPTS):
+        if index is None or index.version != search.catalog_version(using):
+            index = search.build_catalog_index(using)  # at least as new as the version read
         ids = index.search(
             keys=keys, municipality_code=query.municipality_code, offset=offset, limit=limit
         )
-        rows = _rows_if_current(using, ids, index.version)
-        if rows is not None:
-            return catalog_entries(rows, with_form_version=True)
-        index = None
+        missing = [pk for pk in ids if pk not in index.entries]
+        if missing:
+            rows = _rows_if_current(using, missing, index.version)
+            if rows is None:
+                index = None
+                continue
+            for entry in catalog_entries(rows, with_form_version=True):
+                index.entries[entry.id] = entry
+        return [index.entries[pk] for pk in ids]
+    return _database_page(query, offset, limit)
+
+
+def _database_page(query: CatalogQuery, offset: int, limit: int) -> list[CatalogEntry]:
     page = procedure_search(query=query)[offset : offset + limit]
     return catalog_entries(page, with_form_version=True)
 
@@ -195,30 +201,22 @@ def catalog_page(*, query: CatalogQuery, offset: int, limit: int) -> list[Catalo
 def _rows_if_current(
     using: str, ids: list[int], version: str | None
 ) -> list[dict[str, Any]] | None:
-    """The result rows of ``ids`` in that order, or ``None`` if the catalog is not at ``version``.
+    """The result rows of ``ids``, or ``None`` if the catalog is no longer at ``version``.
 
     One statement reads the rows and the version, so they are of one snapshot.
     """
-    if not ids:
-        with connections[using].cursor() as cursor:
-            cursor.execute(search.CATALOG_VERSION_SQL)
-            found = cursor.fetchone()
-        return [] if (found[0] if found else None) == version else None
-    fetched = {
-        row["id"]: row
-        for row in Procedure.objects.using(using)
+    rows = list(
+        Procedure.objects.using(using)
         .filter(pk__in=ids)
+        .order_by()
         .values(
             *_ENTRY_FIELDS,
             **_ENTRY_RENAMED,
             catalog_version=RawSQL(search.CATALOG_VERSION_SQL, ()),  # noqa: S611 - constant
         )
-    }
-    if len(fetched) != len(ids):
-        return None  # a listed procedure is gone (and the version with it)
-    rows = [fetched[pk] for pk in ids]
-    if rows[0]["catalog_version"] != version:
-        return None
+    )
+    if len(rows) != len(ids) or rows[0]["catalog_version"] != version:
+        return None  # changed since (a listed procedure may even be gone)
     for row in rows:
         del row["catalog_version"]
     return rows
