@@ -293,3 +293,28 @@ def test_the_api_request_runs_one_statement_for_entries_shown_before(
         assert _api(q="ご") == ["281000/gomi", "282103/sodai"]
     with django_assert_num_queries(1):
         assert _api(q="ごみ", municipality="281000") == ["281000/gomi"]
+
+
+@pytest.mark.postgres
+@pytest.mark.skipif(connection.vendor != "postgresql", reason="a second session needs PostgreSQL")
+@pytest.mark.django_db(transaction=True)
+def test_a_change_committed_by_another_session_takes_effect_on_the_next_request(kakogawa):
+    import psycopg
+
+    _procedure(kakogawa.code, "tenshutsu", "転出届", name_kana="てんしゅつとどけ")
+    assert _api(q="転") == ["282103/tenshutsu"]
+    params = connection.get_connection_params()
+    params.pop("cursor_factory", None)
+    params.pop("context", None)
+    # Another process's connection: nothing of this process sees the write but the database.
+    with psycopg.connect(**params, autocommit=True) as other:
+        other.execute(
+            "UPDATE procedures_procedure SET name = %s, search_text = %s WHERE slug = %s",
+            ["転居届", "転居届", "tenshutsu"],
+        )
+        assert _api(q="転出") == []
+        assert [p["name"] for p in Client().get("/api/v1/procedures", {"q": "転"}).json()] == [
+            "転居届"
+        ]
+        other.execute("UPDATE procedures_procedure SET is_published = false")
+        assert _api(q="転") == []
