@@ -182,7 +182,7 @@ class CatalogIndex:
         if municipality_code:
             start, end = self._spans.get(municipality_code, (0, 0))
         if not keys:
-            return self.ids[start:end][offset : offset + limit]
+            return self.ids[min(start + offset, end) : min(start + offset + limit, end)]
         # The fewest matches first; the other keys are tested on those texts only.
         first, *others = sorted(set(keys), key=lambda key: len(self._positions(key)))
         positions = self._positions(first)
@@ -193,7 +193,7 @@ class CatalogIndex:
         return [self.ids[p] for p in positions[offset : offset + limit]]
 
 
-# One index per database alias, replaced (never changed in place) when found stale.
+# One index per database alias, replaced when found stale (in place, only its caches grow).
 _indexes: dict[str, CatalogIndex] = {}
 
 

@@ -9,7 +9,7 @@ from datetime import datetime
 from typing import Any
 
 from django.db import connections
-from django.db.models import F, Max, Q, QuerySet
+from django.db.models import F, Max, OuterRef, Q, QuerySet, Subquery
 from django.db.models.expressions import RawSQL
 from django.utils.translation import get_language
 from django.utils.translation import gettext as _
@@ -167,8 +167,9 @@ def catalog_page(*, query: CatalogQuery, offset: int, limit: int) -> list[Catalo
     two-character keys such as 税 or み match thousands of rows: the database would sort or walk
     them all for a page of 50), used only while the catalog version is the index's (read first,
     so whatever the index holds is at least as new as what the database has now). One statement
-    when the page's entries were shown before; otherwise their rows (read together with the
-    version) and their form numbers. Other filters go to the database.
+    when the page's entries were shown before, one more for the rows of those that were not
+    (with their form numbers and the version), one more to rebuild the index after any change
+    of the catalog. Other filters go to the database.
     """
     if query.department_code or query.audience or query.life_event:
         return _database_page(query, offset, limit)
@@ -183,12 +184,11 @@ def catalog_page(*, query: CatalogQuery, offset: int, limit: int) -> list[Catalo
         )
         missing = [pk for pk in ids if pk not in index.entries]
         if missing:
-            rows = _rows_if_current(using, missing, index.version)
-            if rows is None:
+            entries = _entries_if_current(using, missing, index.version)
+            if entries is None:
                 index = None
                 continue
-            for entry in catalog_entries(rows, with_form_version=True):
-                index.entries[entry.id] = entry
+            index.entries.update((entry.id, entry) for entry in entries)
         return [index.entries[pk] for pk in ids]
     return _database_page(query, offset, limit)
 
@@ -198,13 +198,19 @@ def _database_page(query: CatalogQuery, offset: int, limit: int) -> list[Catalog
     return catalog_entries(page, with_form_version=True)
 
 
-def _rows_if_current(
+def _entries_if_current(
     using: str, ids: list[int], version: str | None
-) -> list[dict[str, Any]] | None:
-    """The result rows of ``ids``, or ``None`` if the catalog is no longer at ``version``.
+) -> list[CatalogEntry] | None:
+    """The entries of ``ids``, or ``None`` if the catalog is no longer at ``version``.
 
-    One statement reads the rows and the version, so they are of one snapshot.
+    One statement reads the rows, their newest published form numbers (a subquery per row: at
+    most one page of rows) and the version, so all are of one snapshot.
     """
+    newest_form = Subquery(
+        FormVersion.objects.filter(procedure=OuterRef("pk"), published_at__isnull=False)
+        .order_by("-number")
+        .values("number")[:1]
+    )
     rows = list(
         Procedure.objects.using(using)
         .filter(pk__in=ids)
@@ -212,14 +218,17 @@ def _rows_if_current(
         .values(
             *_ENTRY_FIELDS,
             **_ENTRY_RENAMED,
+            newest_form=newest_form,
             catalog_version=RawSQL(search.CATALOG_VERSION_SQL, ()),  # noqa: S611 - constant
         )
     )
     if len(rows) != len(ids) or rows[0]["catalog_version"] != version:
         return None  # changed since (a listed procedure may even be gone)
+    entries = []
     for row in rows:
         del row["catalog_version"]
-    return rows
+        entries.append(_entry(row, row.pop("newest_form")))
+    return entries
 
 
 def catalog_entries(
