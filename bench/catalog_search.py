@@ -5,9 +5,11 @@
 
 Loads (into an empty, migrated database; reused on a second run) ``--procedures`` published
 procedures from the real catalog CSV spread over as many 兵庫県 municipalities as needed, then
-times each query through the API view in process (Django test client: routing, the selector,
-serialisation; no HTTP server) and the SQL alone (what the database spends on the request's
-statements). On PostgreSQL it also times the statement the old selector ran (every column, a
+times each query through the API view in process (Django test client: routing, the selector
+and its in-memory index, serialisation; no HTTP server) and the SQL alone (what the database
+spends on the request's statements), then the index's own costs (a rebuild; the catalog version
+read by a statement of its own or from the shared cache, the alternatives to reading it in the
+page's statement). On PostgreSQL it also times the statement the old selector ran (every column, a
 form-number subquery per row, ``LIKE`` under the trigram index) for comparison. Not part of
 ``make bench``; numbers go to the report of the change, not to a test.
 """
@@ -244,6 +246,49 @@ def _sqlite_alternatives(rounds: int) -> list[tuple[str, float, float, float, fl
     return results
 
 
+def _index_costs(rounds: int) -> list[tuple[str, float, float]]:
+    """What the in-memory index costs: a rebuild, and reading the catalog version on its own.
+
+    The API reads the version inside the page's own statement (no extra round trip); the other
+    two rows are the alternatives it was measured against: a statement of its own per request,
+    or a key in the configured shared cache (``MACHI_REDIS_URL``; local memory without it).
+    """
+    from django.core.cache import cache
+    from django.db import connection
+
+    from machi.procedures import search
+
+    def timed(run: Callable[[], Any], times: int) -> tuple[float, float]:
+        samples = []
+        for _ in range(times):
+            started = time.perf_counter()
+            run()
+            samples.append(time.perf_counter() - started)
+        return _percentiles(samples)
+
+    def read_version() -> Any:
+        with connection.cursor() as cursor:
+            cursor.execute(search.CATALOG_VERSION_SQL)
+            return cursor.fetchone()
+
+    costs = [
+        ("index rebuild", *timed(lambda: search.build_catalog_index(connection.alias), 10)),
+        ("version: own SELECT", *timed(read_version, rounds * 10)),
+    ]
+    try:
+        cache.set("bench:catalog-version", "1", 60)
+    except ImportError as exc:  # the Redis backend without its client library
+        print(f"(shared cache not measured: {exc})")
+        return costs
+    costs.append(
+        (
+            f"version: cache.get ({type(cache).__name__})",
+            *timed(lambda: cache.get("bench:catalog-version"), rounds * 10),
+        )
+    )
+    return costs
+
+
 def _with_trigram_index() -> bool:
     """Recreate the trigram index of migration 0002 so the old statement runs as it used to."""
     from django.db import connection
@@ -284,14 +329,20 @@ def main() -> None:
     finally:
         if trigram:
             _drop_trigram_index()
+    costs = _index_costs(args.rounds)
     print(f"{connection.vendor}: {total:,} published procedures, {args.rounds} rounds per query")
     print(
         f"{'queries':<9} {'what':<8} {'p50 ms':>8} {'p95 ms':>8} {'SQL p50':>8} {'SQL p95':>8} hits"
     )
     for label, what, p50, p95, sql50, sql95, hits in results:
         print(f"{label:<9} {what:<8} {p50:8.2f} {p95:8.2f} {sql50:8.2f} {sql95:8.2f} {hits:4}")
+    print("In-memory index (p50 / p95 ms)")
+    for what, c50, c95 in costs:
+        print(f"  {what:<32} {c50:7.3f} / {c95:7.3f}")
     if executions:
-        print("PostgreSQL execution time of the page query (EXPLAIN ANALYZE, p50 / p95 ms)")
+        print(
+            "PostgreSQL execution time of procedure_search's page query (EXPLAIN ANALYZE, p50 / p95 ms)"
+        )
         for label, n50, n95, o50, o95 in executions:
             print(f"{label:<9} new {n50:6.2f} / {n95:6.2f}   old {o50:6.2f} / {o95:6.2f}")
     if connection.vendor == "sqlite":

@@ -76,9 +76,7 @@ def procedure_list_api(
         audience=filters.audience.value if filters.audience else "",
         life_event=filters.life_event.value if filters.life_event else "",
     )
-    results = selectors.procedure_search(query=query)
-    page = results[filters.offset : filters.offset + filters.limit]
-    return selectors.catalog_entries(page, with_form_version=True)
+    return selectors.catalog_page(query=query, offset=filters.offset, limit=filters.limit)
 
 
 @router.get("/procedures/{code}/{slug}", response=ProcedureOut, auth=None)

@@ -17,6 +17,7 @@ SQLite installations hold takes a few milliseconds, see ``docs/indexes.md``).
 
 from __future__ import annotations
 
+from bisect import bisect_left
 from typing import Any
 
 from django.db import models
@@ -127,3 +128,114 @@ class HoldsAll(Lookup):
             escaped = gram.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
             params.extend([*lhs_params, f"% {escaped} %"])
         return "(" + " AND ".join(clauses) + ")", params
+
+
+# --- In-memory catalog index ----------------------------------------------------------------
+
+CATALOG_VERSION_SQL = "SELECT token FROM procedures_catalog_version WHERE id = 1"
+# Keys whose matches are kept (a key's matches cost one scan of every search_text to find).
+_CACHED_KEYS = 4096
+
+
+class CatalogIndex:
+    """The published catalog of active municipalities in catalog order, held by one process.
+
+    Built from one query (id, municipality, ``search_text`` of every listed procedure, ordered
+    by municipality, reading and name) and labelled with the catalog version that query read
+    (migration ``0006``: a token the database changes on every change of what the catalog lists
+    or shows). A search is a substring test on the held texts, the same test as the ``LIKE`` the
+    database runs, so results and order are those of ``selectors.procedure_search``. ``entries``
+    keeps the entries (``selectors.CatalogEntry``) of the ids already shown, so a page whose
+    entries are all known costs the caller one statement: reading the version.
+    """
+
+    def __init__(self, *, version: str | None, rows: list[tuple[int, str, str]]) -> None:
+        self.version = version
+        self.ids = [row[0] for row in rows]
+        self._texts = [row[2] for row in rows]
+        # Rows are ordered by municipality first: each municipality is one slice of positions.
+        self._spans: dict[str, tuple[int, int]] = {}
+        for position, (_id, municipality, _text) in enumerate(rows):
+            start, _end = self._spans.get(municipality, (position, position))
+            self._spans[municipality] = (start, position + 1)
+        self._matches: dict[str, list[int]] = {}
+        self.entries: dict[int, Any] = {}
+
+    def __len__(self) -> int:
+        return len(self.ids)
+
+    def _positions(self, key: str) -> list[int]:
+        """Positions (ascending) of the procedures whose ``search_text`` contains ``key``."""
+        found = self._matches.get(key)
+        if found is None:
+            found = [position for position, text in enumerate(self._texts) if key in text]
+            if len(self._matches) >= _CACHED_KEYS:
+                self._matches.clear()  # bounded: a flood of distinct queries cannot grow it
+            self._matches[key] = found
+        return found
+
+    def search(
+        self, *, keys: list[str], municipality_code: str, offset: int, limit: int
+    ) -> list[int]:
+        """Ids of the ``limit`` procedures from ``offset`` matching every key, in catalog order."""
+        start, end = (0, len(self.ids))
+        if municipality_code:
+            start, end = self._spans.get(municipality_code, (0, 0))
+        if not keys:
+            return self.ids[min(start + offset, end) : min(start + offset + limit, end)]
+        # The fewest matches first; the other keys are tested on those texts only.
+        first, *others = sorted(set(keys), key=lambda key: len(self._positions(key)))
+        positions = self._positions(first)
+        positions = positions[bisect_left(positions, start) : bisect_left(positions, end)]
+        if others:
+            texts = self._texts
+            positions = [p for p in positions if all(key in texts[p] for key in others)]
+        return [self.ids[p] for p in positions[offset : offset + limit]]
+
+
+# One index per database alias, replaced when found stale (in place, only its caches grow).
+_indexes: dict[str, CatalogIndex] = {}
+
+
+def catalog_index(using: str) -> CatalogIndex | None:
+    """This process's index of database ``using`` as last built (possibly stale), if any."""
+    return _indexes.get(using)
+
+
+def catalog_version(using: str) -> str | None:
+    """The catalog version of database ``using`` now (``None`` without its row)."""
+    from django.db import connections
+
+    with connections[using].cursor() as cursor:
+        cursor.execute(CATALOG_VERSION_SQL)
+        found = cursor.fetchone()
+    return found[0] if found else None
+
+
+def build_catalog_index(using: str) -> CatalogIndex:
+    """Rebuild the index of ``using`` from one query (two if the catalog is empty)."""
+    from django.db.models.expressions import RawSQL
+
+    from machi.procedures.models import Procedure
+
+    rows = list(
+        Procedure.objects.using(using)
+        .filter(is_published=True, municipality__is_active=True)
+        .order_by("municipality_id", "name_kana", "name", "id")
+        # Read in the rows' own statement: the version is exactly the one of these rows.
+        .values_list(
+            "id",
+            "municipality_id",
+            "search_text",
+            RawSQL(CATALOG_VERSION_SQL, ()),  # noqa: S611 - a constant statement, no parameters
+        )
+    )
+    version = rows[0][3] if rows else catalog_version(using)
+    index = CatalogIndex(version=version, rows=[(row[0], row[1], row[2]) for row in rows])
+    _indexes[using] = index
+    return index
+
+
+def forget_catalog_indexes() -> None:
+    """Drop every index of this process (the next search rebuilds)."""
+    _indexes.clear()

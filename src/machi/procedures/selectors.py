@@ -9,7 +9,8 @@ from datetime import datetime
 from typing import Any
 
 from django.db import connections
-from django.db.models import F, Max, Q, QuerySet
+from django.db.models import F, Max, OuterRef, Q, QuerySet, Subquery
+from django.db.models.expressions import RawSQL
 from django.utils.translation import get_language
 from django.utils.translation import gettext as _
 
@@ -17,6 +18,7 @@ from machi.core.exceptions import NotFound
 from machi.core.japanese import search_key
 from machi.core.models import User
 from machi.core.selectors import visible_municipality_codes
+from machi.procedures import search
 from machi.procedures.formengine import FormDefinition, localize, summary
 from machi.procedures.models import (
     Application,
@@ -145,6 +147,88 @@ def procedure_search(
     return queryset.order_by("municipality_id", "name_kana", "name").values(
         *_ENTRY_FIELDS, **_ENTRY_RENAMED
     )
+
+
+def _query_keys(q: str) -> list[str]:
+    keys = (search_key(word) for word in q.replace("　", " ").split())
+    return [key for key in keys if key]
+
+
+# Attempts before the database answers instead (the catalog changing under every attempt: a
+# bulk load in progress).
+_INDEX_ATTEMPTS = 3
+
+
+def catalog_page(*, query: CatalogQuery, offset: int, limit: int) -> list[CatalogEntry]:
+    """The published entries ``offset`` to ``offset + limit`` of ``query``, with form numbers.
+
+    The same entries, in the same order, as that slice of :func:`procedure_search`. A search by
+    words and municipality only is answered by this process's ``search.CatalogIndex`` (one- and
+    two-character keys such as 税 or み match thousands of rows: the database would sort or walk
+    them all for a page of 50), used only while the catalog version is the index's (read first,
+    so whatever the index holds is at least as new as what the database has now). One statement
+    when the page's entries were shown before, one more for the rows of those that were not
+    (with their form numbers and the version), one more to rebuild the index after any change
+    of the catalog. Other filters go to the database.
+    """
+    if query.department_code or query.audience or query.life_event:
+        return _database_page(query, offset, limit)
+    using = Procedure.objects.db
+    keys = _query_keys(query.q)
+    index = search.catalog_index(using)
+    for _attempt in range(_INDEX_ATTEMPTS):
+        if index is None or index.version != search.catalog_version(using):
+            index = search.build_catalog_index(using)  # at least as new as the version read
+        ids = index.search(
+            keys=keys, municipality_code=query.municipality_code, offset=offset, limit=limit
+        )
+        missing = [pk for pk in ids if pk not in index.entries]
+        if missing:
+            entries = _entries_if_current(using, missing, index.version)
+            if entries is None:
+                index = None
+                continue
+            index.entries.update((entry.id, entry) for entry in entries)
+        return [index.entries[pk] for pk in ids]
+    return _database_page(query, offset, limit)
+
+
+def _database_page(query: CatalogQuery, offset: int, limit: int) -> list[CatalogEntry]:
+    page = procedure_search(query=query)[offset : offset + limit]
+    return catalog_entries(page, with_form_version=True)
+
+
+def _entries_if_current(
+    using: str, ids: list[int], version: str | None
+) -> list[CatalogEntry] | None:
+    """The entries of ``ids``, or ``None`` if the catalog is no longer at ``version``.
+
+    One statement reads the rows, their newest published form numbers (a subquery per row: at
+    most one page of rows) and the version, so all are of one snapshot.
+    """
+    newest_form = Subquery(
+        FormVersion.objects.filter(procedure=OuterRef("pk"), published_at__isnull=False)
+        .order_by("-number")
+        .values("number")[:1]
+    )
+    rows = list(
+        Procedure.objects.using(using)
+        .filter(pk__in=ids)
+        .order_by()
+        .values(
+            *_ENTRY_FIELDS,
+            **_ENTRY_RENAMED,
+            newest_form=newest_form,
+            catalog_version=RawSQL(search.CATALOG_VERSION_SQL, ()),  # noqa: S611 - constant
+        )
+    )
+    if len(rows) != len(ids) or rows[0]["catalog_version"] != version:
+        return None  # changed since (a listed procedure may even be gone)
+    entries = []
+    for row in rows:
+        del row["catalog_version"]
+        entries.append(_entry(row, row.pop("newest_form")))
+    return entries
 
 
 def catalog_entries(

@@ -6,7 +6,7 @@ import pytest
 from django.test import Client
 
 from machi.core.models import AuditEntry
-from machi.procedures import services
+from machi.procedures import search, services
 from machi.procedures.extensions import application_hooks
 from machi.procedures.models import Application
 from machi.procedures.tests.conftest import SIMPLE_FORM
@@ -34,18 +34,27 @@ def catalog(simple_procedure, juminhyo, kakogawa):
 @pytest.mark.parametrize(
     "params", [{}, {"q": "手"}, {"q": "手続"}, {"q": "追加の手続"}, {"q": "手続", "offset": "2"}]
 )
-def test_catalog_api_is_two_queries(catalog, django_assert_num_queries, params):
+def test_catalog_api_is_two_queries_then_one(catalog, django_assert_num_queries, params):
     client = Client()
-    # the page of results (its columns only), then the page's current form numbers (one query)
+    search.forget_catalog_indexes()  # this process's first request
+    # the catalog index (one query), then the page's rows with their form numbers
     with django_assert_num_queries(2):
         response = client.get("/api/v1/procedures", params)
     assert response.status_code == 200
     expected = {"": 5, "手": 3, "手続": 3, "追加の手続": 3}[params.get("q", "")]
     assert len(response.json()) == expected - int(params.get("offset", 0))
+    assert all(entry["form_version"] == 1 for entry in response.json())
+    with django_assert_num_queries(1):  # the same page again: the catalog version alone
+        again = client.get("/api/v1/procedures", params)
+    assert again.json() == response.json()
 
 
 def test_catalog_api_without_results_is_one_query(catalog, django_assert_num_queries):
-    with django_assert_num_queries(1):
+    search.forget_catalog_indexes()
+    with django_assert_num_queries(1):  # the catalog index
+        response = Client().get("/api/v1/procedures", {"q": "存在しない"})
+    assert response.json() == []
+    with django_assert_num_queries(1):  # the catalog version
         response = Client().get("/api/v1/procedures", {"q": "存在しない"})
     assert response.json() == []
 
